@@ -1,0 +1,5 @@
+"""``python -m fleetsim`` runs the CLI."""
+
+from fleetsim.cli import main
+
+main()

@@ -1,0 +1,123 @@
+"""Scenario axes: which config fields become dimensions, and their values for the kernel.
+
+``model`` and ``hardware`` are always dimensions (length 1 when not swept); every other field
+is a dimension when it is given as a list. Axes keep config order (:data:`fleetsim.config.FIELDS`).
+The kernel decodes a flat index into one index per axis (C order, last axis fastest).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+
+from fleetsim.catalog import Catalog
+from fleetsim.config import FIELDS, Field, Scenario
+from fleetsim.errors import ConfigError
+
+ALWAYS_DIMENSIONS = ("model", "hardware")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One dimension of a sweep.
+
+    Parameters
+    ----------
+    field : Field
+        The config field swept along this axis.
+    labels : tuple
+        Coordinate values as given in config (catalog ids, labels or numbers).
+    """
+
+    field: Field
+    labels: tuple
+
+    @property
+    def name(self) -> str:
+        """Dimension name (last part of the config key)."""
+        return self.field.name
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def kernel_values(self, catalog: Catalog) -> np.ndarray:
+        """Return the axis values as the kernel reads them (SI numbers or integer codes)."""
+        return np.array([kernel_value(self.field, v, catalog) for v in self.labels], dtype=np.float64)
+
+    def subset(self, start: int, stop: int) -> Axis:
+        """Return the axis restricted to ``labels[start:stop]``."""
+        return Axis(self.field, self.labels[start:stop])
+
+
+def kernel_value(spec: Field, value: object, catalog: Catalog) -> float:
+    """Convert one validated config value to the kernel's float.
+
+    Parameters
+    ----------
+    spec : Field
+        The field.
+    value : object
+        Validated value (id, label or number; ``inf`` for a null bound).
+    catalog : Catalog
+        Catalog, for id -> row index.
+
+    Returns
+    -------
+    float
+        Row index for catalog ids, code for labels, ``value * si_factor`` for numbers.
+    """
+    if spec.kind == "catalog":
+        return float(catalog.tables[spec.catalog].ids.index(value))
+    if spec.kind == "choice":
+        return float(spec.choices.index(value))
+    return float(value) * spec.si_factor
+
+
+def build(scenario: Scenario) -> tuple[Axis, ...]:
+    """Return the sweep's axes in config order."""
+    return tuple(
+        Axis(spec, scenario.values[spec.key])
+        for spec in FIELDS
+        if spec.key in scenario.swept or spec.key in ALWAYS_DIMENSIONS
+    )
+
+
+def base_vector(scenario: Scenario, catalog: Catalog) -> np.ndarray:
+    """Return the kernel's parameter vector with every field's first value (SI)."""
+    return np.array([kernel_value(s, scenario.values[s.key][0], catalog) for s in FIELDS], dtype=np.float64)
+
+
+def shape(axes: tuple[Axis, ...]) -> tuple[int, ...]:
+    """Return the grid shape of the axes."""
+    return tuple(len(a) for a in axes)
+
+
+def size(axes: tuple[Axis, ...]) -> int:
+    """Return the number of scenarios of the axes."""
+    return prod(shape(axes))
+
+
+def shard(axes: tuple[Axis, ...], shards: int, index: int) -> tuple[Axis, ...]:
+    """Return the axes of shard ``index`` of ``shards``.
+
+    The longest axis (the first of equal ones) is cut into ``shards`` contiguous blocks, so each
+    shard is a rectangular sub-grid and shards recombine by coordinates
+    (``xarray.open_mfdataset(..., combine="by_coords")``).
+
+    Raises
+    ------
+    ConfigError
+        If no axis has at least ``shards`` values.
+    """
+    if shards == 1:
+        return axes
+    lengths = shape(axes)
+    k = int(np.argmax(lengths))
+    if lengths[k] < shards:
+        raise ConfigError(
+            "sweep.shards", shards, f"at most the longest swept dimension ({axes[k].name}: {lengths[k]} values)"
+        )
+    bounds = np.linspace(0, lengths[k], shards + 1).round().astype(int)
+    return tuple(a.subset(bounds[index], bounds[index + 1]) if i == k else a for i, a in enumerate(axes))

@@ -1,0 +1,244 @@
+"""Catalogs: read ``data/*.csv`` against ``data/schema/*.yaml``, check, convert to SI, pivot.
+
+Every row of a catalog is ``<id>,parameter,value,unit,source_id,as_of,kind,currency_year,note``.
+:func:`load` checks that each parameter is in the schema, its unit converts to the schema's SI
+quantity, the value is within bounds, required parameters are present, the source resolves in
+``data/sources.csv`` and money rows carry a currency year; errors name file, line, id, parameter,
+value and what is allowed. It returns contiguous float64 tables indexed by integer ids, which is
+what the kernel reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from fleetsim import paths
+from fleetsim.errors import CatalogError
+from fleetsim.physics.model_shapes import attention_flops_per_context_token, kv_elements_per_token
+from fleetsim.units import to_si
+
+#: catalog table name -> CSV file name (schema: data/schema/<name>.yaml)
+TABLES: tuple[str, ...] = ("hardware", "models", "fabrics", "cooling")
+ROW_COLUMNS = ("parameter", "value", "unit", "source_id", "as_of", "kind", "currency_year", "note")
+KINDS = frozenset({"spec", "measured", "derived", "estimate", "quote", "fitted", "assumption"})
+SOURCE_COLUMNS = ("source_id", "title", "publisher", "url", "accessed", "note")
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+#: columns of the model table the kernel reads (derived from the architecture at load time)
+MODEL_COLUMNS: tuple[str, ...] = (
+    "total_params",
+    "active_params",
+    "layers",
+    "d_model",
+    "kv_elements_per_token",
+    "attention_flops_per_context_token",
+    "dense_params",
+    "expert_params",
+    "moe_layers",
+    "moe_experts",
+    "moe_top_k",
+    "max_context",
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One catalog as a dense table.
+
+    Parameters
+    ----------
+    ids : tuple of str
+        Row ids (catalog ids), in file order.
+    columns : tuple of str
+        Column names (SI quantities).
+    values : ndarray
+        ``(len(ids), len(columns))`` float64, C-contiguous; absent optional parameters are 0.
+    """
+
+    ids: tuple[str, ...]
+    columns: tuple[str, ...]
+    values: np.ndarray
+
+    def column(self, name: str) -> np.ndarray:
+        """Return one column by name."""
+        return self.values[:, self.columns.index(name)]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All catalogs, plus the sources and a checksum of the files read."""
+
+    tables: dict[str, Table]
+    sources: dict[str, dict[str, str]]
+    sha256: str
+
+    def ids(self) -> dict[str, tuple[str, ...]]:
+        """Return table name -> valid ids (for config validation)."""
+        return {name: table.ids for name, table in self.tables.items()}
+
+
+def _read_csv(path: Path, header: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != header:
+            raise CatalogError(f"{path.name}:1", f"header must be {','.join(header)}; found {reader.fieldnames}")
+        return [(number, row) for number, row in enumerate(reader, start=2)]
+
+
+def _load_sources(directory: Path) -> dict[str, dict[str, str]]:
+    sources: dict[str, dict[str, str]] = {}
+    for line, row in _read_csv(directory / "sources.csv", SOURCE_COLUMNS):
+        where = f"sources.csv:{line}"
+        if not row["source_id"] or row["source_id"] in sources:
+            raise CatalogError(where, f"source_id {row['source_id']!r} is empty or repeated")
+        if not row["title"] or not row["url"]:
+            raise CatalogError(where, f"source {row['source_id']!r} needs a title and a url")
+        sources[row["source_id"]] = row
+    return sources
+
+
+def _check_row(where: str, spec: dict, row: dict[str, str], sources: dict) -> float | str:
+    parameter = row["parameter"]
+    if row["source_id"] not in sources:
+        raise CatalogError(where, f"{parameter}: source_id {row['source_id']!r} is not in sources.csv")
+    if row["kind"] not in KINDS:
+        raise CatalogError(where, f"{parameter}: kind {row['kind']!r}; allowed: {', '.join(sorted(KINDS))}")
+    if not _DATE.match(row["as_of"]):
+        raise CatalogError(where, f"{parameter}: as_of {row['as_of']!r} must be a date YYYY[-MM[-DD]]")
+    if spec.get("money") and not re.fullmatch(r"\d{4}", row["currency_year"] or ""):
+        raise CatalogError(where, f"{parameter}: money needs a currency_year (YYYY); found {row['currency_year']!r}")
+    if spec["quantity"] == "category":
+        if row["value"] not in spec["allowed"]:
+            raise CatalogError(where, f"{parameter}={row['value']!r}; allowed: {', '.join(spec['allowed'])}")
+        return row["value"]
+    try:
+        value = to_si(float(row["value"]), row["unit"], spec["quantity"])
+    except ValueError as error:
+        raise CatalogError(where, f"{parameter}={row['value']!r} {row['unit']!r}: {error}") from None
+    if not spec["min"] <= value <= spec["max"]:
+        raise CatalogError(
+            where, f"{parameter}={row['value']} {row['unit']} is {value:g} {spec['quantity']}; "
+            f"allowed [{spec['min']:g}, {spec['max']:g}] {spec['quantity']}"
+        )
+    if spec.get("integer") and not value.is_integer():
+        raise CatalogError(where, f"{parameter}={row['value']} must be a whole number")
+    return value
+
+
+def _schema(name: str) -> dict:
+    return yaml.safe_load((paths.schema_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+def _load_table(directory: Path, name: str, sources: dict) -> tuple[tuple[str, ...], dict[str, dict]]:
+    schema = _schema(name)
+    id_column, parameters = schema["id_column"], schema["parameters"]
+    entries: dict[str, dict] = {}
+    for line, row in _read_csv(directory / f"{name}.csv", (id_column, *ROW_COLUMNS)):
+        where = f"{name}.csv:{line}"
+        entry_id, parameter = row[id_column], row["parameter"]
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]*", entry_id or ""):
+            raise CatalogError(where, f"{id_column} {entry_id!r} must be lowercase letters, digits, '.' and '-'")
+        if parameter not in parameters:
+            raise CatalogError(where, f"{entry_id}: unknown parameter {parameter!r}; allowed: {', '.join(parameters)}")
+        entry = entries.setdefault(entry_id, {})
+        if parameter in entry:
+            raise CatalogError(where, f"{entry_id}: parameter {parameter!r} given twice")
+        entry[parameter] = _check_row(where, parameters[parameter], row, sources)
+    for entry_id, entry in entries.items():
+        missing = [p for p, spec in parameters.items() if spec["required"] and p not in entry]
+        if missing:
+            raise CatalogError(f"{name}.csv", f"{entry_id}: missing required parameter(s) {', '.join(missing)}")
+    return tuple(entries), entries
+
+
+def _dense(ids: tuple[str, ...], entries: dict[str, dict], columns: tuple[str, ...]) -> np.ndarray:
+    values = np.zeros((len(ids), len(columns)), dtype=np.float64)
+    for i, entry_id in enumerate(ids):
+        for j, column in enumerate(columns):
+            values[i, j] = entries[entry_id].get(column, 0.0)
+    return np.ascontiguousarray(values)
+
+
+def _model_row(model_id: str, entry: dict) -> list[float]:
+    """Derive the kernel's model columns from one model's architecture."""
+    kind = entry["attention_kind"]
+    if kind == "mla" and not ("kv_lora_rank" in entry and "rope_head_dim" in entry):
+        raise CatalogError("models.csv", f"{model_id}: attention_kind mla needs kv_lora_rank and rope_head_dim")
+    if kind != "mla" and "n_kv_heads" not in entry:
+        raise CatalogError("models.csv", f"{model_id}: attention_kind {kind} needs n_kv_heads")
+    layers = int(entry["layers"])
+    kv = kv_elements_per_token(
+        kind, layers, int(entry.get("n_kv_heads", 0)), int(entry["head_dim"]),
+        int(entry.get("kv_lora_rank", 0)), int(entry.get("rope_head_dim", 0)),
+    )
+    attention = attention_flops_per_context_token(
+        kind, layers, int(entry["n_heads"]), int(entry["head_dim"]),
+        int(entry.get("kv_lora_rank", 0)), int(entry.get("rope_head_dim", 0)),
+    )
+    experts = entry.get("moe_experts", 0.0)
+    moe_layers = layers - entry.get("moe_dense_layers", 0.0) if experts else 0.0
+    # SwiGLU expert: gate, up and down projections of d_model x expert width
+    expert_params = 3.0 * entry["d_model"] * entry.get("moe_expert_ffn_dim", 0.0) if experts else 0.0
+    dense_params = entry["total_params"] - moe_layers * experts * expert_params
+    if dense_params <= 0.0:
+        raise CatalogError(
+            "models.csv", f"{model_id}: routed experts ({moe_layers * experts * expert_params:.4g} params) "
+            f"exceed total_params ({entry['total_params']:.4g}); check moe_* rows"
+        )
+    return [
+        entry["total_params"], entry["active_params"], float(layers), entry["d_model"], kv, attention,
+        dense_params, expert_params, moe_layers, experts, entry.get("moe_top_k", 0.0), entry["max_context"],
+    ]
+
+
+def _checksum(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.suffix in {".csv", ".yaml"}:
+            digest.update(path.relative_to(directory).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@cache
+def load(directory: Path | None = None) -> Catalog:
+    """Load and check every catalog.
+
+    Parameters
+    ----------
+    directory : Path, optional
+        Catalog folder; default :func:`fleetsim.paths.data_dir`. Schemas always come from
+        :func:`fleetsim.paths.schema_dir`.
+
+    Returns
+    -------
+    Catalog
+        Tables in SI units, sources, and the SHA-256 of the catalog files.
+
+    Raises
+    ------
+    CatalogError
+        Naming file, line, id, parameter, value and what is allowed.
+    """
+    directory = Path(directory) if directory is not None else paths.data_dir()
+    if not (directory / "sources.csv").is_file():
+        raise CatalogError(str(directory), "not a catalog folder (no sources.csv)")
+    sources = _load_sources(directory)
+    tables: dict[str, Table] = {}
+    for name in TABLES:
+        ids, entries = _load_table(directory, name, sources)
+        if name == "models":
+            values = np.array([_model_row(i, entries[i]) for i in ids], dtype=np.float64).reshape(len(ids), -1)
+            tables[name] = Table(ids, MODEL_COLUMNS, np.ascontiguousarray(values))
+        else:
+            columns = tuple(_schema(name)["parameters"])
+            tables[name] = Table(ids, columns, _dense(ids, entries, columns))
+    return Catalog(tables, sources, _checksum(directory))

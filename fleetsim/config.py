@@ -1,0 +1,380 @@
+"""Configuration: the Hydra schema, the field registry, and validation.
+
+Every scenario field is declared once in :data:`FIELDS` with its type, bounds, unit conversion
+to SI and whether it may be swept (given as a list). The Hydra structured config only fixes which
+keys exist (unknown keys are rejected at compose time); :func:`validate` checks values, bounds
+and cross-field rules and raises :class:`~fleetsim.errors.ConfigError` naming the field.
+Defaults live in ``conf/*.yaml`` only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+
+from fleetsim import units
+from fleetsim.errors import ConfigError
+from fleetsim.precision import DTYPES
+
+
+@dataclass(frozen=True)
+class Field:
+    """One scenario field of the config.
+
+    Parameters
+    ----------
+    key : str
+        Dotted config key.
+    kind : str
+        ``"number"``, ``"integer"``, ``"choice"`` or ``"catalog"``.
+    low, high : float
+        Inclusive bounds for numbers (``high`` may be ``inf``).
+    choices : tuple of str
+        Allowed labels for ``"choice"`` fields.
+    catalog : str
+        Catalog table for ``"catalog"`` fields (``"hardware"``, ``"models"``, ...).
+    nullable : bool
+        ``null`` allowed, meaning "no bound" (stored as ``inf``).
+    si_factor : float
+        Multiply the config value by this to get SI (e.g. USD/kWh -> USD/J).
+    low_exclusive : bool
+        The lower bound itself is not allowed.
+    """
+
+    key: str
+    kind: str
+    low: float = -math.inf
+    high: float = math.inf
+    choices: tuple[str, ...] = ()
+    catalog: str = ""
+    nullable: bool = False
+    si_factor: float = 1.0
+    low_exclusive: bool = False
+
+    @property
+    def name(self) -> str:
+        """Dimension name of the field when swept: the last part of its key."""
+        return self.key.rsplit(".", 1)[-1]
+
+
+_YEAR = units.SECONDS_PER_YEAR
+#: scenario fields in kernel parameter-vector order (fleetsim.kernel indexes this tuple)
+FIELDS: tuple[Field, ...] = (
+    Field("model", "catalog", catalog="models"),
+    Field("hardware", "catalog", catalog="hardware"),
+    Field("deployment.tp", "integer", 1, 1024),
+    Field("deployment.pp", "integer", 1, 256),
+    Field("deployment.weight_dtype", "choice", choices=DTYPES),
+    Field("deployment.kv_dtype", "choice", choices=DTYPES),
+    Field("deployment.memory_reserve_frac", "number", 0.0, 0.9),
+    Field("deployment.step_overhead_s", "number", 0.0, 1.0),
+    Field("deployment.link_latency_s", "number", 0.0, 1e-2),
+    Field("deployment.spare_frac", "number", 0.0, 10.0),
+    Field("workload.requests_per_day", "number", 0.0, 1e15, si_factor=1.0 / units.SECONDS_PER_DAY),
+    Field("workload.input_tokens", "integer", 1, 10_000_000),
+    Field("workload.output_tokens", "integer", 1, 10_000_000),
+    Field("workload.ttft_slo_s", "number", 0.0, 1e6, nullable=True, low_exclusive=True),
+    Field("workload.tpot_slo_s", "number", 0.0, 1e3, nullable=True, low_exclusive=True),
+    Field("workload.peak_to_mean", "number", 1.0, 100.0),
+    Field("workload.growth_per_year", "number", -0.99, 100.0),
+    Field("workload.max_utilisation", "number", 0.0, 1.0, low_exclusive=True),
+    Field("facility.cooling", "catalog", catalog="cooling"),
+    Field(
+        "facility.colocation_usd_per_kw_month",
+        "number",
+        0.0,
+        1e5,
+        si_factor=units.MONTHS_PER_YEAR / 1000.0 / _YEAR,
+    ),
+    Field("network.fabric", "catalog", catalog="fabrics"),
+    Field("finance.electricity_usd_per_kwh", "number", 0.0, 100.0, si_factor=1.0 / units.JOULES_PER_KWH),
+    Field("finance.depreciation_years", "integer", 1, 50),
+    Field("finance.hardware_lifetime_years", "integer", 1, 50),
+    Field("finance.price_decline_per_year", "number", 0.0, 0.99),
+    Field("finance.maintenance_frac_per_year", "number", 0.0, 1.0),
+    Field("finance.staff_per_1000_accelerators", "number", 0.0, 1000.0),
+    Field("finance.staff_cost_usd_per_year", "number", 0.0, 1e8, si_factor=1.0 / _YEAR),
+)
+FIELD_BY_KEY: dict[str, Field] = {f.key: f for f in FIELDS}
+
+#: fields that are settings of the run, not scenario parameters (never swept)
+RUN_FIELDS: dict[str, tuple[str, float, float]] = {
+    "finance.years": ("integer", 1, 100),
+    "sweep.shards": ("integer", 1, 1_000_000),
+    "sweep.shard": ("integer", 0, 1_000_000),
+    "sweep.chunk_size": ("integer", 1, 100_000_000),
+    "output.compression_level": ("integer", 0, 9),
+    "output.significant_digits": ("integer", 1, 15),
+}
+
+
+# --------------------------------------------------------------------------- Hydra schema
+@dataclass
+class DeploymentSchema:
+    """Keys of the ``deployment`` group (values in conf/deployment/*.yaml)."""
+
+    tp: Any = MISSING
+    pp: Any = MISSING
+    weight_dtype: Any = MISSING
+    kv_dtype: Any = MISSING
+    memory_reserve_frac: Any = MISSING
+    step_overhead_s: Any = MISSING
+    link_latency_s: Any = MISSING
+    spare_frac: Any = MISSING
+
+
+@dataclass
+class WorkloadSchema:
+    """Keys of the ``workload`` group."""
+
+    requests_per_day: Any = MISSING
+    input_tokens: Any = MISSING
+    output_tokens: Any = MISSING
+    ttft_slo_s: Any = MISSING
+    tpot_slo_s: Any = MISSING
+    peak_to_mean: Any = MISSING
+    growth_per_year: Any = MISSING
+    max_utilisation: Any = MISSING
+
+
+@dataclass
+class FacilitySchema:
+    """Keys of the ``facility`` group."""
+
+    cooling: Any = MISSING
+    colocation_usd_per_kw_month: Any = MISSING
+
+
+@dataclass
+class NetworkSchema:
+    """Keys of the ``network`` group."""
+
+    fabric: Any = MISSING
+
+
+@dataclass
+class FinanceSchema:
+    """Keys of the ``finance`` group."""
+
+    years: Any = MISSING
+    electricity_usd_per_kwh: Any = MISSING
+    depreciation_years: Any = MISSING
+    hardware_lifetime_years: Any = MISSING
+    price_decline_per_year: Any = MISSING
+    maintenance_frac_per_year: Any = MISSING
+    staff_per_1000_accelerators: Any = MISSING
+    staff_cost_usd_per_year: Any = MISSING
+
+
+@dataclass
+class SweepSchema:
+    """Keys of the ``sweep`` group: splitting one sweep into shards and chunks."""
+
+    shards: Any = 1
+    shard: Any = 0
+    chunk_size: Any = 65536
+
+
+@dataclass
+class OutputSchema:
+    """Keys of the ``output`` group: where and how the NetCDF is written."""
+
+    path: Any = None
+    float32: Any = True
+    compression_level: Any = 1
+    significant_digits: Any = None
+    overwrite: Any = False
+
+
+@dataclass
+class FleetsimSchema:
+    """The whole configuration tree (registered in Hydra's ConfigStore as ``base_config``)."""
+
+    model: Any = MISSING
+    hardware: Any = MISSING
+    deployment: DeploymentSchema = field(default_factory=DeploymentSchema)
+    workload: WorkloadSchema = field(default_factory=WorkloadSchema)
+    facility: FacilitySchema = field(default_factory=FacilitySchema)
+    network: NetworkSchema = field(default_factory=NetworkSchema)
+    finance: FinanceSchema = field(default_factory=FinanceSchema)
+    sweep: SweepSchema = field(default_factory=SweepSchema)
+    output: OutputSchema = field(default_factory=OutputSchema)
+
+
+def _linspace(start: float, stop: float, num: int) -> list[float]:
+    """OmegaConf resolver ``${linspace:start,stop,num}`` -> evenly spaced values."""
+    return [round(float(v), 12) for v in np.linspace(float(start), float(stop), int(num))]
+
+
+def _range(start: float, stop: float, step: float = 1) -> list[float]:
+    """OmegaConf resolver ``${range:start,stop,step}`` -> values from start below stop."""
+    values = np.arange(float(start), float(stop), float(step))
+    return [int(v) if float(v).is_integer() else round(float(v), 12) for v in values]
+
+
+def register() -> None:
+    """Register the schema and the ``linspace`` / ``range`` resolvers (idempotent)."""
+    ConfigStore.instance().store(name="base_config", node=FleetsimSchema)
+    for name, resolver in (("linspace", _linspace), ("range", _range)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
+
+
+# --------------------------------------------------------------------------- validation
+@dataclass(frozen=True)
+class Scenario:
+    """A validated configuration.
+
+    Parameters
+    ----------
+    values : dict
+        Dotted key -> tuple of values (length 1 unless the field is swept), as given in config
+        units (catalog ids and labels as strings).
+    swept : tuple of str
+        Keys given as lists, in config order (these become dimensions).
+    years : int
+        Horizon in years.
+    run : dict
+        Run settings (sweep and output groups).
+    resolved_yaml : str
+        The resolved configuration as YAML (stored in the output's attributes).
+    """
+
+    values: dict[str, tuple]
+    swept: tuple[str, ...]
+    years: int
+    run: dict[str, Any]
+    resolved_yaml: str
+
+
+def _fail(key: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(key, value, allowed)
+
+
+def _check_number(spec: Field, value: object) -> float | int:
+    if value is None:
+        if spec.nullable:
+            return math.inf
+        raise _fail(spec.key, value, "a number (null is not allowed here)")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(spec.key, value, f"a number in {_bounds(spec)}")
+    if not math.isfinite(value):
+        raise _fail(spec.key, value, f"a finite number in {_bounds(spec)}")
+    if spec.kind == "integer" and not float(value).is_integer():
+        raise _fail(spec.key, value, f"a whole number in {_bounds(spec)}")
+    too_low = value <= spec.low if spec.low_exclusive else value < spec.low
+    if too_low or value > spec.high:
+        raise _fail(spec.key, value, f"a number in {_bounds(spec)}")
+    return int(value) if spec.kind == "integer" else float(value)
+
+
+def _bounds(spec: Field) -> str:
+    left = "(" if spec.low_exclusive else "["
+    null = " or null (no bound)" if spec.nullable else ""
+    return f"{left}{spec.low:g}, {spec.high:g}]{null}"
+
+
+def _check_label(spec: Field, value: object, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _fail(spec.key, value, f"one of {', '.join(allowed)}{hint}")
+    return value
+
+
+def _as_values(key: str, node: object) -> tuple[tuple, bool]:
+    if isinstance(node, ListConfig | list | tuple):
+        items = tuple(OmegaConf.to_container(node) if isinstance(node, ListConfig) else node)
+        if not items:
+            raise _fail(key, [], "a value or a non-empty list of values")
+        if len(set(map(repr, items))) != len(items):
+            raise _fail(key, list(items), "a list without repeated values")
+        return items, True
+    if isinstance(node, DictConfig | dict):
+        raise _fail(key, OmegaConf.to_container(node) if isinstance(node, DictConfig) else node, "a value or a list")
+    return (node,), False
+
+
+def _get(cfg: DictConfig, key: str) -> object:
+    try:
+        return OmegaConf.select(cfg, key, throw_on_missing=True)
+    except Exception as error:  # OmegaConf raises several types for missing/invalid nodes
+        raise _fail(key, "???", f"a value (could not read it: {error})") from None
+
+
+def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenario:
+    """Check a composed configuration and return the validated :class:`Scenario`.
+
+    Parameters
+    ----------
+    cfg : DictConfig
+        Composed configuration (Hydra).
+    catalog_ids : dict
+        Catalog table name -> valid ids (from :func:`fleetsim.catalog.load`).
+
+    Returns
+    -------
+    Scenario
+        Values per key, swept keys and run settings.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first bad field, its value and what is allowed.
+    """
+    try:
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+    except Exception as error:
+        raise ConfigError("config", "<interpolation>", f"resolvable interpolations ({error})") from None
+    cfg = OmegaConf.create(resolved)
+    values: dict[str, tuple] = {}
+    swept: list[str] = []
+    for spec in FIELDS:
+        items, is_list = _as_values(spec.key, _get(cfg, spec.key))
+        if spec.kind == "catalog":
+            checked = tuple(_check_label(spec, v, catalog_ids[spec.catalog]) for v in items)
+        elif spec.kind == "choice":
+            checked = tuple(_check_label(spec, v, spec.choices) for v in items)
+        else:
+            checked = tuple(_check_number(spec, v) for v in items)
+        values[spec.key] = checked
+        if is_list:
+            swept.append(spec.key)
+    run = _validate_run(cfg)
+    _cross_checks(values, run)
+    return Scenario(values, tuple(swept), run["finance.years"], run, OmegaConf.to_yaml(cfg))
+
+
+def _validate_run(cfg: DictConfig) -> dict[str, Any]:
+    run: dict[str, Any] = {}
+    for key, (_, low, high) in RUN_FIELDS.items():
+        value = _get(cfg, key)
+        if key == "output.significant_digits" and value is None:
+            run[key] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            if isinstance(value, ListConfig | list):
+                raise _fail(key, value, f"a single whole number in [{low}, {high}] (run settings cannot be swept)")
+            raise _fail(key, value, f"a whole number in [{low}, {high}]")
+        run[key] = int(value)
+    for key in ("output.float32", "output.overwrite"):
+        value = _get(cfg, key)
+        if not isinstance(value, bool):
+            raise _fail(key, value, "true or false")
+        run[key] = value
+    path = _get(cfg, "output.path")
+    if path is not None and not isinstance(path, str):
+        raise _fail("output.path", path, "a file path (string) or null")
+    run["output.path"] = path
+    return run
+
+
+def _cross_checks(values: dict[str, tuple], run: dict[str, Any]) -> None:
+    if run["sweep.shard"] >= run["sweep.shards"]:
+        raise _fail("sweep.shard", run["sweep.shard"], f"an index in [0, sweep.shards-1] = [0, {run['sweep.shards'] - 1}]")

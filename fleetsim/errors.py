@@ -1,0 +1,47 @@
+"""The one exception type users see for bad input, and its two kinds."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad input: a config field, a CLI override or a catalog row.
+
+    The message is one line naming the field, the value and what is allowed. The CLI prints it
+    and exits with status 2; the Python API raises it.
+    """
+
+
+class ConfigError(InputError):
+    """A config field (from YAML, an override or ``fleetsim.run``) has a bad value.
+
+    Parameters
+    ----------
+    field : str
+        Dotted config key, e.g. ``"workload.tpot_slo_s"``.
+    value : object
+        The offending value.
+    allowed : str
+        What is allowed, in words.
+    """
+
+    def __init__(self, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field}={value!r} is not allowed: {allowed}")
+
+
+class CatalogError(InputError):
+    """A catalog row is malformed, out of bounds or unsourced.
+
+    Parameters
+    ----------
+    location : str
+        File and line, e.g. ``"data/hardware.csv:12"``.
+    message : str
+        What is wrong, naming the id, parameter, value and what is allowed.
+    """
+
+    def __init__(self, location: str, message: str) -> None:
+        self.location = location
+        super().__init__(f"{location}: {message}")

@@ -1,0 +1,1 @@
+"""Scalar fleet and money functions over years, compiled with :func:`fleetsim._jit.jit`."""

@@ -1,0 +1,195 @@
+"""Model shapes: weight bytes, KV bytes per token, FLOPs per token, MoE experts touched.
+
+The catalog-time functions (plain Python, called once per model in :mod:`fleetsim.catalog`)
+reduce every attention variant to two coefficients the kernel uses without branching:
+KV elements per token and attention FLOPs per (token x context token).
+"""
+
+from __future__ import annotations
+
+from fleetsim._jit import jit
+
+
+def kv_elements_per_token(
+    attention_kind: str,
+    layers: int,
+    n_kv_heads: int,
+    head_dim: int,
+    kv_lora_rank: int = 0,
+    rope_head_dim: int = 0,
+) -> float:
+    """Return the KV-cache elements stored per token over all layers.
+
+    Parameters
+    ----------
+    attention_kind : str
+        ``"mha"``, ``"gqa"`` or ``"mla"``.
+    layers : int
+        Transformer layers. [1]
+    n_kv_heads : int
+        Key/value heads (ignored for MLA). [1]
+    head_dim : int
+        Head dimension (ignored for MLA). [1]
+    kv_lora_rank, rope_head_dim : int
+        MLA latent rank and decoupled rotary key dimension. [1]
+
+    Returns
+    -------
+    float
+        Elements per token; multiply by bytes per KV element for bytes. [1]
+
+    Notes
+    -----
+    MHA/GQA: :math:`2 L h_{kv} d_h` (keys and values). MLA caches one compressed latent plus the
+    rotary key per layer: :math:`L (r + r_{rope})` (DeepSeek-V2, arXiv:2405.04434, eq. 9-10).
+    """
+    if attention_kind == "mla":
+        return float(layers * (kv_lora_rank + rope_head_dim))
+    return float(2 * layers * n_kv_heads * head_dim)
+
+
+def attention_flops_per_context_token(
+    attention_kind: str,
+    layers: int,
+    n_heads: int,
+    head_dim: int,
+    kv_lora_rank: int = 0,
+    rope_head_dim: int = 0,
+) -> float:
+    """Return attention FLOPs of one query token per context token it attends to.
+
+    Parameters
+    ----------
+    attention_kind : str
+        ``"mha"``, ``"gqa"`` or ``"mla"``.
+    layers, n_heads, head_dim : int
+        Layers, query heads and head dimension. [1]
+    kv_lora_rank, rope_head_dim : int
+        MLA latent rank and rotary key dimension. [1]
+
+    Returns
+    -------
+    float
+        FLOPs per (query token x context token). [FLOP]
+
+    Notes
+    -----
+    MHA/GQA: scores :math:`QK^T` and the weighted sum :math:`PV` each cost :math:`2 h d_h` per
+    context token and layer, so :math:`4 L h d_h` (Kaplan et al. 2020, arXiv:2001.08361, Table 1).
+    MLA with absorbed projections attends in latent space: scores over :math:`r + r_{rope}` and
+    values over :math:`r`, so :math:`2 L h (2r + r_{rope})`.
+    """
+    if attention_kind == "mla":
+        return float(2 * layers * n_heads * (2 * kv_lora_rank + rope_head_dim))
+    return float(4 * layers * n_heads * head_dim)
+
+
+@jit
+def weight_bytes(parameters: float, bytes_per_weight: float) -> float:
+    """Return the bytes of a model's weights.
+
+    Parameters
+    ----------
+    parameters : float
+        Parameter count. [1]
+    bytes_per_weight : float
+        Storage bytes per weight, quantisation scales included. [B]
+
+    Returns
+    -------
+    float
+        :math:`W = P \\cdot b_w`. [B]
+    """
+    return parameters * bytes_per_weight
+
+
+@jit
+def decode_flops_per_token(active_parameters: float, attention_coefficient: float, context: float):
+    """Return the FLOPs to generate one token at a given context length.
+
+    Parameters
+    ----------
+    active_parameters : float
+        Parameters active per token. [1]
+    attention_coefficient : float
+        Attention FLOPs per context token (see :func:`attention_flops_per_context_token`). [FLOP]
+    context : float
+        Tokens already in the context. [1]
+
+    Returns
+    -------
+    float
+        :math:`2 P_a + a \\cdot c` (matrix multiplies count two FLOPs per multiply-add). [FLOP]
+    """
+    return 2.0 * active_parameters + attention_coefficient * context
+
+
+@jit
+def prefill_flops(active_parameters: float, attention_coefficient: float, prompt_tokens: float):
+    """Return the FLOPs to prefill a prompt of ``prompt_tokens`` tokens.
+
+    Parameters
+    ----------
+    active_parameters : float
+        Parameters active per token. [1]
+    attention_coefficient : float
+        Attention FLOPs per (token x context token). [FLOP]
+    prompt_tokens : float
+        Prompt length S. [1]
+
+    Returns
+    -------
+    float
+        :math:`2 P_a S + a S^2 / 2` (causal attention: token i attends to i tokens). [FLOP]
+    """
+    return 2.0 * active_parameters * prompt_tokens + 0.5 * attention_coefficient * prompt_tokens**2
+
+
+@jit
+def experts_touched(experts: float, top_k: float, batch: float) -> float:
+    """Return the expected distinct routed experts per MoE layer hit by a batch of tokens.
+
+    Parameters
+    ----------
+    experts : float
+        Routed experts per layer E. [1]
+    top_k : float
+        Experts chosen per token k. [1]
+    batch : float
+        Tokens in the step B. [1]
+
+    Returns
+    -------
+    float
+        :math:`E (1 - (1 - k/E)^B)`, assuming uniform independent routing. [1]
+    """
+    if experts <= 0.0:
+        return 0.0
+    return experts * (1.0 - (1.0 - top_k / experts) ** batch)
+
+
+@jit
+def decode_weight_bytes_touched(
+    dense_bytes: float, expert_bytes: float, moe_layers: float, experts: float, top_k: float, batch: float
+) -> float:
+    """Return the weight bytes one decode step reads.
+
+    Parameters
+    ----------
+    dense_bytes : float
+        Bytes of weights every token uses (attention, embeddings, dense and shared-expert FFNs). [B]
+    expert_bytes : float
+        Bytes of one routed expert in one layer. [B]
+    moe_layers : float
+        Layers with routed experts. [1]
+    experts, top_k : float
+        Routed experts per layer and experts per token. [1]
+    batch : float
+        Tokens in the step. [1]
+
+    Returns
+    -------
+    float
+        Dense bytes plus the expected routed experts touched in every MoE layer. [B]
+    """
+    return dense_bytes + moe_layers * experts_touched(experts, top_k, batch) * expert_bytes
