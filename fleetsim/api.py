@@ -46,14 +46,18 @@ def check_overrides(overrides: Sequence[str]) -> None:
         if not sep:
             raise ConfigError(item, None, "overrides of the form key=value")
         if key.startswith(("+", "~")):
-            raise ConfigError(key, value, "existing keys only (fleetsim's schema is fixed; drop the '+'/'~')")
+            raise ConfigError(
+                key, value, "existing keys only (fleetsim's schema is fixed; drop the '+'/'~')"
+            )
         if key in GROUPS or key in known or key.startswith("hydra"):
             continue
         group = key.split(".", 1)[0]
         siblings = sorted(k for k in known if k.startswith(group + "."))
         close = difflib.get_close_matches(key, siblings or sorted(known | set(GROUPS)), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        listing = f"; {group} has: {', '.join(k.split('.', 1)[1] for k in siblings)}" if siblings else ""
+        listing = (
+            f"; {group} has: {', '.join(k.split('.', 1)[1] for k in siblings)}" if siblings else ""
+        )
         raise ConfigError(key, value, f"a known config key{hint}{listing}")
 
 
@@ -74,7 +78,9 @@ def compose(overrides: Sequence[str] | None = None) -> DictConfig:
     config.register()
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(paths.conf_dir()), version_base="1.3", job_name="fleetsim"):
+        with initialize_config_dir(
+            config_dir=str(paths.conf_dir()), version_base="1.3", job_name="fleetsim"
+        ):
             return hydra_compose(config_name="config", overrides=overrides)
     except Exception as error:  # Hydra/OmegaConf raise several types; users get one
         message = " ".join(str(error).split("Config search path")[0].split())
@@ -100,7 +106,9 @@ def run_config(cfg: DictConfig, progress: bool | None = None) -> xr.Dataset:
 
     loaded = catalog.load()
     scenario = config.validate(cfg, loaded.ids())
-    grid = axes.shard(axes.build(scenario), scenario.run["sweep.shards"], scenario.run["sweep.shard"])
+    grid = axes.shard(
+        axes.build(scenario), scenario.run["sweep.shards"], scenario.run["sweep.shard"]
+    )
     if progress is None:
         progress = sys.stderr.isatty() and not os.environ.get("CI")
     total = axes.size(grid)
@@ -110,7 +118,9 @@ def run_config(cfg: DictConfig, progress: bool | None = None) -> xr.Dataset:
 
         bar = tqdm(total=total, unit="scenario", unit_scale=True, file=sys.stderr)
     try:
-        arrays = sweep.run(scenario, loaded, grid, scenario.run["sweep.chunk_size"], bar.update if bar else None)
+        arrays = sweep.run(
+            scenario, loaded, grid, scenario.run["sweep.chunk_size"], bar.update if bar else None
+        )
     finally:
         if bar is not None:
             bar.close()

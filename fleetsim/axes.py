@@ -44,7 +44,9 @@ class Axis:
 
     def kernel_values(self, catalog: Catalog) -> np.ndarray:
         """Return the axis values as the kernel reads them (SI numbers or integer codes)."""
-        return np.array([kernel_value(self.field, v, catalog) for v in self.labels], dtype=np.float64)
+        return np.array(
+            [kernel_value(self.field, v, catalog) for v in self.labels], dtype=np.float64
+        )
 
     def subset(self, start: int, stop: int) -> Axis:
         """Return the axis restricted to ``labels[start:stop]``."""
@@ -86,7 +88,9 @@ def build(scenario: Scenario) -> tuple[Axis, ...]:
 
 def base_vector(scenario: Scenario, catalog: Catalog) -> np.ndarray:
     """Return the kernel's parameter vector with every field's first value (SI)."""
-    return np.array([kernel_value(s, scenario.values[s.key][0], catalog) for s in FIELDS], dtype=np.float64)
+    return np.array(
+        [kernel_value(s, scenario.values[s.key][0], catalog) for s in FIELDS], dtype=np.float64
+    )
 
 
 def shape(axes: tuple[Axis, ...]) -> tuple[int, ...]:
@@ -117,7 +121,11 @@ def shard(axes: tuple[Axis, ...], shards: int, index: int) -> tuple[Axis, ...]:
     k = int(np.argmax(lengths))
     if lengths[k] < shards:
         raise ConfigError(
-            "sweep.shards", shards, f"at most the longest swept dimension ({axes[k].name}: {lengths[k]} values)"
+            "sweep.shards",
+            shards,
+            f"at most the longest swept dimension ({axes[k].name}: {lengths[k]} values)",
         )
     bounds = np.linspace(0, lengths[k], shards + 1).round().astype(int)
-    return tuple(a.subset(bounds[index], bounds[index + 1]) if i == k else a for i, a in enumerate(axes))
+    return tuple(
+        a.subset(bounds[index], bounds[index + 1]) if i == k else a for i, a in enumerate(axes)
+    )

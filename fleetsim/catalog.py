@@ -89,7 +89,9 @@ def _read_csv(path: Path, header: tuple[str, ...]) -> list[tuple[int, dict[str, 
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != header:
-            raise CatalogError(f"{path.name}:1", f"header must be {','.join(header)}; found {reader.fieldnames}")
+            raise CatalogError(
+                f"{path.name}:1", f"header must be {','.join(header)}; found {reader.fieldnames}"
+            )
         return [(number, row) for number, row in enumerate(reader, start=2)]
 
 
@@ -108,25 +110,39 @@ def _load_sources(directory: Path) -> dict[str, dict[str, str]]:
 def _check_row(where: str, spec: dict, row: dict[str, str], sources: dict) -> float | str:
     parameter = row["parameter"]
     if row["source_id"] not in sources:
-        raise CatalogError(where, f"{parameter}: source_id {row['source_id']!r} is not in sources.csv")
+        raise CatalogError(
+            where, f"{parameter}: source_id {row['source_id']!r} is not in sources.csv"
+        )
     if row["kind"] not in KINDS:
-        raise CatalogError(where, f"{parameter}: kind {row['kind']!r}; allowed: {', '.join(sorted(KINDS))}")
+        raise CatalogError(
+            where, f"{parameter}: kind {row['kind']!r}; allowed: {', '.join(sorted(KINDS))}"
+        )
     if not _DATE.match(row["as_of"]):
-        raise CatalogError(where, f"{parameter}: as_of {row['as_of']!r} must be a date YYYY[-MM[-DD]]")
+        raise CatalogError(
+            where, f"{parameter}: as_of {row['as_of']!r} must be a date YYYY[-MM[-DD]]"
+        )
     if spec.get("money") and not re.fullmatch(r"\d{4}", row["currency_year"] or ""):
-        raise CatalogError(where, f"{parameter}: money needs a currency_year (YYYY); found {row['currency_year']!r}")
+        raise CatalogError(
+            where,
+            f"{parameter}: money needs a currency_year (YYYY); found {row['currency_year']!r}",
+        )
     if spec["quantity"] == "category":
         if row["value"] not in spec["allowed"]:
-            raise CatalogError(where, f"{parameter}={row['value']!r}; allowed: {', '.join(spec['allowed'])}")
+            raise CatalogError(
+                where, f"{parameter}={row['value']!r}; allowed: {', '.join(spec['allowed'])}"
+            )
         return row["value"]
     try:
         value = to_si(float(row["value"]), row["unit"], spec["quantity"])
     except ValueError as error:
-        raise CatalogError(where, f"{parameter}={row['value']!r} {row['unit']!r}: {error}") from None
+        raise CatalogError(
+            where, f"{parameter}={row['value']!r} {row['unit']!r}: {error}"
+        ) from None
     if not spec["min"] <= value <= spec["max"]:
         raise CatalogError(
-            where, f"{parameter}={row['value']} {row['unit']} is {value:g} {spec['quantity']}; "
-            f"allowed [{spec['min']:g}, {spec['max']:g}] {spec['quantity']}"
+            where,
+            f"{parameter}={row['value']} {row['unit']} is {value:g} {spec['quantity']}; "
+            f"allowed [{spec['min']:g}, {spec['max']:g}] {spec['quantity']}",
         )
     if spec.get("integer") and not value.is_integer():
         raise CatalogError(where, f"{parameter}={row['value']} must be a whole number")
@@ -137,7 +153,9 @@ def _schema(name: str) -> dict:
     return yaml.safe_load((paths.schema_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
 
 
-def _load_table(directory: Path, name: str, sources: dict) -> tuple[tuple[str, ...], dict[str, dict]]:
+def _load_table(
+    directory: Path, name: str, sources: dict
+) -> tuple[tuple[str, ...], dict[str, dict]]:
     schema = _schema(name)
     id_column, parameters = schema["id_column"], schema["parameters"]
     entries: dict[str, dict] = {}
@@ -145,9 +163,14 @@ def _load_table(directory: Path, name: str, sources: dict) -> tuple[tuple[str, .
         where = f"{name}.csv:{line}"
         entry_id, parameter = row[id_column], row["parameter"]
         if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]*", entry_id or ""):
-            raise CatalogError(where, f"{id_column} {entry_id!r} must be lowercase letters, digits, '.' and '-'")
+            raise CatalogError(
+                where, f"{id_column} {entry_id!r} must be lowercase letters, digits, '.' and '-'"
+            )
         if parameter not in parameters:
-            raise CatalogError(where, f"{entry_id}: unknown parameter {parameter!r}; allowed: {', '.join(parameters)}")
+            raise CatalogError(
+                where,
+                f"{entry_id}: unknown parameter {parameter!r}; allowed: {', '.join(parameters)}",
+            )
         entry = entries.setdefault(entry_id, {})
         if parameter in entry:
             raise CatalogError(where, f"{entry_id}: parameter {parameter!r} given twice")
@@ -155,7 +178,9 @@ def _load_table(directory: Path, name: str, sources: dict) -> tuple[tuple[str, .
     for entry_id, entry in entries.items():
         missing = [p for p, spec in parameters.items() if spec["required"] and p not in entry]
         if missing:
-            raise CatalogError(f"{name}.csv", f"{entry_id}: missing required parameter(s) {', '.join(missing)}")
+            raise CatalogError(
+                f"{name}.csv", f"{entry_id}: missing required parameter(s) {', '.join(missing)}"
+            )
     return tuple(entries), entries
 
 
@@ -171,31 +196,54 @@ def _model_row(model_id: str, entry: dict) -> list[float]:
     """Derive the kernel's model columns from one model's architecture."""
     kind = entry["attention_kind"]
     if kind == "mla" and not ("kv_lora_rank" in entry and "rope_head_dim" in entry):
-        raise CatalogError("models.csv", f"{model_id}: attention_kind mla needs kv_lora_rank and rope_head_dim")
+        raise CatalogError(
+            "models.csv", f"{model_id}: attention_kind mla needs kv_lora_rank and rope_head_dim"
+        )
     if kind != "mla" and "n_kv_heads" not in entry:
         raise CatalogError("models.csv", f"{model_id}: attention_kind {kind} needs n_kv_heads")
     layers = int(entry["layers"])
     kv = kv_elements_per_token(
-        kind, layers, int(entry.get("n_kv_heads", 0)), int(entry["head_dim"]),
-        int(entry.get("kv_lora_rank", 0)), int(entry.get("rope_head_dim", 0)),
+        kind,
+        layers,
+        int(entry.get("n_kv_heads", 0)),
+        int(entry["head_dim"]),
+        int(entry.get("kv_lora_rank", 0)),
+        int(entry.get("rope_head_dim", 0)),
     )
     attention = attention_flops_per_context_token(
-        kind, layers, int(entry["n_heads"]), int(entry["head_dim"]),
-        int(entry.get("kv_lora_rank", 0)), int(entry.get("rope_head_dim", 0)),
+        kind,
+        layers,
+        int(entry["n_heads"]),
+        int(entry["head_dim"]),
+        int(entry.get("kv_lora_rank", 0)),
+        int(entry.get("rope_head_dim", 0)),
     )
     experts = entry.get("moe_experts", 0.0)
     moe_layers = layers - entry.get("moe_dense_layers", 0.0) if experts else 0.0
     # SwiGLU expert: gate, up and down projections of d_model x expert width
-    expert_params = 3.0 * entry["d_model"] * entry.get("moe_expert_ffn_dim", 0.0) if experts else 0.0
+    expert_params = (
+        3.0 * entry["d_model"] * entry.get("moe_expert_ffn_dim", 0.0) if experts else 0.0
+    )
     dense_params = entry["total_params"] - moe_layers * experts * expert_params
     if dense_params <= 0.0:
         raise CatalogError(
-            "models.csv", f"{model_id}: routed experts ({moe_layers * experts * expert_params:.4g} params) "
-            f"exceed total_params ({entry['total_params']:.4g}); check moe_* rows"
+            "models.csv",
+            f"{model_id}: routed experts ({moe_layers * experts * expert_params:.4g} params) "
+            f"exceed total_params ({entry['total_params']:.4g}); check moe_* rows",
         )
     return [
-        entry["total_params"], entry["active_params"], float(layers), entry["d_model"], kv, attention,
-        dense_params, expert_params, moe_layers, experts, entry.get("moe_top_k", 0.0), entry["max_context"],
+        entry["total_params"],
+        entry["active_params"],
+        float(layers),
+        entry["d_model"],
+        kv,
+        attention,
+        dense_params,
+        expert_params,
+        moe_layers,
+        experts,
+        entry.get("moe_top_k", 0.0),
+        entry["max_context"],
     ]
 
 
@@ -236,7 +284,9 @@ def load(directory: Path | None = None) -> Catalog:
     for name in TABLES:
         ids, entries = _load_table(directory, name, sources)
         if name == "models":
-            values = np.array([_model_row(i, entries[i]) for i in ids], dtype=np.float64).reshape(len(ids), -1)
+            values = np.array([_model_row(i, entries[i]) for i in ids], dtype=np.float64).reshape(
+                len(ids), -1
+            )
             tables[name] = Table(ids, MODEL_COLUMNS, np.ascontiguousarray(values))
         else:
             columns = tuple(_schema(name)["parameters"])

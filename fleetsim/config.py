@@ -93,7 +93,13 @@ FIELDS: tuple[Field, ...] = (
         si_factor=units.MONTHS_PER_YEAR / 1000.0 / _YEAR,
     ),
     Field("network.fabric", "catalog", catalog="fabrics"),
-    Field("finance.electricity_usd_per_kwh", "number", 0.0, 100.0, si_factor=1.0 / units.JOULES_PER_KWH),
+    Field(
+        "finance.electricity_usd_per_kwh",
+        "number",
+        0.0,
+        100.0,
+        si_factor=1.0 / units.JOULES_PER_KWH,
+    ),
     Field("finance.depreciation_years", "integer", 1, 50),
     Field("finance.hardware_lifetime_years", "integer", 1, 50),
     Field("finance.price_decline_per_year", "number", 0.0, 0.99),
@@ -297,7 +303,11 @@ def _as_values(key: str, node: object) -> tuple[tuple, bool]:
             raise _fail(key, list(items), "a list without repeated values")
         return items, True
     if isinstance(node, DictConfig | dict):
-        raise _fail(key, OmegaConf.to_container(node) if isinstance(node, DictConfig) else node, "a value or a list")
+        raise _fail(
+            key,
+            OmegaConf.to_container(node) if isinstance(node, DictConfig) else node,
+            "a value or a list",
+        )
     return (node,), False
 
 
@@ -331,7 +341,9 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
     except Exception as error:
-        raise ConfigError("config", "<interpolation>", f"resolvable interpolations ({error})") from None
+        raise ConfigError(
+            "config", "<interpolation>", f"resolvable interpolations ({error})"
+        ) from None
     cfg = OmegaConf.create(resolved)
     values: dict[str, tuple] = {}
     swept: list[str] = []
@@ -360,7 +372,11 @@ def _validate_run(cfg: DictConfig) -> dict[str, Any]:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             if isinstance(value, ListConfig | list):
-                raise _fail(key, value, f"a single whole number in [{low}, {high}] (run settings cannot be swept)")
+                raise _fail(
+                    key,
+                    value,
+                    f"a single whole number in [{low}, {high}] (run settings cannot be swept)",
+                )
             raise _fail(key, value, f"a whole number in [{low}, {high}]")
         run[key] = int(value)
     for key in ("output.float32", "output.overwrite"):
@@ -377,4 +393,8 @@ def _validate_run(cfg: DictConfig) -> dict[str, Any]:
 
 def _cross_checks(values: dict[str, tuple], run: dict[str, Any]) -> None:
     if run["sweep.shard"] >= run["sweep.shards"]:
-        raise _fail("sweep.shard", run["sweep.shard"], f"an index in [0, sweep.shards-1] = [0, {run['sweep.shards'] - 1}]")
+        raise _fail(
+            "sweep.shard",
+            run["sweep.shard"],
+            f"an index in [0, sweep.shards-1] = [0, {run['sweep.shards'] - 1}]",
+        )

@@ -11,14 +11,19 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from fleetsim import kernel, status
+from fleetsim import layout, status
 from fleetsim.config import Scenario
 from fleetsim.sweep import SweepArrays
 
 CONVENTIONS = "CF-1.10"
 
 #: units of numeric coordinates, from the config key's unit suffix
-_KEY_UNITS = {"_s": "s", "_usd_per_kwh": "USD/kWh", "_usd_per_kw_month": "USD/(kW month)", "_usd_per_year": "USD/year"}
+_KEY_UNITS = {
+    "_s": "s",
+    "_usd_per_kwh": "USD/kWh",
+    "_usd_per_kw_month": "USD/(kW month)",
+    "_usd_per_year": "USD/year",
+}
 
 
 @cache
@@ -73,11 +78,13 @@ def build(arrays: SweepArrays, scenario: Scenario, catalog_sha256: str) -> xr.Da
     dims = tuple(a.name for a in arrays.axes)
     grid = tuple(len(a) for a in arrays.axes)
     coords = {a.name: _coordinate(a) for a in arrays.axes}
-    coords["year"] = xr.Variable("year", np.arange(1, arrays.years + 1), {"long_name": "year of operation", "units": "1"})
+    coords["year"] = xr.Variable(
+        "year", np.arange(1, arrays.years + 1), {"long_name": "year of operation", "units": "1"}
+    )
     data = {}
-    for j, name in enumerate(kernel.SCENARIO_OUTPUTS):
+    for j, name in enumerate(layout.SCENARIO_OUTPUTS):
         data[name] = (dims, arrays.scenario[:, j].reshape(grid))
-    for j, name in enumerate(kernel.YEAR_OUTPUTS):
+    for j, name in enumerate(layout.YEAR_OUTPUTS):
         data[name] = ((*dims, "year"), arrays.year[:, j, :].reshape((*grid, arrays.years)))
     data["status"] = (dims, arrays.status.reshape(grid))
     ds = xr.Dataset(data, coords=coords)

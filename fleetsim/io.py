@@ -17,7 +17,10 @@ class OutputExistsError(InputError):
 
 
 def encoding(
-    ds: xr.Dataset, float32: bool = True, compression_level: int = 1, significant_digits: int | None = None
+    ds: xr.Dataset,
+    float32: bool = True,
+    compression_level: int = 1,
+    significant_digits: int | None = None,
 ) -> dict[str, dict]:
     """Return the netCDF4 encoding of every data variable.
 
@@ -51,7 +54,9 @@ def encoding(
     return result
 
 
-def write(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False, **encoding_options) -> Path:
+def write(
+    ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False, **encoding_options
+) -> Path:
     """Write ``ds`` to NetCDF atomically: to ``<path>.tmp``, then rename.
 
     A reader never sees a half-written file under the final name; if writing fails (disk full,
@@ -75,16 +80,22 @@ def write(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False, **en
     """
     final = Path(path)
     if final.exists() and not overwrite:
-        raise OutputExistsError(f"output.path={str(final)!r} exists; set output.overwrite=true to replace it")
+        raise OutputExistsError(
+            f"output.path={str(final)!r} exists; set output.overwrite=true to replace it"
+        )
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.with_name(final.name + ".tmp")
     try:
-        ds.to_netcdf(temporary, engine="netcdf4", format="NETCDF4", encoding=encoding(ds, **encoding_options))
+        ds.to_netcdf(
+            temporary, engine="netcdf4", format="NETCDF4", encoding=encoding(ds, **encoding_options)
+        )
         os.replace(temporary, final)
     except BaseException as error:
         temporary.unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise OSError(error.errno, f"could not write {final}: {error.strerror or error}") from error
+            raise OSError(
+                error.errno, f"could not write {final}: {error.strerror or error}"
+            ) from error
         raise
     return final
 

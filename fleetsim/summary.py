@@ -32,13 +32,22 @@ def summarise(ds: xr.Dataset) -> str:
     dims = {d: ds.sizes[d] for d in ds["status"].dims}
     n = int(np.prod(list(dims.values())))
     codes, counts = np.unique(ds["status"].values, return_counts=True)
-    flags = ", ".join(f"{status.MEANINGS[int(c)][0]} {k}" for c, k in zip(codes, counts, strict=True))
-    lines = [f"scenarios: {n} over " + " x ".join(f"{d}({k})" for d, k in dims.items()) + f"; {flags}"]
+    flags = ", ".join(
+        f"{status.MEANINGS[int(c)][0]} {k}" for c, k in zip(codes, counts, strict=True)
+    )
+    lines = [
+        f"scenarios: {n} over " + " x ".join(f"{d}({k})" for d, k in dims.items()) + f"; {flags}"
+    ]
     final = ds["tco_usd"].isel(year=-1).where(ds["status"] == status.FEASIBLE)
     if not np.isfinite(final.values).any():
         lines.append("no feasible scenario (see the status variable for why)")
         return "\n".join(lines)
-    best = {d: int(i) for d, i in zip(final.dims, np.unravel_index(int(np.nanargmin(final.values)), final.shape), strict=True)}
+    best = {
+        d: int(i)
+        for d, i in zip(
+            final.dims, np.unravel_index(int(np.nanargmin(final.values)), final.shape), strict=True
+        )
+    }
     point = ds.isel(best)
     years = ds.sizes["year"]
     where = ", ".join(f"{d}={point[d].values.item()}" for d in final.dims)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetsim import axes as axes_mod
-from fleetsim import kernel
+from fleetsim import kernel, layout
 from fleetsim import status as st
 from fleetsim.catalog import Catalog, Table
 from fleetsim.config import FIELDS, Scenario
@@ -57,7 +57,9 @@ def _columns(table: Table, columns: tuple[str, ...]) -> np.ndarray:
     return np.ascontiguousarray(table.values[:, order], dtype=np.float64)
 
 
-def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple[axes_mod.Axis, ...]) -> KernelInputs:
+def kernel_inputs(
+    scenario: Scenario, catalog: Catalog, axes: tuple[axes_mod.Axis, ...]
+) -> KernelInputs:
     """Assemble the kernel's arrays for ``axes`` of a validated scenario."""
     slot = {spec.key: i for i, spec in enumerate(FIELDS)}
     values = [a.kernel_values(catalog) for a in axes]
@@ -70,20 +72,22 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple[axes_mod.Axi
         axis_offset=offsets,
         axis_length=lengths,
         axis_values=np.ascontiguousarray(np.concatenate(values) if values else np.zeros(0)),
-        hardware=_columns(tables["hardware"], kernel.HARDWARE_COLUMNS),
+        hardware=_columns(tables["hardware"], layout.HARDWARE_COLUMNS),
         models=np.ascontiguousarray(tables["models"].values, dtype=np.float64),
-        fabrics=_columns(tables["fabrics"], kernel.FABRIC_COLUMNS),
-        cooling=_columns(tables["cooling"], kernel.COOLING_COLUMNS),
+        fabrics=_columns(tables["fabrics"], layout.FABRIC_COLUMNS),
+        cooling=_columns(tables["cooling"], layout.COOLING_COLUMNS),
         dtype_bytes=np.array(BYTES_PER_ELEMENT, dtype=np.float64),
-        compute_column=np.array([kernel.HARDWARE_COLUMNS.index(c) for c in COMPUTE_COLUMN], dtype=np.int64),
+        compute_column=np.array(
+            [layout.HARDWARE_COLUMNS.index(c) for c in COMPUTE_COLUMN], dtype=np.int64
+        ),
     )
 
 
 def evaluate_range(inputs: KernelInputs, years: int, lo: int, hi: int):
     """Run the kernel on flat indices ``lo .. hi-1``; return (scenario, year, status) arrays."""
     n = hi - lo
-    out_scenario = np.empty((n, len(kernel.SCENARIO_OUTPUTS)))
-    out_year = np.empty((n, len(kernel.YEAR_OUTPUTS), years))
+    out_scenario = np.empty((n, len(layout.SCENARIO_OUTPUTS)))
+    out_year = np.empty((n, len(layout.YEAR_OUTPUTS), years))
     out_status = np.empty(n, dtype=np.int8)
     kernel.evaluate(
         lo, hi, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
@@ -93,14 +97,19 @@ def evaluate_range(inputs: KernelInputs, years: int, lo: int, hi: int):
     return out_scenario, out_year, out_status
 
 
-def check_outputs(axes: tuple[axes_mod.Axis, ...], lo: int, out_scenario, out_year, out_status) -> None:
+def check_outputs(
+    axes: tuple[axes_mod.Axis, ...], lo: int, out_scenario, out_year, out_status
+) -> None:
     """Raise :class:`SweepError` if a servable scenario has a non-finite output.
 
     Zero-demand scenarios legitimately have NaN cost and energy per token; every other output
     of a servable scenario must be finite.
     """
     year_ok = np.isfinite(out_year)
-    per_token = [kernel.YEAR_OUTPUTS.index(n) for n in ("energy_per_token_j", "cost_per_million_output_tokens_usd")]
+    per_token = [
+        layout.YEAR_OUTPUTS.index(n)
+        for n in ("energy_per_token_j", "cost_per_million_output_tokens_usd")
+    ]
     zero_demand = out_status == st.ZERO_DEMAND
     year_ok[np.ix_(zero_demand, per_token)] = True
     finite = np.isfinite(out_scenario).all(axis=1) & year_ok.all(axis=(1, 2))
@@ -137,8 +146,8 @@ def run(
     inputs = kernel_inputs(scenario, catalog, axes)
     n = axes_mod.size(axes)
     years = scenario.years
-    out_scenario = np.empty((n, len(kernel.SCENARIO_OUTPUTS)))
-    out_year = np.empty((n, len(kernel.YEAR_OUTPUTS), years))
+    out_scenario = np.empty((n, len(layout.SCENARIO_OUTPUTS)))
+    out_year = np.empty((n, len(layout.YEAR_OUTPUTS), years))
     out_status = np.empty(n, dtype=np.int8)
     for lo in range(0, n, chunk_size):
         hi = min(n, lo + chunk_size)

@@ -7,7 +7,7 @@ from fleetsim._jit import jit
 
 @jit
 def mean_request_rate(first_year_rate: float, growth_per_year: float, year_index: float) -> float:
-    """Return the mean request rate in a year.
+    r"""Return the mean request rate in a year.
 
     Parameters
     ----------

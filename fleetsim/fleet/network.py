@@ -9,7 +9,7 @@ from fleetsim._jit import jit
 
 @jit
 def fabric_tiers(endpoints: float, radix: float) -> float:
-    """Return the switch tiers of a non-blocking fat tree for ``endpoints`` ports.
+    r"""Return the switch tiers of a non-blocking fat tree for ``endpoints`` ports.
 
     Parameters
     ----------
@@ -39,7 +39,7 @@ def fabric_tiers(endpoints: float, radix: float) -> float:
 
 @jit
 def fabric_switches(endpoints: float, radix: float, tiers: float) -> float:
-    """Return the switches of an L-tier non-blocking fat tree.
+    r"""Return the switches of an L-tier non-blocking fat tree.
 
     Parameters
     ----------

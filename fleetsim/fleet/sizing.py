@@ -9,7 +9,7 @@ from fleetsim._jit import jit
 
 @jit
 def replicas_needed(peak_rate: float, replica_rate: float, utilisation: float, spare_frac: float):
-    """Return the model replicas needed to serve a peak request rate.
+    r"""Return the model replicas needed to serve a peak request rate.
 
     Parameters
     ----------
@@ -32,8 +32,10 @@ def replicas_needed(peak_rate: float, replica_rate: float, utilisation: float, s
 
 
 @jit
-def servers_needed(replicas: float, accelerators_per_replica: float, accelerators_per_server: float):
-    """Return whole servers for a number of replicas.
+def servers_needed(
+    replicas: float, accelerators_per_replica: float, accelerators_per_server: float
+):
+    r"""Return whole servers for a number of replicas.
 
     Parameters
     ----------
@@ -58,7 +60,7 @@ def servers_needed(replicas: float, accelerators_per_replica: float, accelerator
 
 @jit
 def servers_per_rack(server_power: float, rack_power_limit: float) -> float:
-    """Return how many servers one rack can hold within its cooling limit.
+    r"""Return how many servers one rack can hold within its cooling limit.
 
     Parameters
     ----------

@@ -6,8 +6,10 @@ from fleetsim._jit import jit
 
 
 @jit
-def ring_allreduce_time(message_bytes: float, devices: float, link_bandwidth: float, latency: float):
-    """Return the time of a ring all-reduce.
+def ring_allreduce_time(
+    message_bytes: float, devices: float, link_bandwidth: float, latency: float
+):
+    r"""Return the time of a ring all-reduce.
 
     Parameters
     ----------

@@ -11,7 +11,7 @@ from fleetsim._jit import jit
 def max_batch_size(
     memory_capacity: float, reserve_frac: float, weight_bytes: float, sequence_kv_bytes: float
 ) -> float:
-    """Return the largest number of concurrent sequences whose KV cache fits.
+    r"""Return the largest number of concurrent sequences whose KV cache fits.
 
     Parameters
     ----------

@@ -86,7 +86,7 @@ def attention_flops_per_context_token(
 
 @jit
 def weight_bytes(parameters: float, bytes_per_weight: float) -> float:
-    """Return the bytes of a model's weights.
+    r"""Return the bytes of a model's weights.
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def weight_bytes(parameters: float, bytes_per_weight: float) -> float:
 
 @jit
 def decode_flops_per_token(active_parameters: float, attention_coefficient: float, context: float):
-    """Return the FLOPs to generate one token at a given context length.
+    r"""Return the FLOPs to generate one token at a given context length.
 
     Parameters
     ----------
@@ -170,7 +170,12 @@ def experts_touched(experts: float, top_k: float, batch: float) -> float:
 
 @jit
 def decode_weight_bytes_touched(
-    dense_bytes: float, expert_bytes: float, moe_layers: float, experts: float, top_k: float, batch: float
+    dense_bytes: float,
+    expert_bytes: float,
+    moe_layers: float,
+    experts: float,
+    top_k: float,
+    batch: float,
 ) -> float:
     """Return the weight bytes one decode step reads.
 

@@ -12,7 +12,7 @@ from fleetsim._jit import jit
 
 @jit
 def md1_wait(utilisation: float, service_time: float) -> float:
-    """Return the mean waiting time in an M/D/1 queue.
+    r"""Return the mean waiting time in an M/D/1 queue.
 
     Parameters
     ----------
@@ -36,7 +36,7 @@ def md1_wait(utilisation: float, service_time: float) -> float:
 def utilisation_for_ttft(
     ttft_target: float, prefill_time: float, service_time: float, utilisation_cap: float
 ) -> float:
-    """Return the largest replica utilisation that keeps the mean TTFT within its target.
+    r"""Return the largest replica utilisation that keeps the mean TTFT within its target.
 
     Parameters
     ----------
@@ -68,7 +68,7 @@ def utilisation_for_ttft(
 
 @jit
 def time_to_first_token(utilisation: float, prefill_time: float, service_time: float) -> float:
-    """Return the mean TTFT of a replica at a given utilisation.
+    r"""Return the mean TTFT of a replica at a given utilisation.
 
     Parameters
     ----------

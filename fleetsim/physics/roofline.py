@@ -15,7 +15,7 @@ def roofline_time(
     compute_efficiency: float,
     bandwidth_efficiency: float,
 ) -> float:
-    """Return the roofline time of work split evenly over ``devices`` accelerators.
+    r"""Return the roofline time of work split evenly over ``devices`` accelerators.
 
     Parameters
     ----------

@@ -37,7 +37,7 @@ def decode_step_time(
     link_latency: float,
     step_overhead: float,
 ) -> float:
-    """Return the time between two output tokens of one sequence (TPOT) at a given batch.
+    r"""Return the time between two output tokens of one sequence (TPOT) at a given batch.
 
     Parameters
     ----------
@@ -80,12 +80,22 @@ def decode_step_time(
     """
     micro = batch / pp
     flops = micro * decode_flops_per_token(active_parameters, attention_coefficient, context)
-    weights = decode_weight_bytes_touched(dense_bytes, expert_bytes, moe_layers, experts, top_k, micro)
+    weights = decode_weight_bytes_touched(
+        dense_bytes, expert_bytes, moe_layers, experts, top_k, micro
+    )
     bytes_moved = weights + micro * context * kv_bytes_per_token
     stage = roofline_time(
-        flops / pp, bytes_moved / pp, tp, peak_flops, bandwidth, compute_efficiency, bandwidth_efficiency
+        flops / pp,
+        bytes_moved / pp,
+        tp,
+        peak_flops,
+        bandwidth,
+        compute_efficiency,
+        bandwidth_efficiency,
     )
-    comm = tensor_parallel_time(micro, d_model, activation_bytes, layers / pp, tp, link_bandwidth, link_latency)
+    comm = tensor_parallel_time(
+        micro, d_model, activation_bytes, layers / pp, tp, link_bandwidth, link_latency
+    )
     return pp * (stage + comm) + step_overhead
 
 
@@ -111,7 +121,7 @@ def prefill_time(
     link_bandwidth: float,
     link_latency: float,
 ) -> float:
-    """Return the time to prefill one prompt on one replica.
+    r"""Return the time to prefill one prompt on one replica.
 
     Parameters
     ----------
@@ -137,9 +147,13 @@ def prefill_time(
     if prompt_tokens <= 0.0:
         return 0.0
     flops = prefill_flops(active_parameters, attention_coefficient, prompt_tokens)
-    weights = decode_weight_bytes_touched(dense_bytes, expert_bytes, moe_layers, experts, top_k, prompt_tokens)
+    weights = decode_weight_bytes_touched(
+        dense_bytes, expert_bytes, moe_layers, experts, top_k, prompt_tokens
+    )
     compute = roofline_time(
         flops, weights, tp * pp, peak_flops, bandwidth, compute_efficiency, bandwidth_efficiency
     )
-    comm = tensor_parallel_time(prompt_tokens, d_model, activation_bytes, layers, tp, link_bandwidth, link_latency)
+    comm = tensor_parallel_time(
+        prompt_tokens, d_model, activation_bytes, layers, tp, link_bandwidth, link_latency
+    )
     return compute + comm

@@ -1,0 +1,173 @@
+"""The fleet over years: demand -> replicas -> servers -> racks -> fabric -> power -> money.
+
+DESIGN.md section 4. Accelerators are bought in whole servers when the fleet grows or a cohort
+reaches the end of its life, at that year's price; capex is cash; depreciation is straight-line;
+opex is energy (facility power x price), colocation (peak IT power x $/kW-month), maintenance
+(fraction of the value in service) and staff.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fleetsim import status as st
+from fleetsim._jit import jit
+from fleetsim.fleet.demand import mean_request_rate
+from fleetsim.fleet.finance import price_in_year, window_sum
+from fleetsim.fleet.network import fabric_switches, fabric_tiers, fabric_transceivers
+from fleetsim.fleet.sizing import replicas_needed, servers_needed, servers_per_rack
+from fleetsim.layout import (
+    C_PUE,
+    C_RACK,
+    F_NIC_USD,
+    F_NIC_W,
+    F_RADIX,
+    F_SW_USD,
+    F_SW_W,
+    F_XCVR_USD,
+    F_XCVR_W,
+    H_APS,
+    H_IDLE,
+    H_PRICE,
+    H_SERVER_PRICE,
+    H_SERVER_W,
+    H_TDP,
+    P_COLO,
+    P_DECLINE,
+    P_DEPR,
+    P_ELEC,
+    P_GROWTH,
+    P_LIFE,
+    P_MAINT,
+    P_OUT,
+    P_PEAK,
+    P_RATE,
+    P_SPARE,
+    P_STAFF_COST,
+    P_STAFF_N,
+    S_NREP,
+    S_RATE,
+    S_UTIL,
+    Y_ACC,
+    Y_CAPEX,
+    Y_CPM,
+    Y_DEPR,
+    Y_ENERGY,
+    Y_EPT,
+    Y_FAC,
+    Y_FACILITY,
+    Y_IT,
+    Y_MAINT,
+    Y_OPEX,
+    Y_PEAKUTIL,
+    Y_RACKS,
+    Y_SERVERS,
+    Y_STAFF,
+    Y_TCO,
+    Y_TOKENS,
+    Y_UTIL,
+)  # fmt: skip
+from fleetsim.physics.power import accelerator_power
+from fleetsim.units import SECONDS_PER_YEAR
+
+
+@jit
+def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
+    """Size and price the fleet for every year into ``oy`` (see ``YEAR_OUTPUTS``).
+
+    Parameters
+    ----------
+    p : ndarray
+        Scenario parameter vector (SI; slots in :mod:`fleetsim.layout`).
+    hw, fb, cl : ndarray
+        This scenario's hardware, fabric and cooling catalog rows.
+    o : ndarray
+        The replica's operating point (from :func:`replica_operating_point`).
+    oy : ndarray
+        ``(len(YEAR_OUTPUTS), years)`` outputs, written.
+    bought, spend : ndarray
+        Scratch arrays of length ``years`` (accelerators bought, capital spent per year).
+
+    Returns
+    -------
+    int
+        :mod:`fleetsim.status` code: FEASIBLE, ZERO_DEMAND or RACK_POWER_EXCEEDED.
+    """
+    years = oy.shape[1]
+    per_server = hw[H_APS]
+    replica_rate, utilisation, n_rep, output = o[S_RATE], o[S_UTIL], o[S_NREP], p[P_OUT]
+    rack_servers = servers_per_rack(per_server * hw[H_TDP] + hw[H_SERVER_W], cl[C_RACK])
+    if rack_servers < 1.0:
+        return st.RACK_POWER_EXCEEDED
+    lifetime, depreciation_years = int(p[P_LIFE]), int(p[P_DEPR])
+    tco = 0.0
+    for y in range(years):
+        rate = mean_request_rate(p[P_RATE], p[P_GROWTH], y)
+        peak_rate = rate * p[P_PEAK]
+        replicas = replicas_needed(peak_rate, replica_rate, utilisation, p[P_SPARE])
+        servers = servers_needed(replicas, n_rep, per_server)
+        accelerators = servers * per_server
+        busy = 0.0
+        peak_busy = 0.0
+        if (
+            accelerators > 0.0
+        ):  # busy fraction over all accelerators (idle ones in part-filled servers)
+            busy = rate / replica_rate * n_rep / accelerators
+            peak_busy = peak_rate / replica_rate * n_rep / accelerators
+        endpoints = accelerators if servers > 1.0 else 0.0  # one server needs no scale-out fabric
+        tiers = fabric_tiers(endpoints, fb[F_RADIX])
+        switches = fabric_switches(endpoints, fb[F_RADIX], tiers)
+        transceivers = fabric_transceivers(endpoints, tiers)
+        network_power = (
+            switches * fb[F_SW_W] + transceivers * fb[F_XCVR_W] + endpoints * fb[F_NIC_W]
+        )
+        network_cost = (
+            switches * fb[F_SW_USD] + transceivers * fb[F_XCVR_USD] + endpoints * fb[F_NIC_USD]
+        )
+        it_power = (accelerators * accelerator_power(hw[H_IDLE], hw[H_TDP], busy)
+                    + servers * hw[H_SERVER_W] + network_power)  # fmt: skip
+        it_power_peak = accelerators * hw[H_TDP] + servers * hw[H_SERVER_W] + network_power
+        facility_power = it_power * cl[C_PUE]
+        tokens = rate * output * SECONDS_PER_YEAR
+
+        unit_price = hw[H_PRICE] + hw[H_SERVER_PRICE] / per_server
+        if accelerators > 0.0:
+            unit_price += network_cost / accelerators
+        in_service = window_sum(bought, y - lifetime + 1, y - 1)
+        bought[y] = max(0.0, accelerators - in_service)
+        spend[y] = bought[y] * price_in_year(unit_price, p[P_DECLINE], y)
+        depreciation = window_sum(spend, y - depreciation_years + 1, y) / depreciation_years
+        energy = facility_power * SECONDS_PER_YEAR * p[P_ELEC]
+        facility = it_power_peak * p[P_COLO] * SECONDS_PER_YEAR
+        maintenance = p[P_MAINT] * window_sum(spend, y - lifetime + 1, y)
+        staff = p[P_STAFF_N] * accelerators / 1000.0 * p[P_STAFF_COST] * SECONDS_PER_YEAR
+        opex = energy + facility + maintenance + staff
+        tco += spend[y] + opex
+
+        oy[Y_ACC, y] = accelerators
+        oy[Y_SERVERS, y] = servers
+        oy[Y_RACKS, y] = math.ceil(servers / rack_servers)
+        oy[Y_UTIL, y] = busy
+        oy[Y_PEAKUTIL, y] = peak_busy
+        oy[Y_IT, y] = it_power
+        oy[Y_FAC, y] = facility_power
+        oy[Y_TOKENS, y] = tokens
+        oy[Y_CAPEX, y] = spend[y]
+        oy[Y_DEPR, y] = depreciation
+        oy[Y_ENERGY, y] = energy
+        oy[Y_FACILITY, y] = facility
+        oy[Y_MAINT, y] = maintenance
+        oy[Y_STAFF, y] = staff
+        oy[Y_OPEX, y] = opex
+        oy[Y_TCO, y] = tco
+        if tokens > 0.0:
+            oy[Y_EPT, y] = facility_power * SECONDS_PER_YEAR / tokens
+            oy[Y_CPM, y] = (depreciation + opex) / tokens * 1e6
+        else:
+            oy[Y_EPT, y] = np.nan
+            oy[Y_CPM, y] = np.nan
+    if p[P_RATE] <= 0.0:
+        return st.ZERO_DEMAND
+    return st.FEASIBLE

@@ -1,0 +1,152 @@
+"""A replica's operating point: the largest batch meeting TPOT, its throughput, TTFT and utilisation.
+
+DESIGN.md section 3: KV capacity bounds the batch; decode step time grows with the batch, so
+the largest batch meeting the TPOT target is found by bisection; the planned utilisation is the
+largest one whose M/D/1 prefill queue keeps TTFT within its target.
+"""
+
+from __future__ import annotations
+
+import math
+
+from fleetsim import status as st
+from fleetsim._jit import jit
+from fleetsim.layout import (
+    ACTIVATION_BYTES,
+    F_EFF,
+    H_BF16,
+    H_BW,
+    H_DOMAIN,
+    H_ETA_C,
+    H_ETA_M,
+    H_HBM,
+    H_SCALEOUT,
+    H_SCALEUP,
+    P_IN,
+    P_KVDTYPE,
+    P_LATENCY,
+    P_OUT,
+    P_OVERHEAD,
+    P_PP,
+    P_RESERVE,
+    P_TP,
+    P_TPOT,
+    P_TTFT,
+    P_UCAP,
+    P_WDTYPE,
+    S_BATCH,
+    S_BMAX,
+    S_KVTOK,
+    S_MAXTOKS,
+    S_NREP,
+    S_PREFILL,
+    S_RATE,
+    S_TOKS,
+    S_TPOT,
+    S_TTFT,
+    S_UTIL,
+    S_WBYTES,
+)  # fmt: skip
+from fleetsim.physics.memory import max_batch_size
+from fleetsim.physics.queueing import time_to_first_token, utilisation_for_ttft
+from fleetsim.physics.serving import decode_step_time, prefill_time
+
+
+@jit
+def replica_operating_point(p, hw, md, fb, dtype_bytes, compute_column, o):
+    """Find one replica's operating point and write it into ``o`` (see ``SCENARIO_OUTPUTS``).
+
+    Parameters
+    ----------
+    p : ndarray
+        Scenario parameter vector (SI; slots in :mod:`fleetsim.layout`).
+    hw, md, fb : ndarray
+        This scenario's hardware, model and fabric catalog rows (``*_COLUMNS`` order).
+    dtype_bytes : ndarray
+        Bytes per element by dtype code. [B]
+    compute_column : ndarray
+        Hardware column of the peak FLOP/s computing each weight dtype.
+    o : ndarray
+        Scenario outputs, written.
+
+    Returns
+    -------
+    int
+        :mod:`fleetsim.status` code: FEASIBLE, or the first reason the replica cannot serve.
+    """
+    tp, pp = p[P_TP], p[P_PP]
+    n_rep = tp * pp
+    w_code = int(p[P_WDTYPE])
+    b_w, b_kv = dtype_bytes[w_code], dtype_bytes[int(p[P_KVDTYPE])]
+    peak = hw[compute_column[w_code]]
+    if peak <= 0.0:  # no tensor cores for this format: weight-only, computed in BF16
+        peak = hw[H_BF16]
+    total, active, layers, d_model = md[0], md[1], md[2], md[3]
+    kv_elements, attention, dense_params, expert_params = md[4], md[5], md[6], md[7]
+    moe_layers, experts, top_k, max_context = md[8], md[9], md[10], md[11]
+    prompt, output = p[P_IN], p[P_OUT]
+
+    weights = total * b_w
+    kv_token = kv_elements * b_kv
+    o[S_NREP] = n_rep
+    o[S_WBYTES] = weights
+    o[S_KVTOK] = kv_token
+    b_max = max_batch_size(n_rep * hw[H_HBM], p[P_RESERVE], weights, (prompt + output) * kv_token)
+    if b_max < 0.0:
+        return st.WEIGHTS_DO_NOT_FIT
+    if prompt + output > max_context:
+        return st.CONTEXT_TOO_LONG
+    if b_max < 1.0:
+        return st.KV_DOES_NOT_FIT
+    o[S_BMAX] = b_max
+
+    # tensor parallelism beyond the scale-up domain goes over the scale-out fabric
+    link = hw[H_SCALEUP] if tp <= hw[H_DOMAIN] else hw[H_SCALEOUT] * fb[F_EFF]
+    context = prompt + 0.5 * output
+    eta_c, eta_m, bandwidth = hw[H_ETA_C], hw[H_ETA_M], hw[H_BW]
+    dense_bytes, expert_bytes = dense_params * b_w, expert_params * b_w
+
+    # largest batch whose step time meets the TPOT target (step time grows with the batch)
+    lo_b, hi_b = 1.0, b_max
+    step_hi = decode_step_time(hi_b, context, active, attention, dense_bytes, expert_bytes, moe_layers,
+                               experts, top_k, kv_token, layers, d_model, ACTIVATION_BYTES, tp, pp, peak,
+                               bandwidth, eta_c, eta_m, link, p[P_LATENCY], p[P_OVERHEAD])  # fmt: skip
+    step_max_batch = step_hi
+    if step_hi > p[P_TPOT]:
+        step_lo = decode_step_time(1.0, context, active, attention, dense_bytes, expert_bytes, moe_layers,
+                                   experts, top_k, kv_token, layers, d_model, ACTIVATION_BYTES, tp, pp, peak,
+                                   bandwidth, eta_c, eta_m, link, p[P_LATENCY], p[P_OVERHEAD])  # fmt: skip
+        if step_lo > p[P_TPOT]:
+            return st.TPOT_UNREACHABLE
+        while hi_b - lo_b > 1.0:  # invariant: step(lo_b) meets the target, step(hi_b) does not
+            mid = math.floor(0.5 * (lo_b + hi_b))
+            step_mid = decode_step_time(mid, context, active, attention, dense_bytes, expert_bytes,
+                                        moe_layers, experts, top_k, kv_token, layers, d_model,
+                                        ACTIVATION_BYTES, tp, pp, peak, bandwidth, eta_c, eta_m, link,
+                                        p[P_LATENCY], p[P_OVERHEAD])  # fmt: skip
+            if step_mid <= p[P_TPOT]:
+                lo_b, step_lo = mid, step_mid
+            else:
+                hi_b = mid
+        batch, step = lo_b, step_lo
+    else:
+        batch, step = b_max, step_hi
+
+    t_prefill = prefill_time(prompt, active, attention, dense_bytes, expert_bytes, moe_layers, experts,
+                             top_k, layers, d_model, ACTIVATION_BYTES, tp, pp, peak, bandwidth, eta_c,
+                             eta_m, link, p[P_LATENCY])  # fmt: skip
+    service = t_prefill + output * step / batch
+    replica_rate = 1.0 / service
+    utilisation = utilisation_for_ttft(p[P_TTFT], t_prefill, service, p[P_UCAP])
+    if utilisation < 0.0:
+        return st.TTFT_UNREACHABLE
+    o[S_BATCH] = batch
+    o[S_PREFILL] = t_prefill
+    o[S_TPOT] = step
+    o[S_TTFT] = time_to_first_token(utilisation, t_prefill, service)
+    o[S_RATE] = replica_rate
+    o[S_UTIL] = utilisation
+    o[S_TOKS] = output * replica_rate / n_rep
+    o[S_MAXTOKS] = output / (t_prefill + output * step_max_batch / b_max) / n_rep
+
+    return st.FEASIBLE
