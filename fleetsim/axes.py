@@ -103,6 +103,22 @@ def size(axes: tuple[Axis, ...]) -> int:
     return prod(shape(axes))
 
 
+def shard_axis(axes: tuple[Axis, ...]) -> int:
+    """Return the index of the axis :func:`shard` cuts: the longest, the first of equal ones.
+
+    Parameters
+    ----------
+    axes : tuple of Axis
+        The whole sweep's axes.
+
+    Returns
+    -------
+    int
+        Position of the sharded axis in ``axes``.
+    """
+    return int(np.argmax(shape(axes)))
+
+
 def shard(axes: tuple[Axis, ...], shards: int, index: int) -> tuple[Axis, ...]:
     """Return the axes of shard ``index`` of ``shards``.
 
@@ -118,7 +134,7 @@ def shard(axes: tuple[Axis, ...], shards: int, index: int) -> tuple[Axis, ...]:
     if shards == 1:
         return axes
     lengths = shape(axes)
-    k = int(np.argmax(lengths))
+    k = shard_axis(axes)
     if lengths[k] < shards:
         raise ConfigError(
             "sweep.shards",

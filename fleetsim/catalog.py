@@ -86,13 +86,27 @@ class Catalog:
 
 
 def _read_csv(path: Path, header: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if tuple(reader.fieldnames or ()) != header:
-            raise CatalogError(
-                f"{path.name}:1", f"header must be {','.join(header)}; found {reader.fieldnames}"
-            )
-        return [(number, row) for number, row in enumerate(reader, start=2)]
+    """Return ``(line, row)`` pairs of a catalog CSV with exactly the columns ``header``."""
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if tuple(reader.fieldnames or ()) != header:
+                raise CatalogError(
+                    f"{path.name}:1",
+                    f"header must be {','.join(header)}; found {reader.fieldnames}",
+                )
+            for row in reader:
+                if None in row or None in row.values():
+                    raise CatalogError(
+                        f"{path.name}:{reader.line_num}",
+                        f"expected {len(header)} columns ({','.join(header)}); "
+                        f"found {len([v for v in row.values() if v is not None])}",
+                    )
+                rows.append((reader.line_num, row))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise CatalogError(str(path), f"cannot read the file ({error})") from None
+    return rows
 
 
 def _load_sources(directory: Path) -> dict[str, dict[str, str]]:
@@ -175,13 +189,33 @@ def _load_table(
         if parameter in entry:
             raise CatalogError(where, f"{entry_id}: parameter {parameter!r} given twice")
         entry[parameter] = _check_row(where, parameters[parameter], row, sources)
+    if not entries:
+        raise CatalogError(f"{name}.csv", "no rows: a catalog needs at least one id")
     for entry_id, entry in entries.items():
         missing = [p for p, spec in parameters.items() if spec["required"] and p not in entry]
         if missing:
             raise CatalogError(
                 f"{name}.csv", f"{entry_id}: missing required parameter(s) {', '.join(missing)}"
             )
+        for low, high in _ORDERED.get(name, ()):
+            if low in entry and high in entry and entry[low] > entry[high]:
+                raise CatalogError(
+                    f"{name}.csv",
+                    f"{entry_id}: {low}={entry[low]:g} exceeds {high}={entry[high]:g} (SI units)",
+                )
     return tuple(entries), entries
+
+
+#: catalog -> pairs of parameters (a, b) of one id that must satisfy a <= b
+_ORDERED: dict[str, tuple[tuple[str, str], ...]] = {
+    "hardware": (("idle_power", "tdp"),),
+    "models": (
+        ("active_params", "total_params"),
+        ("n_kv_heads", "n_heads"),
+        ("moe_top_k", "moe_experts"),
+        ("moe_dense_layers", "layers"),
+    ),
+}
 
 
 def _dense(ids: tuple[str, ...], entries: dict[str, dict], columns: tuple[str, ...]) -> np.ndarray:
@@ -219,6 +253,11 @@ def _model_row(model_id: str, entry: dict) -> list[float]:
         int(entry.get("rope_head_dim", 0)),
     )
     experts = entry.get("moe_experts", 0.0)
+    missing_moe = [p for p in ("moe_top_k", "moe_expert_ffn_dim") if p not in entry]
+    if experts and missing_moe:
+        raise CatalogError(
+            "models.csv", f"{model_id}: moe_experts={experts:g} needs {', '.join(missing_moe)}"
+        )
     moe_layers = layers - entry.get("moe_dense_layers", 0.0) if experts else 0.0
     # SwiGLU expert: gate, up and down projections of d_model x expert width
     expert_params = (

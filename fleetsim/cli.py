@@ -9,12 +9,12 @@ import hydra
 from omegaconf import DictConfig
 
 from fleetsim import config, paths
-from fleetsim.errors import InputError
+from fleetsim.errors import InputError, one_line
 
 
-def _fail(error: Exception) -> None:
-    print(f"fleetsim: error: {error}", file=sys.stderr)
-    sys.exit(2)
+def _fail(error: Exception, status: int = 2) -> None:
+    print(f"fleetsim: error: {one_line(str(error))}", file=sys.stderr)
+    sys.exit(status)
 
 
 @hydra.main(config_path=str(paths.conf_dir()), config_name="config", version_base="1.3")
@@ -22,6 +22,7 @@ def _job(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from fleetsim import api, io, summary
+    from fleetsim.sweep import SweepError
 
     try:
         ds = api.run_config(cfg)
@@ -31,6 +32,8 @@ def _job(cfg: DictConfig) -> None:
                            compression_level=out.compression_level, significant_digits=out.significant_digits)  # fmt: skip
     except (InputError, OSError) as error:
         _fail(error)
+    except SweepError as error:  # a kernel bug, not bad input: one line, status 1
+        _fail(error, status=1)
     print(summary.summarise(ds))
     print(f"written: {written}")
 

@@ -213,14 +213,53 @@ class FleetsimSchema:
     output: OutputSchema = field(default_factory=OutputSchema)
 
 
-def _linspace(start: float, stop: float, num: int) -> list[float]:
+#: most values one ``${linspace:...}`` or ``${range:...}`` may produce (a sweep axis)
+MAX_RESOLVER_VALUES = 100_000
+
+
+def _resolver_number(usage: str, name: str, value: object) -> float:
+    """Return a resolver argument as a finite float, or raise ``ValueError`` saying why."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{usage}: {name}={value!r} must be a number")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{usage}: {name}={value!r} must be a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{usage}: {name}={value!r} must be finite")
+    return number
+
+
+def _linspace(*args: object) -> list[float]:
     """OmegaConf resolver ``${linspace:start,stop,num}`` -> evenly spaced values."""
-    return [round(float(v), 12) for v in np.linspace(float(start), float(stop), int(num))]
+    usage = "${linspace:start,stop,num}"
+    if len(args) != 3:
+        raise ValueError(f"{usage} takes 3 arguments; got {len(args)}")
+    start, stop, num = args
+    first = _resolver_number(usage, "start", start)
+    last = _resolver_number(usage, "stop", stop)
+    count = _resolver_number(usage, "num", num)
+    if not count.is_integer() or not 1 <= count <= MAX_RESOLVER_VALUES:
+        raise ValueError(
+            f"{usage}: num={num!r} must be a whole number in [1, {MAX_RESOLVER_VALUES}]"
+        )
+    return [round(float(v), 12) for v in np.linspace(first, last, int(count))]
 
 
-def _range(start: float, stop: float, step: float = 1) -> list[float]:
-    """OmegaConf resolver ``${range:start,stop,step}`` -> values from start below stop."""
-    values = np.arange(float(start), float(stop), float(step))
+def _range(*args: object) -> list[float]:
+    """OmegaConf resolver ``${range:start,stop[,step]}`` -> values from start below stop."""
+    usage = "${range:start,stop[,step]}"
+    if len(args) not in (2, 3):
+        raise ValueError(f"{usage} takes 2 or 3 arguments; got {len(args)}")
+    start, stop, step = (*args, 1) if len(args) == 2 else args
+    first = _resolver_number(usage, "start", start)
+    last = _resolver_number(usage, "stop", stop)
+    increment = _resolver_number(usage, "step", step)
+    if increment == 0.0:
+        raise ValueError(f"{usage}: step must not be 0")
+    if math.ceil((last - first) / increment) > MAX_RESOLVER_VALUES:
+        raise ValueError(f"{usage}: gives more than {MAX_RESOLVER_VALUES} values")
+    values = np.arange(first, last, increment)
     return [int(v) if float(v).is_integer() else round(float(v), 12) for v in values]
 
 
@@ -270,9 +309,9 @@ def _check_number(spec: Field, value: object) -> float | int:
         raise _fail(spec.key, value, "a number (null is not allowed here)")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(spec.key, value, f"a number in {_bounds(spec)}")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise _fail(spec.key, value, f"a finite number in {_bounds(spec)}")
-    if spec.kind == "integer" and not float(value).is_integer():
+    if spec.kind == "integer" and isinstance(value, float) and not value.is_integer():
         raise _fail(spec.key, value, f"a whole number in {_bounds(spec)}")
     too_low = value <= spec.low if spec.low_exclusive else value < spec.low
     if too_low or value > spec.high:
@@ -288,7 +327,7 @@ def _bounds(spec: Field) -> str:
 
 def _check_label(spec: Field, value: object, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
-        close = difflib.get_close_matches(str(value), allowed, n=1)
+        close = difflib.get_close_matches(str(value).lower(), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise _fail(spec.key, value, f"one of {', '.join(allowed)}{hint}")
     return value
@@ -340,10 +379,13 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
     """
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
-    except Exception as error:
+    except Exception as error:  # OmegaConf raises several types for bad interpolations
+        key = str(getattr(error, "full_key", None) or "config")
+        reason = str(error).split("\n", 1)[0]
         raise ConfigError(
-            "config", "<interpolation>", f"resolvable interpolations ({error})"
+            key, _unresolved(cfg, key), f"a resolvable interpolation ({reason})"
         ) from None
+    _check_keys(resolved)
     cfg = OmegaConf.create(resolved)
     values: dict[str, tuple] = {}
     swept: list[str] = []
@@ -355,12 +397,57 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
             checked = tuple(_check_label(spec, v, spec.choices) for v in items)
         else:
             checked = tuple(_check_number(spec, v) for v in items)
+        if len(set(checked)) != len(checked):
+            raise _fail(spec.key, list(items), "a list without repeated values")
         values[spec.key] = checked
         if is_list:
             swept.append(spec.key)
     run = _validate_run(cfg)
     _cross_checks(values, run)
     return Scenario(values, tuple(swept), run["finance.years"], run, OmegaConf.to_yaml(cfg))
+
+
+def _unresolved(cfg: DictConfig, key: str) -> object:
+    """Return the raw (unresolved) value at ``key``, or a placeholder if it cannot be found."""
+    node: object = OmegaConf.to_container(cfg, resolve=False)
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return "<interpolation>"
+        node = node[part]
+    return node
+
+
+def known_keys() -> set[str]:
+    """Return every dotted config key fleetsim reads (scenario fields and run settings).
+
+    Returns
+    -------
+    set of str
+        Keys of :data:`FIELDS`, :data:`RUN_FIELDS` and the ``output`` switches.
+    """
+    return (
+        {f.key for f in FIELDS}
+        | set(RUN_FIELDS)
+        | {"output.path", "output.float32", "output.overwrite"}
+    )
+
+
+def _check_keys(resolved: object, prefix: str = "") -> None:
+    """Reject keys fleetsim does not read (a config built by hand, e.g. from ``config_yaml``)."""
+    if not isinstance(resolved, dict):
+        raise _fail(prefix or "config", resolved, "a mapping of config keys")
+    known = known_keys()
+    groups = {k.split(".", 1)[0] for k in known if "." in k}
+    for name, node in resolved.items():
+        key = f"{prefix}{name}"
+        if key == "hydra":
+            continue
+        if key in groups and isinstance(node, dict):
+            _check_keys(node, key + ".")
+        elif key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise _fail(key, node, f"a known config key{hint}")
 
 
 def _validate_run(cfg: DictConfig) -> dict[str, Any]:
@@ -370,7 +457,8 @@ def _validate_run(cfg: DictConfig) -> dict[str, Any]:
         if key == "output.significant_digits" and value is None:
             run[key] = None
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole or not low <= value <= high:
             if isinstance(value, ListConfig | list):
                 raise _fail(
                     key,
@@ -385,10 +473,14 @@ def _validate_run(cfg: DictConfig) -> dict[str, Any]:
             raise _fail(key, value, "true or false")
         run[key] = value
     path = _get(cfg, "output.path")
-    if path is not None and not isinstance(path, str):
-        raise _fail("output.path", path, "a file path (string) or null")
+    if path is not None and (not isinstance(path, str) or not path.strip()):
+        raise _fail("output.path", path, "a file path (non-empty string) or null")
     run["output.path"] = path
     return run
+
+
+#: most significant digits netCDF can keep (netCDF-C NC_QUANTIZE_MAX_FLOAT_NSD / _DOUBLE_NSD)
+MAX_SIGNIFICANT_DIGITS = {True: 7, False: 15}
 
 
 def _cross_checks(values: dict[str, tuple], run: dict[str, Any]) -> None:
@@ -397,4 +489,12 @@ def _cross_checks(values: dict[str, tuple], run: dict[str, Any]) -> None:
             "sweep.shard",
             run["sweep.shard"],
             f"an index in [0, sweep.shards-1] = [0, {run['sweep.shards'] - 1}]",
+        )
+    digits, float32 = run["output.significant_digits"], run["output.float32"]
+    if digits is not None and digits > MAX_SIGNIFICANT_DIGITS[float32]:
+        raise _fail(
+            "output.significant_digits",
+            digits,
+            f"null or a whole number in [1, {MAX_SIGNIFICANT_DIGITS[float32]}] "
+            f"with output.float32={str(float32).lower()}",
         )

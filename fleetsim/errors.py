@@ -3,6 +3,26 @@
 from __future__ import annotations
 
 
+def one_line(text: str) -> str:
+    """Return ``text`` with every run of whitespace (newlines included) collapsed to one space.
+
+    Parameters
+    ----------
+    text : str
+        A message, possibly multi-line (Hydra and OmegaConf messages often are).
+
+    Returns
+    -------
+    str
+        The message on one line.
+    """
+    return " ".join(str(text).split())
+
+
+#: longest value shown in a :class:`ConfigError` message (longer ones are cut with "...")
+_MAX_VALUE_CHARS = 200
+
+
 class InputError(ValueError):
     """Bad input: a config field, a CLI override or a catalog row.
 
@@ -27,8 +47,11 @@ class ConfigError(InputError):
     def __init__(self, field: str, value: object, allowed: str) -> None:
         self.field = field
         self.value = value
-        self.allowed = allowed
-        super().__init__(f"{field}={value!r} is not allowed: {allowed}")
+        self.allowed = one_line(allowed)
+        shown = repr(value)
+        if len(shown) > _MAX_VALUE_CHARS:
+            shown = shown[: _MAX_VALUE_CHARS - 3] + "..."
+        super().__init__(one_line(f"{field}={shown} is not allowed: {allowed}"))
 
 
 class CatalogError(InputError):
@@ -44,4 +67,4 @@ class CatalogError(InputError):
 
     def __init__(self, location: str, message: str) -> None:
         self.location = location
-        super().__init__(f"{location}: {message}")
+        super().__init__(one_line(f"{location}: {message}"))

@@ -31,7 +31,7 @@ SCENARIO_OUTPUTS: tuple[str, ...] = (
 )  # fmt: skip
 YEAR_OUTPUTS: tuple[str, ...] = (
     "accelerators", "servers", "racks", "utilisation", "peak_utilisation", "it_power_w",
-    "facility_power_w", "energy_per_token_j", "output_tokens", "capex_usd", "depreciation_usd",
+    "facility_power_w", "energy_per_token_j", "generated_tokens", "capex_usd", "depreciation_usd",
     "energy_cost_usd", "facility_cost_usd", "maintenance_cost_usd", "staff_cost_usd", "opex_usd",
     "tco_usd", "cost_per_million_output_tokens_usd",
 )  # fmt: skip

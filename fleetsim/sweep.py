@@ -83,6 +83,25 @@ def kernel_inputs(
     )
 
 
+def output_bytes(n: int, years: int) -> int:
+    """Return the bytes :func:`run` allocates for the outputs of ``n`` scenarios.
+
+    Parameters
+    ----------
+    n : int
+        Number of scenarios.
+    years : int
+        Horizon in years.
+
+    Returns
+    -------
+    int
+        float64 per-scenario and per-year outputs plus the int8 status. [B]
+    """
+    per_scenario = 8 * (len(layout.SCENARIO_OUTPUTS) + len(layout.YEAR_OUTPUTS) * years) + 1
+    return int(n) * per_scenario
+
+
 def evaluate_range(inputs: KernelInputs, years: int, lo: int, hi: int):
     """Run the kernel on flat indices ``lo .. hi-1``; return (scenario, year, status) arrays."""
     n = hi - lo

@@ -1,0 +1,123 @@
+"""Hand-computed values for model shapes, roofline, collectives, memory, queueing, power.
+
+Each expected value is derived in the comment beside it from the published model shape or the
+equation in the function's docstring, not from fleetsim itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from fleetsim.physics import collectives, memory, model_shapes, power, queueing, roofline, serving
+
+
+def test_kv_bytes_per_token_gqa_llama31_70b():
+    # Llama 3.1 70B: 80 layers, 8 KV heads, head dim 128; K and V; BF16 = 2 B
+    # 2 * 80 * 8 * 128 = 163,840 elements -> 327,680 B per token
+    elements = model_shapes.kv_elements_per_token("gqa", 80, 8, 128)
+    assert elements == 163_840
+    assert elements * 2 == 327_680
+
+
+def test_kv_bytes_per_token_mha_llama2_7b():
+    # Llama 2 7B is MHA: 32 layers x 32 KV heads x 128 x 2 (K, V) = 262,144 elements = 0.5 MiB in BF16
+    assert model_shapes.kv_elements_per_token("mha", 32, 32, 128) * 2 == 512 * 1024
+
+
+def test_kv_elements_mla_deepseek_v3():
+    # DeepSeek-V3: 61 layers x (512 latent + 64 rotary) = 35,136 elements; BF16 -> 70,272 B per token
+    assert model_shapes.kv_elements_per_token("mla", 61, 0, 128, 512, 64) == 35_136
+
+
+def test_attention_flops_coefficients():
+    # GQA/MHA: 4 L h d_h = 4 * 80 * 64 * 128 = 2,621,440 FLOP per context token (Llama 3.1 70B)
+    assert model_shapes.attention_flops_per_context_token("gqa", 80, 64, 128) == 2_621_440
+    # MLA: 2 L h (2 r + r_rope) = 2 * 61 * 128 * (1024 + 64) = 16,990,208
+    assert (
+        model_shapes.attention_flops_per_context_token("mla", 61, 128, 128, 512, 64) == 16_990_208
+    )
+
+
+def test_flops_per_token_and_prefill():
+    # 2 Pa + a c = 2 * 70e9 + 2,621,440 * 1000 = 1.4e11 + 2.62144e9
+    assert model_shapes.decode_flops_per_token(70e9, 2_621_440.0, 1000.0) == pytest.approx(
+        1.4262144e11
+    )
+    # prefill S=100: 2 Pa S + a S^2 / 2 = 1.4e13 + 1.31072e10
+    assert model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0) == pytest.approx(
+        1.4e13 + 1.31072e10
+    )
+
+
+def test_experts_touched():
+    # one token routes to exactly k experts; two tokens: E (1 - (1 - k/E)^2) = 8 (1 - 0.5625) = 3.5
+    assert model_shapes.experts_touched(8.0, 2.0, 1.0) == pytest.approx(2.0)
+    assert model_shapes.experts_touched(8.0, 2.0, 2.0) == pytest.approx(3.5)
+    assert model_shapes.experts_touched(8.0, 2.0, 1e4) == pytest.approx(8.0)
+    assert model_shapes.experts_touched(0.0, 0.0, 10.0) == 0.0
+
+
+def test_weight_bytes_fp8_and_int4():
+    # 70e9 params in FP8 = 70 GB; INT4 with one FP16 scale per 128 weights = 0.515625 B/weight
+    assert model_shapes.weight_bytes(70e9, 1.0) == 70e9
+    assert model_shapes.weight_bytes(70e9, 0.5 + 2 / 128) == pytest.approx(36.09375e9)
+
+
+def test_ring_allreduce():
+    # m = 1 MB over 8 devices at 100 GB/s, alpha = 1 us:
+    # 2 * 7/8 * 1e6 / 1e11 + 2 * 7 * 1e-6 = 1.75e-5 + 1.4e-5 = 3.15e-5 s
+    assert collectives.ring_allreduce_time(1e6, 8.0, 1e11, 1e-6) == pytest.approx(3.15e-5)
+    assert collectives.ring_allreduce_time(1e6, 1.0, 1e11, 1e-6) == 0.0
+
+
+def test_roofline_picks_the_slower_side():
+    # compute 1e12 / (2 * 1e15 * 0.5) = 1 ms; memory 1e9 / (2 * 2e12 * 1.0) = 0.25 ms -> 1 ms
+    assert roofline.roofline_time(1e12, 1e9, 2.0, 1e15, 2e12, 0.5, 1.0) == pytest.approx(1e-3)
+    # memory-bound: 1e10 B / (1 * 2e12) = 5 ms > 1e9 FLOP / 1e15 = 1 us
+    assert roofline.roofline_time(1e9, 1e10, 1.0, 1e15, 2e12, 1.0, 1.0) == pytest.approx(5e-3)
+
+
+def test_decode_step_by_hand():
+    # 10B dense model, 10 layers, d=4096, a = 4*10*32*128 = 163,840, kv = 40,960 B/token (BF16),
+    # one accelerator with 1 PFLOP/s and 2 TB/s at full efficiency, B = 100, c = 1000:
+    # FLOPs = 100 * (2e10 + 163,840 * 1000) = 2.016384e12 -> 2.016 ms
+    # bytes = 2e10 + 100 * 1000 * 40,960 = 2.4096e10 -> 12.048 ms (memory-bound)
+    step = serving.decode_step_time(
+        100.0, 1000.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0, 2.0,
+        1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 0.0,
+    )  # fmt: skip
+    assert step == pytest.approx(0.012048)
+    # with TP=2 the work halves (6.024 ms) and two all-reduces per layer of 100*4096*2 B = 819,200 B
+    # each: 2 * 10 * (2 * 1/2 * 819200 / 4e11 + 2 * 5e-6) = 20 * (2.048e-6 + 1e-5) = 2.4096e-4 s
+    step_tp2 = serving.decode_step_time(
+        100.0, 1000.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0, 2.0,
+        2.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 0.0,
+    )  # fmt: skip
+    assert step_tp2 == pytest.approx(0.006024 + 2.4096e-4)
+
+
+def test_max_batch_by_hand():
+    # 80 GB, 10 % reserved, 20 GB of weights -> 52 GB free; a sequence of 1280 tokens x 40,960 B
+    # = 52,428,800 B -> floor(991.8) = 991 sequences
+    assert memory.max_batch_size(80e9, 0.1, 2e10, 1280 * 40_960.0) == 991
+    assert memory.max_batch_size(80e9, 0.1, 8e10, 1.0) < 0  # weights alone do not fit
+
+
+def test_md1_wait_and_ttft_utilisation():
+    # M/D/1: rho s / (2 (1 - rho)) = 0.5 * 1 / 1 = 0.5 s
+    assert queueing.md1_wait(0.5, 1.0) == pytest.approx(0.5)
+    assert math.isinf(queueing.md1_wait(1.0, 1.0))
+    # TTFT 1.1 s, prefill 1 s, tau 4 s: slack 0.1 -> prefill-path rho 0.2/1.2 = 1/6 -> replica rho 4/6
+    rho = queueing.utilisation_for_ttft(1.1, 1.0, 4.0, 0.95)
+    assert rho == pytest.approx(2 / 3)
+    # and back: TTFT at that utilisation = 1 + (1/6) * 1 / (2 * 5/6) = 1.1 s
+    assert queueing.time_to_first_token(rho, 1.0, 4.0) == pytest.approx(1.1)
+    assert queueing.utilisation_for_ttft(0.5, 1.0, 4.0, 0.9) == -1.0  # prefill alone misses it
+    assert queueing.utilisation_for_ttft(math.inf, 1.0, 4.0, 0.9) == 0.9
+
+
+def test_accelerator_power():
+    # 100 W idle, 700 W busy, 25 % busy: 100 + 600 * 0.25 = 250 W
+    assert power.accelerator_power(100.0, 700.0, 0.25) == 250.0

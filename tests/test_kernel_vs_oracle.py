@@ -1,0 +1,130 @@
+"""The compiled kernel agrees with the plain-Python oracle (tests/oracle.py) on random scenarios."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fleetsim import api, axes, catalog, config, kernel, layout, sweep
+from fleetsim import status as st
+
+from .oracle import evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "catalog"
+
+
+def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
+    def pick(values, k):
+        return "[" + ",".join(str(v) for v in rng.choice(values, size=k, replace=False)) + "]"
+
+    return [
+        f"model={pick(models, 2)}",
+        f"hardware={pick(hardware, 2)}",
+        f"deployment.tp={pick([1, 2, 4, 8, 16], 2)}",
+        f"deployment.pp={pick([1, 2], 1)}",
+        f"deployment.weight_dtype={pick(['bf16', 'fp8', 'int4', 'fp4'], 2)}",
+        f"deployment.kv_dtype={pick(['bf16', 'fp8'], 1)}",
+        f"workload.input_tokens={pick([64, 512, 2000, 9000], 2)}",
+        f"workload.output_tokens=[{int(rng.integers(1, 900))}]",
+        f"workload.tpot_slo_s=[null,{rng.uniform(0.005, 0.2):.4f}]",
+        f"workload.ttft_slo_s=[null,{rng.uniform(0.05, 3):.3f}]",
+        f"workload.requests_per_day=[0,{rng.uniform(1e4, 1e8):.0f}]",
+        f"workload.growth_per_year=[{rng.uniform(-0.5, 2):.3f}]",
+        f"network.fabric={pick(['infiniband', 'roce'], 1)}",
+        f"facility.cooling={pick(['air', 'liquid'], 1)}",
+        f"finance.price_decline_per_year=[{rng.uniform(0, 0.3):.3f}]",
+        f"finance.maintenance_frac_per_year=[{rng.uniform(0, 0.2):.3f}]",
+        "finance.staff_per_1000_accelerators=2",
+        "finance.staff_cost_usd_per_year=150000",
+        f"finance.hardware_lifetime_years=[{int(rng.integers(1, 6))}]",
+        f"finance.depreciation_years=[{int(rng.integers(1, 6))}]",
+        "finance.years=6",
+    ]
+
+
+def _scenario_dict(scenario, ds_point) -> dict:
+    values = {key: vals[0] for key, vals in scenario.values.items()}
+    for spec in config.FIELDS:
+        if (
+            spec.name in ds_point.coords
+            and spec.name in ds_point.dims
+            or spec.name in ds_point.coords
+        ):
+            value = ds_point[spec.name].values.item()
+            values[spec.key] = None if isinstance(value, float) and math.isinf(value) else value
+    return values
+
+
+@pytest.mark.parametrize(
+    ("catalog_dir", "seed"),
+    [(TINY, 1), (TINY, 2), (None, 3), (None, 4)],
+)
+def test_kernel_matches_oracle(monkeypatch, catalog_dir, seed):
+    if catalog_dir is not None:
+        monkeypatch.setenv("FLEETSIM_DATA_DIR", str(catalog_dir))
+    catalog.load.cache_clear()
+    loaded = catalog.load()
+    rng = np.random.default_rng(seed)
+    overrides = _random_overrides(rng, loaded.tables["models"].ids, loaded.tables["hardware"].ids)
+    cfg = api.compose(overrides)
+    scenario = config.validate(cfg, loaded.ids())
+    ds = api.run_config(cfg, progress=False)
+    flat = ds.stack(scenario_index=ds["status"].dims)
+    n = flat.sizes["scenario_index"]
+    picks = rng.choice(n, size=min(n, 150), replace=False)
+    compared = {code: 0 for code in st.MEANINGS}
+    for i in picks:
+        point = flat.isel(scenario_index=int(i))
+        sc = _scenario_dict(scenario, point)
+        for spec in config.FIELDS:  # null bounds come back from the Dataset as inf
+            if spec.nullable and sc[spec.key] is not None and math.isinf(sc[spec.key]):
+                sc[spec.key] = None
+        code, rep, per_year = evaluate(sc, loaded, scenario.years)
+        assert int(point["status"]) == code, sc
+        compared[code] += 1
+        if code not in st.SERVABLE:
+            assert np.isnan(point["tco_usd"].values).all()
+            continue
+        for name, expected in rep.items():
+            assert float(point[name]) == pytest.approx(expected, rel=1e-9), (name, sc)
+        for name, expected in per_year.items():
+            np.testing.assert_allclose(
+                point[name].values, expected, rtol=1e-9, err_msg=f"{name} {sc}"
+            )
+    assert compared[st.FEASIBLE] > 10, compared  # the draw must exercise the feasible path
+
+
+def test_compiled_kernel_equals_python_kernel(monkeypatch):
+    """``evaluate.py_func`` (the kernel run as Python) gives the compiled kernel's numbers."""
+    monkeypatch.setenv("FLEETSIM_DATA_DIR", str(TINY))
+    catalog.load.cache_clear()
+    loaded = catalog.load()
+    cfg = api.compose(
+        [
+            "model=[test-dense,test-moe]",
+            "hardware=[test-gpu,test-small]",
+            "deployment.tp=[1,2]",
+            "finance.years=3",
+        ]
+    )
+    scenario = config.validate(cfg, loaded.ids())
+    grid = axes.build(scenario)
+    inputs = sweep.kernel_inputs(scenario, loaded, grid)
+    compiled = sweep.evaluate_range(inputs, 3, 0, axes.size(grid))
+    n = axes.size(grid)
+    python = (
+        np.empty((n, len(layout.SCENARIO_OUTPUTS))),
+        np.empty((n, len(layout.YEAR_OUTPUTS), 3)),
+        np.empty(n, dtype=np.int8),
+    )
+    kernel.evaluate.py_func(
+        0, n, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length, inputs.axis_values, 3,
+        inputs.hardware, inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
+        *python,
+    )  # fmt: skip
+    for got, expected in zip(python, compiled, strict=True):
+        np.testing.assert_array_equal(got, expected)

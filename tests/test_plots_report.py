@@ -1,0 +1,383 @@
+"""Figures of fleetsim.plots and the fleetsim-report command on the synthetic Dataset."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+import fleetsim.plots as fp
+import fleetsim.report as fr
+from tests.synthetic import add_samples, make_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+#: (height, width) in pixels of each PNG: figure size [in] x 110 dpi
+EXPECTED_PIXELS = {
+    "tco_breakdown.png": (605, 990),
+    "cost_heatmap.png": (660, 990),
+    "pareto.png": (660, 990),
+    "fleet.png": (495, 1430),
+    "sensitivity.png": (550, 990),
+}
+LONG_NAMES = [f"accelerator-model-{i:02d}-sxm5-80gb" for i in range(12)]
+
+
+@pytest.fixture
+def ds() -> xr.Dataset:
+    return make_dataset()
+
+
+def _many_long_labels(ds: xr.Dataset) -> xr.Dataset:
+    """Twelve hardware ids of 30 characters (copies of a and b)."""
+    many = ds.isel(hardware=[0, 1] * 6)
+    return many.assign_coords(hardware=("hardware", LONG_NAMES, ds["hardware"].attrs))
+
+
+def _with_cooling(ds: xr.Dataset) -> xr.Dataset:
+    """Add a third, shorter swept dimension (cooling: air, liquid)."""
+    cooled = ds.expand_dims(cooling=["air", "liquid"])
+    cooled["cooling"].attrs = {"long_name": "cooling"}
+    return cooled.transpose("hardware", "model", "electricity_usd_per_kwh", "cooling", "year")
+
+
+VARIANTS = {
+    "full": lambda ds: ds,
+    "one_swept_dim": lambda ds: ds.sel(electricity_usd_per_kwh=[0.1]),
+    "nothing_swept": lambda ds: ds.sel(hardware=["a"], electricity_usd_per_kwh=[0.1]),
+    "samples": lambda ds: add_samples(ds, [0.9, 1.0, 1.1]),
+    "all_infeasible": lambda ds: ds.sel(hardware=["c"]),
+    "long_labels": _many_long_labels,
+    "three_swept_dims": _with_cooling,
+}
+
+
+def _texts(fig: Figure) -> list[Text]:
+    """Visible non-empty texts: titles, axis labels, tick labels in view, annotations, legends."""
+    texts: list[Text] = [*fig.texts]
+    for legend in fig.legends:
+        texts += [*legend.get_texts(), legend.get_title()]
+    for ax in fig.axes:
+        texts += [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
+        if ax.get_legend() is not None:
+            texts += [*ax.get_legend().get_texts(), ax.get_legend().get_title()]
+        texts += _tick_labels(ax.xaxis) + _tick_labels(ax.yaxis)
+    return [text for text in texts if text.get_visible() and text.get_text()]
+
+
+def _tick_labels(axis) -> list[Text]:
+    low, high = sorted(axis.get_view_interval())
+    span = high - low
+    return [
+        tick.label1
+        for tick in axis.get_major_ticks()
+        if low - 1e-9 * span <= tick.get_loc() <= high + 1e-9 * span
+    ]
+
+
+def _assert_readable(fig: Figure) -> None:
+    """No text sticks out of the figure and no two tick labels of one axis overlap."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bounds = fig.bbox.padded(1)
+    for text in _texts(fig):
+        box = text.get_window_extent(renderer)
+        inside = bounds.x0 <= box.x0 and box.x1 <= bounds.x1
+        inside = inside and bounds.y0 <= box.y0 and box.y1 <= bounds.y1
+        assert inside, f"text {text.get_text()!r} leaves the figure"
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t for t in _tick_labels(axis) if t.get_visible() and t.get_text()]
+            boxes = [label.get_window_extent(renderer) for label in labels]
+            for (a, box_a), (b, box_b) in combinations(zip(labels, boxes, strict=True), 2):
+                overlap = box_a.overlaps(box_b)
+                assert not overlap, f"tick labels {a.get_text()!r} and {b.get_text()!r} overlap"
+
+
+def _texts_of(fig: Figure) -> set[str]:
+    return {text.get_text() for text in _texts(fig)}
+
+
+def test_readability_check_catches_overlaps_and_clipping():
+    crowded = Figure(figsize=(3, 2))
+    FigureCanvasAgg(crowded)
+    crowded.add_subplot().set_xticks(range(10), [f"long label {i}" for i in range(10)])
+    with pytest.raises(AssertionError, match="leaves the figure|overlap"):
+        _assert_readable(crowded)
+    clipped = Figure(figsize=(3, 2))
+    FigureCanvasAgg(clipped)
+    clipped.add_subplot().set_title("a title far too long to fit in a figure three inches wide")
+    with pytest.raises(AssertionError, match="leaves the figure"):
+        _assert_readable(clipped)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_figure_is_readable_for_every_variant(ds, variant):
+    figures = fp.standard_figures(VARIANTS[variant](ds))
+    assert sorted(figures) == ["cost_heatmap", "fleet", "pareto", "sensitivity", "tco_breakdown"]
+    for name, fig in figures.items():
+        assert tuple(fig.get_size_inches()) == fp.FIGSIZE[name]
+        _assert_readable(fig)
+
+
+def test_tco_breakdown_defaults_to_the_cheapest_scenario(ds):
+    fig = fp.plot_tco_breakdown(ds)
+    ax = fig.axes[0]
+    assert "hardware=a, model=m, electricity_usd_per_kwh=0.05" in ax.get_title()
+    assert len(ax.patches) == 5 * 5
+    # a at 0.05 USD/kWh: 1000 capex + 200 energy + 200 other in year 1, then 400 a year
+    assert {"1.4k", "400"} <= _texts_of(fig)
+    assert ax.get_ylabel() == "annual cost [USD]"
+    assert "capital expenditure in the year" in _texts_of(fig)
+
+
+def test_tco_breakdown_with_partial_and_infeasible_selection(ds):
+    fig = fp.plot_tco_breakdown(ds, sel={"hardware": "b"})
+    assert "hardware=b, model=m, electricity_usd_per_kwh=0.05" in fig.axes[0].get_title()
+    # b at 0.05 USD/kWh in year 1: 2000 capex + 50 energy + 200 other
+    assert "2.25k" in _texts_of(fig)
+    infeasible = fp.plot_tco_breakdown(ds, sel={"hardware": "c", "electricity_usd_per_kwh": 0.1})
+    assert "infeasible scenario: no costs" in _texts_of(infeasible)
+
+
+def test_tco_breakdown_totals_stay_inside_the_axes(ds):
+    # zero lines stacked on top of the tallest bar must not pin the y limit to it
+    ds["staff_cost_usd"] = ds["staff_cost_usd"] * 0.0
+    ds["tco_usd"] = ds["tco_usd"] - 50.0 * ds["year"]
+    fig = fp.plot_tco_breakdown(ds)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert ax.get_ylim()[1] > 1350.0
+    renderer = fig.canvas.get_renderer()
+    for text in ax.texts:
+        assert ax.bbox.contains(*text.get_window_extent(renderer).corners()[1]), text.get_text()
+
+
+def test_cost_heatmap_of_two_dims(ds):
+    fig = fp.plot_cost_heatmap(ds)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert len(ax.images) == 1
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.05", "0.1", "0.2"]
+    assert ax.get_xlabel() == "accelerator"
+    assert ax.get_ylabel() == "electricity price [USD/kWh]"
+    cells = [text.get_text() for text in ax.texts]
+    assert sorted(cells) == sorted(["0.6", "0.8", "1.2", "0.65", "0.7", "0.8"] + ["infeasible"] * 3)
+    assert "year 5" in ax.get_title()
+
+
+def test_cost_heatmap_falls_back_to_bars(ds):
+    fig = fp.plot_cost_heatmap(ds.sel(electricity_usd_per_kwh=[0.1]))
+    ax = fig.axes[0]
+    assert not ax.images
+    assert [patch.get_height() for patch in ax.patches] == pytest.approx([0.8, 0.7, 0.0])
+    assert [text.get_text() for text in ax.texts] == ["0.8", "0.7", "infeasible"]
+    single = fp.plot_cost_heatmap(ds.sel(hardware=["b"], electricity_usd_per_kwh=[0.2]))
+    assert [patch.get_height() for patch in single.axes[0].patches] == pytest.approx([0.8])
+
+
+def test_cost_heatmap_uses_the_two_longest_dims(ds):
+    fig = fp.plot_cost_heatmap(_with_cooling(ds))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "accelerator"
+    assert ax.get_ylabel() == "electricity price [USD/kWh]"
+    assert "cooling=air" in ax.get_title()
+    chosen = fp.plot_cost_heatmap(ds, x="electricity_usd_per_kwh", y="hardware")
+    assert chosen.axes[0].get_xlabel() == "electricity price [USD/kWh]"
+
+
+def test_pareto_scatter(ds):
+    fig = fp.plot_pareto(ds)
+    ax = fig.axes[0]
+    front = ax.lines[0]
+    assert front.get_xdata().tolist() == [0.5, 0.2]
+    assert front.get_ydata().tolist() == pytest.approx([0.6, 0.65])
+    assert len(ax.collections) == 2
+    assert {"a, 0.05", "b, 0.05"} <= _texts_of(fig)
+    assert ax.get_xlabel() == "time to first token [s]"
+    empty = fp.plot_pareto(ds.sel(hardware=["c"]))
+    assert "no feasible scenario" in _texts_of(empty)
+
+
+def test_fleet_panels(ds):
+    fig = fp.plot_fleet(ds)
+    assert len(fig.axes) == 3
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels == [
+        "accelerators in the fleet",
+        "mean facility power [W]",
+        "mean accelerator utilisation",
+    ]
+    accelerators = fig.axes[0].lines
+    assert [line.get_label() for line in accelerators] == ["a", "b"]
+    assert accelerators[0].get_ydata().tolist() == [8.0] * 5
+    assert fig.axes[2].lines[1].get_ydata().tolist() == [0.6] * 5
+    assert "electricity_usd_per_kwh=0.05" in fig.get_suptitle()
+
+
+def test_sensitivity_tornado(ds):
+    fig = fp.plot_sensitivity(ds)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    top_down = [label for _, label in sorted(zip(ax.get_yticks(), labels, strict=True))[::-1]]
+    assert top_down == ["electricity price [USD/kWh]", "accelerator"]
+    # baseline b at 0.1 USD/kWh = 3500; electricity 3250..4000, hardware b 3500..a 4000
+    widths = sorted(patch.get_width() for patch in ax.patches)
+    assert widths == pytest.approx([-250.0, 0.0, 500.0, 500.0])
+    alignment = {text.get_text(): text.get_horizontalalignment() for text in ax.texts}
+    assert alignment == {"0.05": "right", "0.2": "left", "b": "right", "a": "left"}
+    flat = fp.plot_sensitivity(ds.sel(hardware=["a"], electricity_usd_per_kwh=[0.1]))
+    assert "no swept dimension" in _texts_of(flat)
+    assert "no change" in _texts_of(fp.plot_sensitivity(_with_cooling(ds)))
+    assert "baseline is infeasible" in _texts_of(fp.plot_sensitivity(ds.sel(hardware=["c"])))
+
+
+def _run_report(results: str, out: Path, capsys) -> str:
+    assert fr.main([results, "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out / "index.html")
+    return (out / "index.html").read_text(encoding="utf-8")
+
+
+def _check_report(out: Path, page: str) -> None:
+    for name, (height, width) in EXPECTED_PIXELS.items():
+        png = out / name
+        assert png.stat().st_size > 0
+        assert matplotlib.image.imread(png).shape[:2] == (height, width)
+        assert base64.b64encode(png.read_bytes()).decode("ascii") in page
+        assert f'data-file="{name}"' in page
+    assert page.count("<img ") == len(EXPECTED_PIXELS)
+    for text in ("0.1.0", "0" * 64, "2026-01-01T00:00:00Z", "3,000 USD", "weights_do_not_fit"):
+        assert text in page
+    assert "<td>0 USD (0.0e+00)</td>" in page
+
+
+def test_report_from_one_file(ds, tmp_path, capsys):
+    results = tmp_path / "results.nc"
+    ds.to_netcdf(results, engine="netcdf4")
+    out = tmp_path / "report"
+    _check_report(out, _run_report(str(results), out, capsys))
+
+
+def test_report_from_shards(ds, tmp_path, capsys):
+    ds.isel(hardware=[0, 1]).to_netcdf(tmp_path / "shard-0.nc", engine="netcdf4")
+    ds.isel(hardware=[2]).to_netcdf(tmp_path / "shard-1.nc", engine="netcdf4")
+    out = tmp_path / "report"
+    page = _run_report(str(tmp_path / "shard-*.nc"), out, capsys)
+    _check_report(out, page)
+    assert "<td>hardware</td><td>3</td>" in page
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("fleetsim-report: error: ")
+    assert "Traceback" not in err
+    return err
+
+
+def test_report_rejects_missing_and_foreign_files(tmp_path, capsys):
+    assert fr.main([str(tmp_path / "missing.nc"), "--out", str(tmp_path)]) == 2
+    assert "no such file" in _one_line_error(capsys)
+    assert fr.main([str(tmp_path / "none-*.nc"), "--out", str(tmp_path)]) == 2
+    assert "no file matches" in _one_line_error(capsys)
+    text = tmp_path / "text.nc"
+    text.write_text("not a netcdf file\n")
+    assert fr.main([str(text), "--out", str(tmp_path)]) == 2
+    assert "cannot read" in _one_line_error(capsys)
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"x": ("t", np.arange(3.0))}).to_netcdf(foreign, engine="netcdf4")
+    assert fr.main([str(foreign), "--out", str(tmp_path)]) == 2
+    assert "not a fleetsim Dataset" in _one_line_error(capsys)
+    assert not (tmp_path / "index.html").exists()
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "fleetsim.report", str(tmp_path / "missing.nc")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"fleetsim-report: error: no such file: {tmp_path / 'missing.nc'}"
+    ]
+
+
+IMAGE_CHECK = """<script>
+window.addEventListener("load", () => {
+  const rows = Array.from(document.images).map(
+    (img) => `${img.dataset.file} ${img.complete} ${img.naturalWidth} ${img.naturalHeight}`);
+  const out = document.createElement("pre");
+  out.id = "image-check";
+  out.textContent = rows.join("\\n");
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _chromium_dump_dom(page: Path, profile: Path) -> str:
+    run = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout
+
+
+def test_index_html_images_load_in_chromium(ds, tmp_path, capsys):
+    if not CHROMIUM.exists():
+        if "CI" in os.environ:
+            pytest.fail(f"{CHROMIUM} is missing; CI must apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    results = tmp_path / "results.nc"
+    ds.to_netcdf(results, engine="netcdf4")
+    out = tmp_path / "report"
+    page = _run_report(str(results), out, capsys)
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", IMAGE_CHECK + "</body>"), encoding="utf-8")
+    dom = _chromium_dump_dom(probe, tmp_path / "chromium-profile")
+    found = re.search(r'<pre id="image-check">(.*?)</pre>', dom, re.DOTALL)
+    assert found, "the image check script did not run"
+    rows = [line.split() for line in found.group(1).strip().splitlines()]
+    loaded = {name: (complete, int(height), int(width)) for name, complete, width, height in rows}
+    expected = {name: ("true", height, width) for name, (height, width) in EXPECTED_PIXELS.items()}
+    assert loaded == expected

@@ -1,0 +1,129 @@
+"""Physical and economic monotonicity, checked on random scenarios (hypothesis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as hs
+
+from fleetsim import api, axes, catalog, config, layout, sweep
+
+TINY = Path(__file__).resolve().parent / "data" / "catalog"
+# Each example composes a Hydra config (~0.1 s); shrinking traces that pure-Python code and
+# takes minutes, so failures are reported unshrunk (the failing draw is printed).
+SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+scenarios = hs.fixed_dictionaries(
+    {
+        "model": hs.sampled_from(["test-dense", "test-moe"]),
+        "hardware": hs.sampled_from(["test-gpu", "test-small"]),
+        "deployment.tp": hs.sampled_from([1, 2, 4, 8]),
+        "deployment.weight_dtype": hs.sampled_from(["bf16", "fp8", "int4"]),
+        "workload.input_tokens": hs.integers(16, 4000),
+        "workload.output_tokens": hs.integers(1, 2000),
+        "workload.tpot_slo_s": hs.one_of(hs.none(), hs.floats(0.005, 0.5)),
+        "workload.ttft_slo_s": hs.one_of(hs.none(), hs.floats(0.05, 5.0)),
+        "workload.requests_per_day": hs.floats(1e3, 1e9),
+        "workload.growth_per_year": hs.floats(-0.5, 3.0),
+    }
+)
+
+
+def _overrides(draw: dict) -> list[str]:
+    def fmt(v):
+        return "null" if v is None else str(v)
+
+    return [f"{k}={fmt(v)}" for k, v in draw.items()] + ["finance.years=4"]
+
+
+def _run(monkeypatch, overrides):
+    monkeypatch.setenv("FLEETSIM_DATA_DIR", str(TINY))
+    catalog.load.cache_clear()
+    return api.run_config(api.compose(overrides), progress=False)
+
+
+def _is_monotone(values: np.ndarray, axis: int) -> bool:
+    """Non-decreasing along ``axis`` wherever neighbours are both finite (infeasible = NaN)."""
+    diffs = np.diff(values, axis=axis)
+    finite = np.isfinite(diffs)
+    if not finite.any():
+        return True
+    scale = np.abs(values[np.isfinite(values)]).max()
+    return bool(np.all(diffs[finite] >= -1e-9 * scale))
+
+
+@SETTINGS
+@given(draw=scenarios, factors=hs.lists(hs.floats(0.2, 5.0), min_size=3, max_size=3, unique=True))
+def test_more_memory_bandwidth_is_never_slower(monkeypatch, draw, factors):
+    monkeypatch.setenv("FLEETSIM_DATA_DIR", str(TINY))
+    catalog.load.cache_clear()
+    loaded = catalog.load()
+    scenario = config.validate(api.compose(_overrides(draw)), loaded.ids())
+    grid = axes.build(scenario)
+    inputs = sweep.kernel_inputs(scenario, loaded, grid)
+    column = layout.HARDWARE_COLUMNS.index("hbm_bandwidth")
+    throughput, step = [], []
+    for factor in sorted(factors):
+        scaled = inputs.hardware.copy()
+        scaled[:, column] *= factor
+        s, _, _ = sweep.evaluate_range(
+            sweep.KernelInputs(**{**inputs.__dict__, "hardware": scaled}), 4, 0, 1
+        )
+        throughput.append(s[0, layout.SCENARIO_OUTPUTS.index("max_tokens_per_s_per_accelerator")])
+        step.append(s[0, layout.SCENARIO_OUTPUTS.index("tokens_per_s_per_accelerator")])
+    assert _is_monotone(np.array(throughput), 0)
+    assert _is_monotone(np.array(step), 0)
+
+
+@SETTINGS
+@given(draw=scenarios)
+def test_higher_electricity_price_is_never_cheaper(monkeypatch, draw):
+    ds = _run(monkeypatch, [*_overrides(draw), "finance.electricity_usd_per_kwh=[0.02,0.08,0.3]"])
+    tco = ds["tco_usd"].transpose(..., "electricity_usd_per_kwh", "year").values
+    assert _is_monotone(tco, tco.ndim - 2)
+
+
+@SETTINGS
+@given(draw=scenarios)
+def test_more_demand_never_needs_fewer_accelerators(monkeypatch, draw):
+    draw = dict(draw)
+    draw.pop("workload.requests_per_day")
+    ds = _run(monkeypatch, [*_overrides(draw), "workload.requests_per_day=[1e3,1e5,1e7,1e9]"])
+    acc = ds["accelerators"].transpose(..., "requests_per_day", "year").values
+    assert _is_monotone(acc, acc.ndim - 2)
+    tco = ds["tco_usd"].transpose(..., "requests_per_day", "year").values
+    assert _is_monotone(tco, tco.ndim - 2)
+
+
+@SETTINGS
+@given(draw=scenarios)
+def test_more_growth_is_never_cheaper(monkeypatch, draw):
+    draw = dict(draw)
+    draw.pop("workload.growth_per_year")
+    ds = _run(monkeypatch, [*_overrides(draw), "workload.growth_per_year=[-0.2,0,0.5,2]"])
+    tco = ds["tco_usd"].transpose(..., "growth_per_year", "year").values
+    assert _is_monotone(tco, tco.ndim - 2)
+
+
+@SETTINGS
+@given(draw=scenarios)
+def test_tco_is_the_sum_of_its_annual_lines(monkeypatch, draw):
+    ds = _run(monkeypatch, _overrides(draw))
+    lines = ds["capex_usd"] + ds["opex_usd"]
+    np.testing.assert_allclose(
+        ds["tco_usd"].values, lines.cumsum("year", skipna=False).values, rtol=1e-12
+    )
+    parts = (
+        ds["energy_cost_usd"]
+        + ds["facility_cost_usd"]
+        + ds["maintenance_cost_usd"]
+        + ds["staff_cost_usd"]
+    )
+    np.testing.assert_allclose(ds["opex_usd"].values, parts.values, rtol=1e-12)
