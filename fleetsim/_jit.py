@@ -5,20 +5,51 @@ entry point in :mod:`fleetsim.kernel`. Both use ``error_model="numpy"`` (a divis
 inf/NaN instead of raising inside the hot loop; the sweep checks every output afterwards) and
 ``fastmath=False`` (results must reproduce bit for bit).
 
-Caching: ``cache=True`` saves every job the compile (about 1-2 s per signature), but concurrent
-writes to one cache directory have open Numba bugs (numba#4807, numba#10128). fleetsim therefore
-compiles once in the parent process before any launcher fans out, and the environment variable
-``FLEETSIM_NUMBA_CACHE=0`` turns caching off (read when this module is imported). The cache
-location follows Numba's own ``NUMBA_CACHE_DIR``.
+Caching: ``cache=True`` saves every job the compile (a few seconds), with two caveats handled here.
+
+* Numba invalidates a cached function only when *its own* source file changes, not when a
+  function it calls changes (editing ``physics/serving.py`` would silently keep the old kernel).
+  fleetsim therefore keys the cache directory by a hash of all of its Python sources:
+  ``$NUMBA_CACHE_DIR/fleetsim-<hash>`` (or ``~/.cache/fleetsim/numba/fleetsim-<hash>`` when
+  ``NUMBA_CACHE_DIR`` is unset), so any change to the package starts a fresh cache.
+* Concurrent writes to one cache directory have open Numba bugs (numba#4807, numba#10128):
+  fleetsim compiles once in the parent process before a launcher fans out, and the environment
+  variable ``FLEETSIM_NUMBA_CACHE=0`` turns caching off (read when this module is imported).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 import numba
 
 CACHE: bool = os.environ.get("FLEETSIM_NUMBA_CACHE", "1") != "0"
+
+
+def _source_digest() -> str:
+    """Return a short hash of every Python source file of the package."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("NUMBA_CACHE_DIR")
+    if base:
+        root = Path(base)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        root = (Path(xdg) if xdg else Path.home() / ".cache") / "fleetsim" / "numba"
+    return root / f"fleetsim-{_source_digest()}"
+
+
+if CACHE:
+    numba.config.CACHE_DIR = str(_cache_dir())
 
 _OPTIONS = {"cache": CACHE, "error_model": "numpy", "fastmath": False, "nogil": True}
 

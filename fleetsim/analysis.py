@@ -14,14 +14,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
+
+from fleetsim.registry import registry
 
 #: dimensions that are not scenario (config) dimensions
 YEAR = "year"
@@ -29,13 +28,6 @@ SAMPLE = "sample"
 NON_SCENARIO_DIMS = (YEAR, SAMPLE)
 #: hours in a (non-leap) year [h]
 HOURS_PER_YEAR = 8760.0
-
-
-@cache
-def _registry() -> dict[str, dict[str, Any]]:
-    """Return the output-variable registry (``variables.yaml`` beside this module)."""
-    with open(Path(__file__).parent / "variables.yaml", encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
 
 
 @contextmanager
@@ -67,7 +59,7 @@ def tco_components(ds: xr.Dataset) -> list[str]:
     """
     names = [
         name
-        for name, spec in _registry().items()
+        for name, spec in registry().items()
         if spec.get("tco_component", False) and name in ds.data_vars
     ]
     if not names:
@@ -517,9 +509,10 @@ def fleet_break_even_utilisation(
     """Return the build-vs-rent break-even utilisation of every simulated fleet.
 
     The own cost is the amortised annual cost ``depreciation_usd + opex_usd`` (the basis of
-    ``cost_per_million_output_tokens_usd``) of ``accelerators`` accelerators. The registry has no
-    rental-price variable yet, so the price is an argument; compare the result with the
-    ``utilisation`` variable to see which option is cheaper.
+    ``cost_per_million_output_tokens_usd``) of ``accelerators`` accelerators. The simulator
+    already writes ``break_even_utilisation`` at the catalog's (or the configured) rental price;
+    this helper re-prices it for other rental prices without re-running. Compare the result
+    with the ``utilisation`` variable to see which option is cheaper.
 
     Parameters
     ----------

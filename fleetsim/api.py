@@ -6,7 +6,10 @@ import difflib
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import xarray as xr
 from omegaconf import DictConfig
 
@@ -100,14 +103,23 @@ def check_overrides(overrides: Sequence[str]) -> None:
             continue
         if key in known or key.startswith("hydra"):
             continue
-        group = key.split(".", 1)[0]
+        group = _known_group(key, known)
         siblings = sorted(k for k in known if k.startswith(group + "."))
         close = difflib.get_close_matches(key, siblings or sorted(known | set(GROUPS)), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        listing = (
-            f"; {group} has: {', '.join(k.split('.', 1)[1] for k in siblings)}" if siblings else ""
-        )
+        children = sorted({k[len(group) + 1 :].split(".", 1)[0] for k in siblings})
+        listing = f"; {group} has: {', '.join(children)}" if siblings else ""
         raise ConfigError(key, value, f"a known config key{hint}{listing}")
+
+
+def _known_group(key: str, known: set[str]) -> str:
+    """Return the longest prefix of ``key`` that is a group of known keys (else its first part)."""
+    parts = key.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:end])
+        if any(k.startswith(prefix + ".") for k in known):
+            return prefix
+    return parts[0]
 
 
 def compose(overrides: Sequence[str] | None = None) -> DictConfig:
@@ -152,14 +164,19 @@ def compose(overrides: Sequence[str] | None = None) -> DictConfig:
             return hydra_compose(config_name="config", overrides=overrides)
     except Exception as error:  # Hydra/OmegaConf raise several types; users get one
         message = " ".join(str(error).split("Config search path")[0].split())
+        if "uncertainty." in message and "+uncertainty" in message:  # a parameter of a null
+            message = (
+                "give a whole distribution, e.g. "
+                "uncertainty.finance.electricity_usd_per_kwh={dist:uniform,low:0.05,high:0.12}"
+            )
         raise ConfigError("overrides", overrides, f"a valid composition ({message})") from None
 
 
-def _check_memory(n: int, years: int, shards: int) -> None:
+def _check_memory(n: int, years: int, shards: int, selection=None) -> None:
     """Refuse a sweep whose outputs cannot fit in memory, before allocating them."""
     from fleetsim import sweep
 
-    need = sweep.output_bytes(n, years)
+    need = sweep.output_bytes(n, years, selection)
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):  # not POSIX: let numpy report it
@@ -170,12 +187,77 @@ def _check_memory(n: int, years: int, shards: int) -> None:
             shards,
             f"enough shards for one shard's outputs to fit in memory: {n:,} scenarios x "
             f"{years} years need {need / 1e9:,.1f} GB, this machine has {total / 1e9:,.1f} GB "
-            "(raise sweep.shards or sweep fewer values)",
+            "(raise sweep.shards or sweep fewer values, or write the sweep to a file with the "
+            "fleetsim command or fleetsim.api.write, which streams it)",
         )
 
 
+def available_cpus() -> int:
+    """Return the CPUs this process may use (SLURM allocation, CPU affinity, or all)."""
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        return int(slurm)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def set_threads(threads: int = 0) -> int:
+    """Set the kernel's thread count; return it.
+
+    Parameters
+    ----------
+    threads : int
+        ``sweep.threads``: 0 (default) means every CPU this process may use
+        (:func:`available_cpus`), never more than Numba's pool (``NUMBA_NUM_THREADS``).
+    """
+    import numba
+
+    wanted = threads if threads > 0 else available_cpus()
+    count = max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(count)
+    return count
+
+
+def _progress_bar(progress: bool | None, total: int):
+    """Return a tqdm bar for long sweeps when wanted (default: stderr is a terminal, no CI)."""
+    if progress is None:
+        progress = sys.stderr.isatty() and not os.environ.get("CI")
+    if not progress or total <= 100_000:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="scenario", unit_scale=True, file=sys.stderr)
+
+
+def _prepare(cfg: DictConfig):
+    """Validate ``cfg``; return (catalog, scenario, whole sweep's axes, this shard's axes)."""
+    from fleetsim import axes, catalog
+
+    loaded = catalog.load()
+    scenario = config.validate(cfg, loaded.ids())
+    whole = axes.build(scenario)
+    grid = axes.shard(whole, scenario.run["sweep.shards"], scenario.run["sweep.shard"])
+    return loaded, scenario, whole, grid
+
+
+def _shard_attrs(scenario: config.Scenario, whole: tuple) -> dict[str, object]:
+    """Attributes that let :func:`fleetsim.open_dataset` put shards back in sweep order."""
+    from fleetsim import axes
+
+    shards = scenario.run["sweep.shards"]
+    if shards == 1:
+        return {}
+    return {
+        "sweep_shard": scenario.run["sweep.shard"],
+        "sweep_shards": shards,
+        "sweep_shard_dimension": whole[axes.shard_axis(whole)].name,
+    }
+
+
 def run_config(cfg: DictConfig, progress: bool | None = None) -> xr.Dataset:
-    """Run a composed configuration and return its Dataset.
+    """Run a composed configuration and return its Dataset (in memory).
 
     Parameters
     ----------
@@ -187,39 +269,197 @@ def run_config(cfg: DictConfig, progress: bool | None = None) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        The sweep (or this job's shard of it).
+        The sweep (or this job's shard of it), float64, with the ``output.variables``.
     """
-    from fleetsim import axes, catalog, dataset, sweep
+    from fleetsim import axes, dataset, sweep
 
-    loaded = catalog.load()
-    scenario = config.validate(cfg, loaded.ids())
-    shards, index = scenario.run["sweep.shards"], scenario.run["sweep.shard"]
-    whole = axes.build(scenario)
-    grid = axes.shard(whole, shards, index)
-    if progress is None:
-        progress = sys.stderr.isatty() and not os.environ.get("CI")
+    loaded, scenario, whole, grid = _prepare(cfg)
+    selection = sweep.Selection.of(scenario.run["output.variables"])
     total = axes.size(grid)
-    _check_memory(total, scenario.years, scenario.run["sweep.shards"])
-    bar = None
-    if progress and total > 100_000:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="scenario", unit_scale=True, file=sys.stderr)
+    _check_memory(total, scenario.years, scenario.run["sweep.shards"], selection)
+    set_threads(scenario.run["sweep.threads"])
+    bar = _progress_bar(progress, total)
     try:
         arrays = sweep.run(
-            scenario, loaded, grid, scenario.run["sweep.chunk_size"], bar.update if bar else None
-        )
+            scenario, loaded, grid, scenario.run["sweep.chunk_size"],
+            bar.update if bar else None, selection,
+        )  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
     ds = dataset.build(arrays, scenario, loaded.sha256)
-    if shards > 1:  # lets fleetsim.open_dataset put the shards back in sweep order
-        ds.attrs.update(
-            sweep_shard=index,
-            sweep_shards=shards,
-            sweep_shard_dimension=whole[axes.shard_axis(whole)].name,
-        )
+    ds.attrs.update(_shard_attrs(scenario, whole))
     return ds
+
+
+#: most bytes of outputs one streamed chunk holds (``sweep.chunk_size`` is capped to fit)
+MAX_CHUNK_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class Written:
+    """What :func:`write_config` did.
+
+    Parameters
+    ----------
+    path : Path
+        The output file.
+    skipped : bool
+        The file already held this sweep's complete output (same ``config_sha256``).
+    scenarios : int
+        Scenarios in the file.
+    seconds : float
+        Wall time of the evaluation and write (0 when skipped).
+    """
+
+    path: Path
+    skipped: bool
+    scenarios: int
+    seconds: float = 0.0
+
+
+def output_file(run: dict, default_dir: str | os.PathLike) -> Path:
+    """Return the file a run writes.
+
+    Unsharded: ``output.path``, or ``<default_dir>/fleetsim.nc``. Sharded (``sweep.shards`` > 1):
+    ``<dir>/part-00003-of-00016.nc`` where ``dir`` is ``output.path`` (a directory) or
+    ``default_dir``, so every shard of a sweep lands in one directory under a name that depends
+    only on its index.
+    """
+    path, shards = run["output.path"], run["sweep.shards"]
+    if shards == 1:
+        return Path(path) if path else Path(default_dir) / "fleetsim.nc"
+    if path and str(path).endswith(".nc"):
+        raise ConfigError(
+            "output.path",
+            path,
+            "a directory when sweep.shards > 1 (each shard writes part-<i>-of-<n>.nc there)",
+        )
+    folder = Path(path) if path else Path(default_dir)
+    return folder / f"part-{run['sweep.shard']:05d}-of-{shards:05d}.nc"
+
+
+def write_config(
+    cfg: DictConfig,
+    default_dir: str | os.PathLike = ".",
+    progress: bool | None = None,
+    threads: int | None = None,
+) -> Written:
+    """Run a composed configuration straight into its NetCDF file, chunk by chunk.
+
+    Memory stays at a few chunks whatever the sweep's size; compression (one writer thread)
+    overlaps the kernel. Re-running the same config finds the complete file (same
+    ``config_sha256``) and skips it, which makes a killed or partly failed sharded sweep
+    resumable; a file written by another config is an error unless ``output.overwrite=true``.
+
+    Parameters
+    ----------
+    cfg : DictConfig
+        Composed configuration.
+    default_dir : path-like
+        Where the file goes when ``output.path`` is null (see :func:`output_file`).
+    progress : bool, optional
+        Show a progress bar; default: when stderr is a terminal and ``CI`` is unset.
+    threads : int, optional
+        Kernel threads when ``sweep.threads`` is 0 (the CLI passes the launcher's share).
+
+    Returns
+    -------
+    Written
+        The file, and whether it was skipped.
+    """
+    import time
+
+    from fleetsim import axes, dataset, io, sweep
+
+    loaded, scenario, whole, grid = _prepare(cfg)
+    run = scenario.run
+    final = output_file(run, default_dir)
+    total = axes.size(grid)
+    io.remove_stale_temporaries(final)
+    checksum = dataset.config_sha256(scenario, loaded.sha256)
+    if io.existing_output(final, checksum, run["output.overwrite"]):
+        return Written(final, True, total)
+    set_threads(run["sweep.threads"] or threads or 0)
+    names = run["output.variables"]
+    selection = sweep.Selection.of(names)
+    itemsize = 4 if run["output.float32"] else 8
+    per_scenario = itemsize * (len(selection.scenario) + len(selection.year) * scenario.years) + 1
+    chunk_size = max(1, min(run["sweep.chunk_size"], MAX_CHUNK_BYTES // per_scenario))
+    chunk_shape, _ = sweep.plan(axes.shape(grid), chunk_size)
+    template = dataset.template(grid, scenario.years, scenario, loaded.sha256, names)
+    template.attrs.update(_shard_attrs(scenario, whole))
+    started = time.perf_counter()
+    writer = io.StreamWriter(
+        template, final, dict(zip(template["status"].dims, chunk_shape, strict=True)),
+        overwrite=run["output.overwrite"], float32=run["output.float32"],
+        compression_level=run["output.compression_level"],
+        significant_digits=run["output.significant_digits"],
+    )  # fmt: skip
+    scenario_names, year_names = selection.scenario_names, selection.year_names
+
+    def consume(chunk: sweep.Chunk) -> None:
+        arrays = {"status": chunk.status}
+        arrays.update(zip(scenario_names, chunk.scenario, strict=True))
+        arrays.update(zip(year_names, chunk.year, strict=True))
+        writer.write(chunk.slab.slices(), arrays)
+
+    bar = _progress_bar(progress, total)
+    try:
+        sweep.stream(
+            scenario, loaded, grid, chunk_size, consume, selection,
+            np.float32 if run["output.float32"] else np.float64, bar.update if bar else None,
+        )  # fmt: skip
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return Written(final, False, total, time.perf_counter() - started)
+
+
+def write(overrides: list[str] | None = None, path: str | os.PathLike | None = None) -> Path:
+    """Compose ``conf/`` with ``overrides`` and stream the sweep to NetCDF, as the CLI does.
+
+    For sweeps too large for :func:`run`'s in-memory Dataset. Open the result lazily with
+    :func:`fleetsim.open_dataset`.
+
+    Parameters
+    ----------
+    overrides : list of str, optional
+        Hydra-style overrides.
+    path : path-like, optional
+        Output file (directory when sharded); default ``output.path``, else the current
+        directory.
+
+    Returns
+    -------
+    Path
+        The file written (or found complete).
+    """
+    overrides = list(overrides or [])
+    if path is not None:
+        overrides.append(f"output.path={Path(path).as_posix()}")
+    return write_config(compose(overrides)).path
+
+
+def warm() -> None:
+    """Compile (or load from Numba's cache) every kernel signature a sweep may use.
+
+    The CLI calls this in the parent process before a Hydra launcher starts parallel jobs, so
+    the jobs read a warm cache instead of racing to write it (numba#4807, numba#10128).
+    """
+    from fleetsim import axes, catalog, sweep
+
+    loaded = catalog.load()
+    ids = loaded.ids()
+    first = [f"{f.key}={ids[f.catalog][0]}" for f in config.FIELDS if f.kind == "catalog"]
+    scenario = config.validate(compose(first), ids)
+    grid = axes.build(scenario)
+    for dtype in (np.float32, np.float64):
+        sweep.stream(scenario, loaded, grid, 1, lambda chunk: None, dtype=dtype, depth=0)
 
 
 def run(overrides: list[str] | None = None) -> xr.Dataset:

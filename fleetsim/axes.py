@@ -2,6 +2,8 @@
 
 ``model`` and ``hardware`` are always dimensions (length 1 when not swept); every other field
 is a dimension when it is given as a list. Axes keep config order (:data:`fleetsim.config.FIELDS`).
+With ``sweep.samples=N`` and an ``uncertainty`` group, a last ``sample`` axis of N Monte Carlo
+draws follows; one index along it sets every uncertain field at once (:class:`SampleAxis`).
 The kernel decodes a flat index into one index per axis (C order, last axis fastest).
 """
 
@@ -52,6 +54,52 @@ class Axis:
         """Return the axis restricted to ``labels[start:stop]``."""
         return Axis(self.field, self.labels[start:stop])
 
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """The fields one index along the axis sets (one for a plain axis)."""
+        return (self.field,)
+
+
+SAMPLE = "sample"
+
+
+@dataclass(frozen=True, eq=False)
+class SampleAxis:
+    """The Monte Carlo axis: index ``i`` sets every uncertain field to its ``i``-th draw.
+
+    Parameters
+    ----------
+    fields : tuple of Field
+        The uncertain fields, in :data:`fleetsim.config.FIELDS` order.
+    labels : tuple of int
+        Sample numbers (0-based positions in the whole sweep's draws; a shard holds a slice).
+    draws : ndarray
+        float64 ``(len(labels), len(fields))`` values in config units.
+    distributions : tuple of str
+        Description of each field's distribution (e.g. ``"uniform(low=0.05, high=0.12)"``).
+    """
+
+    fields: tuple[Field, ...]
+    labels: tuple
+    draws: np.ndarray
+    distributions: tuple[str, ...]
+
+    name = SAMPLE
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def kernel_values(self, catalog: Catalog) -> np.ndarray:
+        """Return ``(len, n_fields)`` SI values, flattened row by row (what the kernel reads)."""
+        factors = np.array([f.si_factor for f in self.fields])
+        return np.ascontiguousarray(self.draws * factors).ravel()
+
+    def subset(self, start: int, stop: int) -> SampleAxis:
+        """Return the axis restricted to samples ``start:stop``."""
+        return SampleAxis(
+            self.fields, self.labels[start:stop], self.draws[start:stop], self.distributions
+        )
+
 
 def kernel_value(spec: Field, value: object, catalog: Catalog) -> float:
     """Convert one validated config value to the kernel's float.
@@ -74,16 +122,32 @@ def kernel_value(spec: Field, value: object, catalog: Catalog) -> float:
         return float(catalog.tables[spec.catalog].ids.index(value))
     if spec.kind == "choice":
         return float(spec.choices.index(value))
+    if value == "auto":  # the kernel searches this value
+        return 0.0
     return float(value) * spec.si_factor
 
 
-def build(scenario: Scenario) -> tuple[Axis, ...]:
-    """Return the sweep's axes in config order."""
-    return tuple(
+def build(scenario: Scenario) -> tuple[Axis | SampleAxis, ...]:
+    """Return the sweep's axes in config order, then the ``sample`` axis if there are draws."""
+    result: list[Axis | SampleAxis] = [
         Axis(spec, scenario.values[spec.key])
         for spec in FIELDS
         if spec.key in scenario.swept or spec.key in ALWAYS_DIMENSIONS
-    )
+    ]
+    samples = scenario.run.get("sweep.samples", 0)
+    if samples and scenario.uncertain:
+        seed = scenario.run["sweep.seed"]
+        specs = tuple(spec for spec in FIELDS if spec.key in scenario.uncertain)
+        columns = [scenario.uncertain[s.key].draw(s, samples, seed) for s in specs]
+        result.append(
+            SampleAxis(
+                specs,
+                tuple(range(samples)),
+                np.column_stack(columns),
+                tuple(scenario.uncertain[s.key].describe() for s in specs),
+            )
+        )
+    return tuple(result)
 
 
 def base_vector(scenario: Scenario, catalog: Catalog) -> np.ndarray:

@@ -1,7 +1,14 @@
-"""The ``fleetsim`` command: Hydra CLI -> api.run_config -> io.write -> printed summary."""
+"""The ``fleetsim`` command: Hydra CLI -> api.write_config (streamed NetCDF) -> printed summary.
+
+Every run streams its sweep to NetCDF chunk by chunk (memory stays at a few chunks whatever the
+sweep's size); ``fleetsim.run`` is the in-memory path for notebooks. A sharded run
+(``sweep.shards`` > 1) writes ``part-<i>-of-<n>.nc`` into one sweep directory (``output.path``,
+else Hydra's sweep directory under ``-m``), and a re-run skips parts already complete.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -11,31 +18,73 @@ from omegaconf import DictConfig
 from fleetsim import config, paths
 from fleetsim.errors import InputError, one_line
 
+#: above this many scenarios the printed summary is skipped (it reads the file back)
+SUMMARY_LIMIT = 20_000_000
+
 
 def _fail(error: Exception, status: int = 2) -> None:
     print(f"fleetsim: error: {one_line(str(error))}", file=sys.stderr)
     sys.exit(status)
 
 
+def launcher_threads(launcher: DictConfig | None) -> int:
+    """Return the kernel threads one job of a Hydra launcher should use (0: unknown).
+
+    submitit launchers give ``cpus_per_task``; the joblib launcher runs ``n_jobs`` jobs side by
+    side, so each gets its share of this machine's CPUs.
+    """
+    from fleetsim.api import available_cpus
+
+    if launcher is None:
+        return 0
+    cpus = launcher.get("cpus_per_task")
+    if isinstance(cpus, int) and cpus > 0:
+        return cpus
+    jobs = launcher.get("n_jobs")
+    if isinstance(jobs, int) and jobs != 0:
+        total = available_cpus()
+        parallel = jobs if jobs > 0 else max(1, total + 1 + jobs)  # joblib: -1 = every CPU
+        return max(1, total // parallel)
+    return 0
+
+
+def _summary(path: Path, scenarios: int) -> str:
+    from fleetsim import io, summary
+
+    if scenarios > SUMMARY_LIMIT:
+        return f"scenarios: {scenarios:,} (summary skipped above {SUMMARY_LIMIT:,})"
+    with io.open_dataset(path, chunks=None) as ds:
+        try:
+            return summary.summarise(ds)
+        except KeyError as error:  # output.variables left out what the summary shows
+            return f"scenarios: {scenarios:,} (no summary without output variable {error})"
+
+
 @hydra.main(config_path=str(paths.conf_dir()), config_name="config", version_base="1.3")
 def _job(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-    from fleetsim import api, io, summary
+    from fleetsim import api
     from fleetsim.sweep import SweepError
 
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    folder = Path(hydra_cfg.runtime.output_dir)
+    if multirun and cfg.sweep.shards != 1:  # every shard of the sweep into one directory
+        folder = Path(hydra_cfg.sweep.dir)
     try:
-        ds = api.run_config(cfg)
-        path = cfg.output.path or Path(HydraConfig.get().runtime.output_dir) / "fleetsim.nc"
-        out = cfg.output
-        written = io.write(ds, path, overwrite=out.overwrite, float32=out.float32,
-                           compression_level=out.compression_level, significant_digits=out.significant_digits)  # fmt: skip
+        threads = launcher_threads(hydra_cfg.launcher) if multirun else 0
+        result = api.write_config(cfg, folder, threads=threads)
+        if result.skipped:
+            print(f"skipped: {result.path} (complete, written by the same config)")
+            return
+        print(_summary(result.path, result.scenarios))
     except (InputError, OSError) as error:
         _fail(error)
     except SweepError as error:  # a kernel bug, not bad input: one line, status 1
         _fail(error, status=1)
-    print(summary.summarise(ds))
-    print(f"written: {written}")
+    print(f"written: {result.path}")
 
 
 def main() -> None:
@@ -43,9 +92,11 @@ def main() -> None:
 
     Overrides are checked (and, for a single run, composed) before Hydra starts, so a bad
     override prints one line and exits with status 2. Multirun sweeps (``-m``) and other Hydra
-    flags are left to Hydra, which reports its own errors.
+    flags are left to Hydra, which reports its own errors; before a multirun launches its jobs,
+    the kernel is compiled once here (unless ``FLEETSIM_NUMBA_CACHE=0``) so the jobs load it
+    from Numba's cache instead of racing to write it.
     """
-    from fleetsim import api
+    from fleetsim import _jit, api
 
     argv = sys.argv[1:]
     try:
@@ -54,5 +105,8 @@ def main() -> None:
             api.compose([a for a in argv if not a.startswith("hydra")])
     except InputError as error:
         _fail(error)
+    if _jit.CACHE and {"-m", "--multirun"} & set(argv):
+        with contextlib.suppress(InputError):  # a default config that fails: jobs compile
+            api.warm()
     config.register()
     _job()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,8 @@ class Field:
         Multiply the config value by this to get SI (e.g. USD/kWh -> USD/J).
     low_exclusive : bool
         The lower bound itself is not allowed.
+    auto : bool
+        The label ``"auto"`` is allowed (the kernel searches the value; stored as 0).
     """
 
     key: str
@@ -56,6 +58,7 @@ class Field:
     nullable: bool = False
     si_factor: float = 1.0
     low_exclusive: bool = False
+    auto: bool = False
 
     @property
     def name(self) -> str:
@@ -68,7 +71,7 @@ _YEAR = units.SECONDS_PER_YEAR
 FIELDS: tuple[Field, ...] = (
     Field("model", "catalog", catalog="models"),
     Field("hardware", "catalog", catalog="hardware"),
-    Field("deployment.tp", "integer", 1, 1024),
+    Field("deployment.tp", "integer", 1, 1024, auto=True),
     Field("deployment.pp", "integer", 1, 256),
     Field("deployment.weight_dtype", "choice", choices=DTYPES),
     Field("deployment.kv_dtype", "choice", choices=DTYPES),
@@ -76,6 +79,7 @@ FIELDS: tuple[Field, ...] = (
     Field("deployment.step_overhead_s", "number", 0.0, 1.0),
     Field("deployment.link_latency_s", "number", 0.0, 1e-2),
     Field("deployment.spare_frac", "number", 0.0, 10.0),
+    Field("deployment.max_batch", "integer", 1, 10_000_000, nullable=True),
     Field("workload.requests_per_day", "number", 0.0, 1e15, si_factor=1.0 / units.SECONDS_PER_DAY),
     Field("workload.input_tokens", "integer", 1, 10_000_000),
     Field("workload.output_tokens", "integer", 1, 10_000_000),
@@ -92,6 +96,14 @@ FIELDS: tuple[Field, ...] = (
         1e5,
         si_factor=units.MONTHS_PER_YEAR / 1000.0 / _YEAR,
     ),
+    Field("facility.servers_per_rack", "integer", 1, 1000, nullable=True),
+    Field(
+        "facility.grid_carbon_g_per_kwh",
+        "number",
+        0.0,
+        5000.0,
+        si_factor=1e-3 / units.JOULES_PER_KWH,
+    ),
     Field("network.fabric", "catalog", catalog="fabrics"),
     Field(
         "finance.electricity_usd_per_kwh",
@@ -106,6 +118,16 @@ FIELDS: tuple[Field, ...] = (
     Field("finance.maintenance_frac_per_year", "number", 0.0, 1.0),
     Field("finance.staff_per_1000_accelerators", "number", 0.0, 1000.0),
     Field("finance.staff_cost_usd_per_year", "number", 0.0, 1e8, si_factor=1.0 / _YEAR),
+    Field("finance.software_usd_per_accelerator_year", "number", 0.0, 1e7, si_factor=1.0 / _YEAR),
+    Field("finance.discount_rate", "number", -0.5, 1.0),
+    Field(
+        "finance.rental_usd_per_accelerator_hour",
+        "number",
+        0.0,
+        1e4,
+        nullable=True,
+        si_factor=1.0 / units.SECONDS_PER_HOUR,
+    ),
 )
 FIELD_BY_KEY: dict[str, Field] = {f.key: f for f in FIELDS}
 
@@ -115,6 +137,9 @@ RUN_FIELDS: dict[str, tuple[str, float, float]] = {
     "sweep.shards": ("integer", 1, 1_000_000),
     "sweep.shard": ("integer", 0, 1_000_000),
     "sweep.chunk_size": ("integer", 1, 100_000_000),
+    "sweep.samples": ("integer", 0, 10_000_000),
+    "sweep.seed": ("integer", 0, 2**63 - 1),
+    "sweep.threads": ("integer", 0, 4096),
     "output.compression_level": ("integer", 0, 9),
     "output.significant_digits": ("integer", 1, 15),
 }
@@ -133,6 +158,7 @@ class DeploymentSchema:
     step_overhead_s: Any = MISSING
     link_latency_s: Any = MISSING
     spare_frac: Any = MISSING
+    max_batch: Any = MISSING
 
 
 @dataclass
@@ -155,6 +181,8 @@ class FacilitySchema:
 
     cooling: Any = MISSING
     colocation_usd_per_kw_month: Any = MISSING
+    servers_per_rack: Any = MISSING
+    grid_carbon_g_per_kwh: Any = MISSING
 
 
 @dataclass
@@ -176,6 +204,9 @@ class FinanceSchema:
     maintenance_frac_per_year: Any = MISSING
     staff_per_1000_accelerators: Any = MISSING
     staff_cost_usd_per_year: Any = MISSING
+    software_usd_per_accelerator_year: Any = MISSING
+    discount_rate: Any = MISSING
+    rental_usd_per_accelerator_hour: Any = MISSING
 
 
 @dataclass
@@ -185,6 +216,9 @@ class SweepSchema:
     shards: Any = 1
     shard: Any = 0
     chunk_size: Any = 65536
+    samples: Any = 0
+    seed: Any = 0
+    threads: Any = 0
 
 
 @dataclass
@@ -196,6 +230,38 @@ class OutputSchema:
     compression_level: Any = 1
     significant_digits: Any = None
     overwrite: Any = False
+    variables: Any = "all"
+
+
+def _uncertainty_schema() -> type:
+    """Build the ``uncertainty`` schema: one ``null`` key per numeric field of :data:`FIELDS`.
+
+    ``uncertainty.finance.electricity_usd_per_kwh`` mirrors ``finance.electricity_usd_per_kwh``;
+    built from the registry, so a numeric field added to :data:`FIELDS` can be made uncertain at
+    once. The classes are module attributes: launchers ship configs to jobs by class name.
+    """
+    groups: dict[str, list[str]] = {}
+    for spec in FIELDS:
+        if spec.kind in ("number", "integer") and spec.key.count(".") == 1:
+            group, name = spec.key.split(".")
+            groups.setdefault(group, []).append(name)
+    members = []
+    for group, names in groups.items():
+        cls_name = f"Uncertain{group.title()}Schema"
+        cls = make_dataclass(
+            cls_name, [(n, Any, field(default=None)) for n in names], namespace={"__doc__": ""}
+        )
+        cls.__module__, cls.__qualname__ = __name__, cls_name
+        cls.__doc__ = f"Distributions of the uncertain ``{group}`` fields (``null`` = certain)."
+        globals()[cls_name] = cls
+        members.append((group, cls, field(default_factory=cls)))
+    schema = make_dataclass("UncertaintySchema", members)
+    schema.__module__, schema.__qualname__ = __name__, "UncertaintySchema"
+    schema.__doc__ = "Keys of the ``uncertainty`` group (see :mod:`fleetsim.uncertainty`)."
+    return schema
+
+
+UncertaintySchema = _uncertainty_schema()
 
 
 @dataclass
@@ -211,6 +277,7 @@ class FleetsimSchema:
     finance: FinanceSchema = field(default_factory=FinanceSchema)
     sweep: SweepSchema = field(default_factory=SweepSchema)
     output: OutputSchema = field(default_factory=OutputSchema)
+    uncertainty: UncertaintySchema = field(default_factory=UncertaintySchema)  # type: ignore[valid-type]
 
 
 #: most values one ``${linspace:...}`` or ``${range:...}`` may produce (a sweep axis)
@@ -289,6 +356,9 @@ class Scenario:
         Run settings (sweep and output groups).
     resolved_yaml : str
         The resolved configuration as YAML (stored in the output's attributes).
+    uncertain : dict
+        Dotted key -> :class:`fleetsim.uncertainty.Distribution` of the fields with a
+        distribution in the ``uncertainty`` group (drawn when ``sweep.samples`` > 0).
     """
 
     values: dict[str, tuple]
@@ -296,13 +366,16 @@ class Scenario:
     years: int
     run: dict[str, Any]
     resolved_yaml: str
+    uncertain: dict[str, Any] = field(default_factory=dict)
 
 
 def _fail(key: str, value: object, allowed: str) -> ConfigError:
     return ConfigError(key, value, allowed)
 
 
-def _check_number(spec: Field, value: object) -> float | int:
+def _check_number(spec: Field, value: object) -> float | int | str:
+    if spec.auto and value == "auto":
+        return "auto"
     if value is None:
         if spec.nullable:
             return math.inf
@@ -322,7 +395,8 @@ def _check_number(spec: Field, value: object) -> float | int:
 def _bounds(spec: Field) -> str:
     left = "(" if spec.low_exclusive else "["
     null = " or null (no bound)" if spec.nullable else ""
-    return f"{left}{spec.low:g}, {spec.high:g}]{null}"
+    auto = " or 'auto' (searched)" if spec.auto else ""
+    return f"{left}{spec.low:g}, {spec.high:g}]{null}{auto}"
 
 
 def _check_label(spec: Field, value: object, allowed: tuple[str, ...]) -> str:
@@ -404,7 +478,40 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
             swept.append(spec.key)
     run = _validate_run(cfg)
     _cross_checks(values, run)
-    return Scenario(values, tuple(swept), run["finance.years"], run, OmegaConf.to_yaml(cfg))
+    uncertain = _validate_uncertainty(resolved.get("uncertainty"), swept, run)
+    return Scenario(
+        values, tuple(swept), run["finance.years"], run, OmegaConf.to_yaml(cfg), uncertain
+    )
+
+
+def _validate_uncertainty(tree: object, swept: list[str], run: dict[str, Any]) -> dict[str, Any]:
+    """Return key -> distribution for the fields the ``uncertainty`` group makes uncertain."""
+    from fleetsim import uncertainty
+
+    uncertain: dict[str, Any] = {}
+    for spec in FIELDS:
+        node = tree
+        for part in spec.key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        distribution = uncertainty.parse(spec, node)
+        if distribution is None:
+            continue
+        if spec.key in swept:
+            raise _fail(
+                f"uncertainty.{spec.key}",
+                node,
+                f"null while {spec.key} is swept (a field is either swept or uncertain)",
+            )
+        uncertain[spec.key] = distribution
+    samples = run["sweep.samples"]
+    if samples > 0 and not uncertain:
+        raise _fail(
+            "sweep.samples",
+            samples,
+            "0 unless some uncertainty.* field has a distribution "
+            "(e.g. uncertainty.finance.electricity_usd_per_kwh={dist:uniform,low:0.05,high:0.12})",
+        )
+    return uncertain
 
 
 def _unresolved(cfg: DictConfig, key: str) -> object:
@@ -425,10 +532,17 @@ def known_keys() -> set[str]:
     set of str
         Keys of :data:`FIELDS`, :data:`RUN_FIELDS` and the ``output`` switches.
     """
+    from fleetsim.uncertainty import PARAMETERS
+
+    uncertain = {
+        f"uncertainty.{f.key}" for f in FIELDS if f.kind in ("number", "integer") and "." in f.key
+    }
     return (
         {f.key for f in FIELDS}
         | set(RUN_FIELDS)
-        | {"output.path", "output.float32", "output.overwrite"}
+        | {"output.path", "output.float32", "output.overwrite", "output.variables"}
+        | uncertain
+        | {f"{key}.{p}" for key in uncertain for p in PARAMETERS}
     )
 
 
@@ -437,7 +551,7 @@ def _check_keys(resolved: object, prefix: str = "") -> None:
     if not isinstance(resolved, dict):
         raise _fail(prefix or "config", resolved, "a mapping of config keys")
     known = known_keys()
-    groups = {k.split(".", 1)[0] for k in known if "." in k}
+    groups = {k.rsplit(".", i)[0] for k in known for i in range(1, k.count(".") + 1)}
     for name, node in resolved.items():
         key = f"{prefix}{name}"
         if key == "hydra":
@@ -476,7 +590,32 @@ def _validate_run(cfg: DictConfig) -> dict[str, Any]:
     if path is not None and (not isinstance(path, str) or not path.strip()):
         raise _fail("output.path", path, "a file path (non-empty string) or null")
     run["output.path"] = path
+    run["output.variables"] = _validate_variables(_get(cfg, "output.variables"))
     return run
+
+
+def _validate_variables(value: object) -> tuple[str, ...]:
+    """Return the output variables ``output.variables`` asks for, in kernel order.
+
+    ``"all"`` (default) or a list of names from ``fleetsim/variables.yaml``; ``status`` is always
+    written (it says which scenarios are feasible).
+    """
+    from fleetsim import layout
+
+    names = ("status", *layout.SCENARIO_OUTPUTS, *layout.YEAR_OUTPUTS)
+    if value == "all":
+        return names
+    items = value if isinstance(value, list | tuple) else None
+    if isinstance(value, ListConfig):
+        items = OmegaConf.to_container(value)
+    if not items or not all(isinstance(v, str) for v in items):
+        raise _fail("output.variables", value, f"'all' or a non-empty list of {', '.join(names)}")
+    for name in items:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _fail("output.variables", name, f"one of {', '.join(names)}{hint}")
+    return tuple(n for n in names if n == "status" or n in items)
 
 
 #: most significant digits netCDF can keep (netCDF-C NC_QUANTIZE_MAX_FLOAT_NSD / _DOUBLE_NSD)

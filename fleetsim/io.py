@@ -1,4 +1,11 @@
-"""NetCDF in and out: encoding, atomic writes, opening one file or many shards."""
+"""NetCDF in and out: encoding, atomic writes, streamed writes, opening one file or many shards.
+
+:func:`write` writes an in-memory Dataset. :class:`StreamWriter` creates the same file from a
+:func:`fleetsim.dataset.template` and fills it chunk by chunk (one thread only: netCDF4 is not
+thread-safe). Both write to a temporary name (``<final>.<host>.<pid>.tmp``) and rename, so a file
+under its final name is always complete; :func:`existing_output` uses that, plus the
+``config_sha256`` attribute, to decide whether a re-run may skip it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import contextlib
 import errno
 import glob
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +32,7 @@ def encoding(
     float32: bool = True,
     compression_level: int = 1,
     significant_digits: int | None = None,
+    chunks: dict[str, int] | None = None,
 ) -> dict[str, dict]:
     """Return the netCDF4 encoding of every data variable.
 
@@ -37,6 +46,8 @@ def encoding(
         zlib level 0-9 (0 = uncompressed).
     significant_digits : int, optional
         Quantise floats to this many significant digits (netCDF-C ``quantize``) before compression.
+    chunks : dict, optional
+        Dimension -> NetCDF chunk length (dimensions not named are whole); default: netCDF-C's.
 
     Returns
     -------
@@ -60,8 +71,98 @@ def encoding(
             enc["_FillValue"] = np.float32(np.nan) if float32 else np.nan
             if significant_digits is not None:
                 enc.update(significant_digits=significant_digits, quantize_mode="GranularBitRound")
+        if chunks is not None:
+            enc["chunksizes"] = tuple(min(chunks.get(d, n), n) for d, n in variable.sizes.items())
         result[name] = enc
     return result
+
+
+def temporary_name(final: Path) -> Path:
+    """Return the temporary file a writer of ``final`` uses (unique per host and process)."""
+    return final.with_name(f"{final.name}.{socket.gethostname()}.{os.getpid()}.tmp")
+
+
+def remove_stale_temporaries(final: Path) -> list[Path]:
+    """Delete temporary files of ``final`` left by dead processes of this host (a killed run).
+
+    Temporary files of live processes, and of other hosts (whose processes cannot be checked),
+    are kept. Returns the files removed.
+    """
+    host = socket.gethostname()
+    removed = []
+    for path in final.parent.glob(f"{glob.escape(final.name)}.*.tmp"):
+        owner, _, pid = path.name[len(final.name) + 1 : -len(".tmp")].rpartition(".")
+        if owner != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def existing_output(final: Path, config_sha256: str, overwrite: bool) -> bool:
+    """Say whether ``final`` already holds this sweep's complete output.
+
+    Parameters
+    ----------
+    final : Path
+        The output file.
+    config_sha256 : str
+        :func:`fleetsim.dataset.config_sha256` of the sweep about to be written.
+    overwrite : bool
+        ``output.overwrite``.
+
+    Returns
+    -------
+    bool
+        True if the file exists (so it is complete: files appear by atomic rename) and was
+        written by the same config: the run may skip it. False if there is no file, or there is
+        one and ``overwrite`` allows replacing it.
+
+    Raises
+    ------
+    OutputExistsError
+        If a file exists with another config (or is not a fleetsim output) and ``overwrite`` is
+        false.
+    """
+    if not final.exists():
+        return False
+    written = _config_sha256_of(final)
+    if written == config_sha256:
+        return True
+    if overwrite:
+        return False
+    what = (
+        "was written by a different config (config_sha256 differs)"
+        if written
+        else "is not a fleetsim output of a known config"
+    )
+    raise OutputExistsError(
+        f"output.path={str(final)!r} exists and {what}; set output.overwrite=true to replace it"
+    )
+
+
+def _config_sha256_of(path: Path) -> str | None:
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(path) as handle:
+            value = (
+                handle.getncattr("config_sha256") if "config_sha256" in handle.ncattrs() else None
+            )
+    except (OSError, RuntimeError):  # not a NetCDF file (or unreadable)
+        return None
+    return str(value) if value is not None else None
 
 
 def write(
@@ -101,8 +202,8 @@ def write(
             f"output.path={str(final)!r} exists; set output.overwrite=true to replace it"
         )
     enc = encoding(ds, **encoding_options)
-    # unique per process, so concurrent writers never share a temporary file
-    temporary = final.with_name(f"{final.name}.{os.getpid()}.tmp")
+    # unique per host and process, so concurrent writers never share a temporary file
+    temporary = temporary_name(final)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         ds.to_netcdf(temporary, engine="netcdf4", format="NETCDF4", encoding=enc)
@@ -141,6 +242,131 @@ def _publish(temporary: Path, final: Path, overwrite: bool) -> None:
         os.replace(temporary, final)
     else:
         temporary.unlink()
+
+
+class StreamWriter:
+    """Write a sweep's NetCDF file chunk by chunk: create from a template, fill, rename.
+
+    The file is created under :func:`temporary_name` with exactly the structure
+    ``write(template)`` would give (coordinates and global attributes written by xarray itself;
+    data variables with the registry attributes and :func:`encoding`'s settings, NetCDF chunks
+    aligned to the sweep's chunks so every write covers whole chunks and is compressed once).
+    :meth:`write` fills one hyperslab of every variable; :meth:`commit` closes the file and
+    renames it to its final name; :meth:`abort` removes it. Use from one thread at a time.
+
+    Parameters
+    ----------
+    template : xarray.Dataset
+        :func:`fleetsim.dataset.template` of the sweep (data are placeholders).
+    path : path-like
+        Final file name.
+    chunks : dict
+        Scenario dimension -> chunk length (the sweep's hyperslab shape).
+    overwrite : bool
+        Replace an existing file at :meth:`commit` (else :class:`OutputExistsError`).
+    **encoding_options
+        ``float32``, ``compression_level``, ``significant_digits`` (see :func:`encoding`).
+    """
+
+    def __init__(
+        self,
+        template: xr.Dataset,
+        path: str | os.PathLike,
+        chunks: dict[str, int],
+        overwrite: bool = False,
+        **encoding_options,
+    ) -> None:
+        import netCDF4
+
+        self.final = Path(path)
+        self.overwrite = overwrite
+        self.temporary = temporary_name(self.final)
+        self.names = list(template.data_vars)
+        self._handle = None
+        enc = encoding(template, chunks=chunks, **encoding_options)
+        try:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            shell = xr.Dataset(coords=template.coords, attrs=template.attrs)
+            shell.to_netcdf(self.temporary, engine="netcdf4", format="NETCDF4")
+            self._handle = netCDF4.Dataset(self.temporary, "a")
+            coordinates = self._handle.__dict__.get("coordinates")
+            if coordinates is not None:  # xarray puts them on the data variables when it has any
+                self._handle.delncattr("coordinates")
+            for name in self.names:
+                self._create(template[name], enc[name], coordinates)
+        except BaseException as error:
+            self.abort()
+            _reraise(error, self.final)
+
+    def _create(self, variable: xr.DataArray, enc: dict, coordinates: str | None) -> None:
+        dtype = np.dtype(enc.get("dtype", variable.dtype))
+        options = {k: enc[k] for k in ("zlib", "complevel", "shuffle", "chunksizes") if k in enc}
+        if "significant_digits" in enc:
+            options.update(
+                significant_digits=enc["significant_digits"], quantize_mode=enc["quantize_mode"]
+            )
+        handle = self._handle.createVariable(
+            variable.name, dtype, variable.dims, fill_value=enc.get("_FillValue"), **options
+        )
+        attrs = dict(variable.attrs)
+        if coordinates is not None:
+            own = [
+                c
+                for c in coordinates.split()
+                if set(self._handle[c].dimensions) <= set(variable.dims)
+            ]
+            if own:
+                attrs["coordinates"] = " ".join(own)
+        handle.setncatts(attrs)
+        handle.set_auto_maskandscale(False)  # values go in as they are (NaN is the fill value)
+        # no chunk cache: each whole chunk is compressed and written when it arrives (size=0
+        # would keep netCDF-C's 64 MiB cache per variable, i.e. the whole file until close)
+        handle.set_var_chunk_cache(size=1, nelems=1, preemption=1.0)
+
+    def write(self, slices: tuple[slice, ...], arrays: dict[str, np.ndarray]) -> None:
+        """Write one hyperslab: ``arrays[name]`` goes to ``variable[slices]`` (plus all years).
+
+        Parameters
+        ----------
+        slices : tuple of slice
+            The block of the scenario dimensions.
+        arrays : dict
+            Variable name -> C-contiguous values of the block (any shape with the right size).
+        """
+        counts = tuple(s.stop - s.start for s in slices)
+        for name, values in arrays.items():
+            variable = self._handle[name]
+            extra = variable.shape[len(counts) :]
+            variable[(*slices, *(slice(None),) * len(extra))] = values.reshape(*counts, *extra)
+
+    def commit(self) -> Path:
+        """Close the file and rename it to its final name; return the final name."""
+        try:
+            self._handle.close()
+            self._handle = None
+            _publish(self.temporary, self.final, self.overwrite)
+        except BaseException as error:
+            self.abort()
+            _reraise(error, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        """Close and delete the temporary file (nothing is left under either name)."""
+        if self._handle is not None:
+            with contextlib.suppress(Exception):
+                self._handle.close()
+            self._handle = None
+        with contextlib.suppress(OSError):
+            self.temporary.unlink()
+
+
+def _reraise(error: BaseException, final: Path) -> None:
+    """Raise the error for a failed write of ``final``: an OSError naming the path."""
+    if isinstance(error, OutputExistsError) or not isinstance(error, Exception):
+        raise error
+    if isinstance(error, OSError):
+        raise OSError(error.errno, f"could not write {final}: {error.strerror or error}") from error
+    raise OSError(errno.EIO, f"could not write {final}: {error}") from error
 
 
 def open_dataset(path_or_glob: str | os.PathLike, chunks: dict | str | None = "auto") -> xr.Dataset:

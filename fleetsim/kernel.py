@@ -6,6 +6,15 @@ vector (one value per :data:`fleetsim.config.FIELDS` entry, in SI) with the swep
 by that scenario's axis values. Physics per replica (DESIGN.md section 3) gives the operating
 point; the fleet loop over years (section 4) sizes and prices it. Infeasible scenarios get a
 status code from :mod:`fleetsim.status` and NaN outputs. No I/O, no Python objects.
+
+Layout (chosen for streaming, see ``fleetsim/sweep.py``): outputs are variable-major,
+``out_scenario[j, row]`` and ``out_year[j, row, year]``, so each stored variable of a chunk is one
+contiguous block that the NetCDF writer takes without a copy; ``keep_*`` select which outputs are
+stored, and the output dtype (float32 or float64) is the stored dtype. Every scenario is computed
+into float64 scratch first (NaN-filled per block, so an output the physics never writes is
+caught), then copied and checked in one pass: a servable scenario with a non-finite stored output
+the registry does not allow marks its block in ``out_bad`` (the sweep raises
+:class:`fleetsim.sweep.SweepError`).
 """
 
 from __future__ import annotations
@@ -13,23 +22,73 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from fleetsim import layout
 from fleetsim import status as st
-from fleetsim._jit import kernel_jit
+from fleetsim._jit import jit, kernel_jit
+from fleetsim.fleet.facility import derate_for_rack_density
 from fleetsim.fleet.years import fleet_years
-from fleetsim.layout import P_COOLING, P_FABRIC, P_HARDWARE, P_MODEL
+from fleetsim.layout import P_COOLING, P_FABRIC, P_HARDWARE, P_MODEL, S_CLOCK
 from fleetsim.physics.operating_point import replica_operating_point
 
 #: block of consecutive scenarios one thread evaluates with one set of scratch arrays
 BLOCK = 256
+N_SCENARIO_OUTPUTS = len(layout.SCENARIO_OUTPUTS)
+N_YEAR_OUTPUTS = len(layout.YEAR_OUTPUTS)
+
+
+@jit
+def scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column, hw, o, oy,
+             bought, spend):  # fmt: skip
+    """Evaluate one scenario's physics and fleet into ``o`` and ``oy``; return its status code.
+
+    Parameters
+    ----------
+    p : ndarray
+        The scenario's parameter vector (SI).
+    hardware, models, fabrics, cooling, dtype_bytes, compute_column : ndarray
+        As for :func:`evaluate`.
+    hw : ndarray
+        Scratch: this scenario's hardware row after derating.
+    o, oy : ndarray
+        float64 scratch ``(len(SCENARIO_OUTPUTS),)`` and ``(len(YEAR_OUTPUTS), years)``, written.
+    bought, spend : ndarray
+        Scratch arrays of length ``years``.
+    """
+    fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
+    clock = derate_for_rack_density(p, hardware[int(p[P_HARDWARE])], cl, hw)
+    if clock <= 0.0:
+        code = st.RACK_POWER_EXCEEDED
+    else:
+        code = replica_operating_point(p, hw, models[int(p[P_MODEL])], fb, dtype_bytes,
+                                       compute_column, o)  # fmt: skip
+        o[S_CLOCK] = clock
+    if code == st.FEASIBLE:
+        code = fleet_years(p, hw, fb, cl, o, oy, bought, spend)
+    return code
+
+
+@jit
+def _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_slots):
+    """Set the parameter slot(s) of axis ``k`` to its ``i``-th value."""
+    slot = axis_param[k]
+    if slot >= 0:
+        p[slot] = axis_values[axis_offset[k] + i]
+    else:  # a multi-slot axis (the Monte Carlo sample): several slots per index
+        g = -slot - 1
+        first, width = multi_start[g], multi_start[g + 1] - multi_start[g]
+        at = axis_offset[k] + i * width
+        for j in range(width):
+            p[multi_slots[first + j]] = axis_values[at + j]
 
 
 @kernel_jit
 def evaluate(
-    lo, hi, base, axis_param, axis_offset, axis_length, axis_values, years,
-    hardware, models, fabrics, cooling, dtype_bytes, compute_column,
-    out_scenario, out_year, out_status,
+    lo, hi, base, axis_param, axis_offset, axis_length, axis_values, multi_start, multi_slots,
+    years, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
+    keep_scenario, keep_year, nan_ok, nan_ok_no_demand,
+    out_scenario, out_year, out_status, out_bad,
 ):  # fmt: skip
-    """Evaluate flat scenario indices ``lo <= i < hi`` into row ``i - lo`` of the outputs.
+    """Evaluate flat scenario indices ``lo <= i < hi`` into column ``i - lo`` of the outputs.
 
     Parameters
     ----------
@@ -39,43 +98,100 @@ def evaluate(
         float64 ``(n_fields,)`` scenario parameters in SI (indexes: :data:`fleetsim.config.FIELDS`).
     axis_param, axis_offset, axis_length : ndarray
         int64 ``(n_axes,)``: parameter slot, offset into ``axis_values`` and length of each axis.
+        A negative slot ``-(g + 1)`` marks a multi-slot axis: index ``i`` sets the slots
+        ``multi_slots[multi_start[g]:multi_start[g + 1]]`` from ``width`` consecutive values at
+        ``axis_offset + i * width``.
     axis_values : ndarray
         float64, all axes' values (SI, or integer codes for catalog ids and labels), concatenated.
+    multi_start, multi_slots : ndarray
+        int64: where each multi-slot axis's slots start in ``multi_slots`` (plus an end), and the
+        slots (``multi_start=[0]`` and empty ``multi_slots`` when there is none).
     years : int
         Horizon in years.
     hardware, models, fabrics, cooling : ndarray
-        Catalog tables in the column order of this module's ``*_COLUMNS`` (SI).
+        Catalog tables in the column order of :mod:`fleetsim.layout`'s ``*_COLUMNS`` (SI).
     dtype_bytes : ndarray
         Bytes per element by dtype code (:data:`fleetsim.precision.BYTES_PER_ELEMENT`).
     compute_column : ndarray
         int64 hardware column of the peak FLOP/s that computes each weight dtype.
+    keep_scenario, keep_year : ndarray
+        int64 indexes into ``SCENARIO_OUTPUTS`` / ``YEAR_OUTPUTS`` of the outputs to store.
+    nan_ok, nan_ok_no_demand : ndarray
+        bool ``(len(YEAR_OUTPUTS),)``: year outputs that may be NaN in any servable scenario, and
+        in a zero-demand one.
     out_scenario : ndarray
-        float64 ``(hi - lo, len(SCENARIO_OUTPUTS))``, written.
+        float32 or float64 ``(len(keep_scenario), hi - lo)``, written.
     out_year : ndarray
-        float64 ``(hi - lo, len(YEAR_OUTPUTS), years)``, written.
+        Same dtype, ``(len(keep_year), hi - lo, years)``, written.
     out_status : ndarray
         int8 ``(hi - lo,)``, written with :mod:`fleetsim.status` codes.
+    out_bad : ndarray
+        int64 ``(ceil((hi - lo) / BLOCK),)``, written: the first row of each block with a
+        servable scenario and a non-finite output, or -1.
     """
     n = hi - lo
     n_blocks = (n + BLOCK - 1) // BLOCK
     n_axes = axis_param.shape[0]
+    n_keep_s, n_keep_y = keep_scenario.shape[0], keep_year.shape[0]
     for block in prange(n_blocks):
         p = base.copy()
+        hw = np.empty(hardware.shape[1])
+        o = np.empty(N_SCENARIO_OUTPUTS)
+        oy = np.empty((N_YEAR_OUTPUTS, years))
         bought = np.zeros(years)
         spend = np.zeros(years)
-        for row in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
-            rest = lo + row
-            for k in range(n_axes - 1, -1, -1):
-                length = axis_length[k]
-                p[axis_param[k]] = axis_values[axis_offset[k] + rest % length]
-                rest //= length
-            o, oy = out_scenario[row], out_year[row]
-            code = replica_operating_point(p, hardware[int(p[P_HARDWARE])], models[int(p[P_MODEL])],
-                                           fabrics[int(p[P_FABRIC])], dtype_bytes, compute_column, o)  # fmt: skip
-            if code == st.FEASIBLE:
-                code = fleet_years(p, hardware[int(p[P_HARDWARE])], fabrics[int(p[P_FABRIC])],
-                                   cooling[int(p[P_COOLING])], o, oy, bought, spend)  # fmt: skip
+        index = np.empty(n_axes, dtype=np.int64)
+        start, stop = block * BLOCK, min(n, (block + 1) * BLOCK)
+        rest = lo + start
+        for k in range(n_axes - 1, -1, -1):  # decode the block's first scenario
+            index[k] = rest % axis_length[k]
+            rest //= axis_length[k]
+            _set_axis(
+                p, k, index[k], axis_param, axis_offset, axis_values, multi_start, multi_slots
+            )
+        o[:] = np.nan  # an output the physics never writes stays NaN and fails the check
+        oy[:, :] = np.nan
+        bad = -1
+        for row in range(start, stop):
+            if row > start:  # next scenario: advance the multi-index like an odometer
+                k = n_axes - 1
+                while k >= 0:
+                    i = index[k] + 1
+                    if i == axis_length[k]:
+                        i = 0
+                    index[k] = i
+                    _set_axis(
+                        p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_slots
+                    )
+                    if i != 0:
+                        break
+                    k -= 1
+            code = scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column, hw,
+                            o, oy, bought, spend)  # fmt: skip
             out_status[row] = code
-            if code != st.FEASIBLE and code != st.ZERO_DEMAND:
-                out_scenario[row, :] = np.nan
-                out_year[row, :, :] = np.nan
+            if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store and check in one pass
+                finite = True
+                for j in range(n_keep_s):
+                    value = o[keep_scenario[j]]
+                    out_scenario[j, row] = value
+                    finite &= np.isfinite(value)
+                no_demand = code == st.ZERO_DEMAND
+                for j in range(n_keep_y):
+                    source = keep_year[j]
+                    if nan_ok[source] or (no_demand and nan_ok_no_demand[source]):
+                        for y in range(years):
+                            out_year[j, row, y] = oy[source, y]
+                    else:
+                        for y in range(years):
+                            value = oy[source, y]
+                            out_year[j, row, y] = value
+                            finite &= np.isfinite(value)
+                if not finite and bad < 0:
+                    bad = row
+            else:
+                for j in range(n_keep_s):
+                    out_scenario[j, row] = np.nan
+                for j in range(n_keep_y):
+                    for y in range(years):
+                        out_year[j, row, y] = np.nan
+        out_bad[block] = bad

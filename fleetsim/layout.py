@@ -14,7 +14,7 @@ HARDWARE_COLUMNS: tuple[str, ...] = (
     "peak_flops_bf16", "peak_flops_fp8", "peak_flops_int8", "peak_flops_fp4", "hbm_capacity",
     "hbm_bandwidth", "scaleup_bandwidth", "scaleup_domain", "scaleout_bandwidth", "tdp", "idle_power",
     "accelerators_per_server", "server_overhead_power", "price_purchase", "server_price",
-    "compute_efficiency", "bandwidth_efficiency",
+    "compute_efficiency", "bandwidth_efficiency", "rental_price",
 )  # fmt: skip
 FABRIC_COLUMNS: tuple[str, ...] = (
     "switch_radix", "switch_power", "switch_price", "transceiver_power", "transceiver_price",
@@ -27,13 +27,16 @@ C_PUE, C_RACK = 0, 1
 SCENARIO_OUTPUTS: tuple[str, ...] = (
     "batch_size", "max_batch_size", "accelerators_per_replica", "weight_bytes", "kv_bytes_per_token",
     "prefill_time_s", "ttft_s", "tpot_s", "tokens_per_s_per_accelerator",
-    "max_tokens_per_s_per_accelerator", "replica_requests_per_s", "target_utilisation",
+    "max_tokens_per_s_per_accelerator", "replica_requests_per_s", "target_utilisation", "clock_scale",
+    "tensor_parallel",
 )  # fmt: skip
 YEAR_OUTPUTS: tuple[str, ...] = (
     "accelerators", "servers", "racks", "utilisation", "peak_utilisation", "it_power_w",
-    "facility_power_w", "energy_per_token_j", "generated_tokens", "capex_usd", "depreciation_usd",
-    "energy_cost_usd", "facility_cost_usd", "maintenance_cost_usd", "staff_cost_usd", "opex_usd",
-    "tco_usd", "cost_per_million_output_tokens_usd",
+    "facility_power_w", "energy_per_token_j", "carbon_kg", "generated_tokens", "capex_usd",
+    "hardware_capex_usd", "network_capex_usd", "depreciation_usd", "energy_cost_usd",
+    "facility_cost_usd", "maintenance_cost_usd", "staff_cost_usd", "software_cost_usd", "opex_usd",
+    "tco_usd", "npv_usd", "cost_per_million_output_tokens_usd", "cost_per_million_input_tokens_usd",
+    "cost_per_request_usd", "rent_cost_usd", "rent_tco_usd", "break_even_utilisation",
 )  # fmt: skip
 
 #: bytes per activation element in tensor-parallel all-reduces (BF16 activations)
@@ -91,11 +94,44 @@ H_TDP, H_IDLE, H_APS, H_SERVER_W = (
 )
 H_PRICE, H_SERVER_PRICE = _H["price_purchase"], _H["server_price"]
 H_ETA_C, H_ETA_M = _H["compute_efficiency"], _H["bandwidth_efficiency"]
-F_RADIX, F_SW_W, F_SW_USD, F_XCVR_W, F_XCVR_USD, F_NIC_W, F_NIC_USD, F_EFF = range(8)
+H_RENT = _H["rental_price"]
+F_RADIX, F_SW_W, F_SW_USD = _F["switch_radix"], _F["switch_power"], _F["switch_price"]
+F_XCVR_W, F_XCVR_USD = _F["transceiver_power"], _F["transceiver_price"]
+F_NIC_W, F_NIC_USD, F_EFF = _F["nic_power"], _F["nic_price"], _F["effective_bandwidth_frac"]
+P_SPR, P_CARBON = _P["facility.servers_per_rack"], _P["facility.grid_carbon_g_per_kwh"]
+P_SOFTWARE, P_DISCOUNT = (
+    _P["finance.software_usd_per_accelerator_year"],
+    _P["finance.discount_rate"],
+)
+P_RENT = _P["finance.rental_usd_per_accelerator_hour"]
+P_MAX_BATCH = _P["deployment.max_batch"]
 
-S_BATCH, S_BMAX, S_NREP, S_WBYTES, S_KVTOK = (_S[n] for n in SCENARIO_OUTPUTS[:5])
-S_PREFILL, S_TTFT, S_TPOT, S_TOKS, S_MAXTOKS, S_RATE, S_UTIL = (_S[n] for n in SCENARIO_OUTPUTS[5:])
-(
-    Y_ACC, Y_SERVERS, Y_RACKS, Y_UTIL, Y_PEAKUTIL, Y_IT, Y_FAC, Y_EPT, Y_TOKENS, Y_CAPEX, Y_DEPR,
-    Y_ENERGY, Y_FACILITY, Y_MAINT, Y_STAFF, Y_OPEX, Y_TCO, Y_CPM,
-) = range(len(YEAR_OUTPUTS))  # fmt: skip
+S_BATCH, S_BMAX, S_NREP = _S["batch_size"], _S["max_batch_size"], _S["accelerators_per_replica"]
+S_WBYTES, S_KVTOK, S_PREFILL = _S["weight_bytes"], _S["kv_bytes_per_token"], _S["prefill_time_s"]
+S_TTFT, S_TPOT, S_TOKS = _S["ttft_s"], _S["tpot_s"], _S["tokens_per_s_per_accelerator"]
+S_MAXTOKS, S_RATE = _S["max_tokens_per_s_per_accelerator"], _S["replica_requests_per_s"]
+S_UTIL, S_CLOCK, S_TP = _S["target_utilisation"], _S["clock_scale"], _S["tensor_parallel"]
+
+Y_ACC, Y_SERVERS, Y_RACKS = _Y["accelerators"], _Y["servers"], _Y["racks"]
+Y_UTIL, Y_PEAKUTIL, Y_IT = _Y["utilisation"], _Y["peak_utilisation"], _Y["it_power_w"]
+Y_FAC, Y_EPT, Y_CARBON = _Y["facility_power_w"], _Y["energy_per_token_j"], _Y["carbon_kg"]
+Y_TOKENS, Y_CAPEX, Y_HW_CAPEX = _Y["generated_tokens"], _Y["capex_usd"], _Y["hardware_capex_usd"]
+Y_NET_CAPEX, Y_DEPR, Y_ENERGY = (
+    _Y["network_capex_usd"],
+    _Y["depreciation_usd"],
+    _Y["energy_cost_usd"],
+)
+Y_FACILITY, Y_MAINT, Y_STAFF = (
+    _Y["facility_cost_usd"],
+    _Y["maintenance_cost_usd"],
+    _Y["staff_cost_usd"],
+)
+Y_SOFTWARE, Y_OPEX, Y_TCO, Y_NPV = (
+    _Y["software_cost_usd"],
+    _Y["opex_usd"],
+    _Y["tco_usd"],
+    _Y["npv_usd"],
+)
+Y_CPM, Y_CPM_IN = _Y["cost_per_million_output_tokens_usd"], _Y["cost_per_million_input_tokens_usd"]
+Y_CPR, Y_RENT, Y_RENT_TCO = _Y["cost_per_request_usd"], _Y["rent_cost_usd"], _Y["rent_tco_usd"]
+Y_BREAK_EVEN = _Y["break_even_utilisation"]

@@ -9,6 +9,7 @@ scenario with the lowest TCO among those matching the selection.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Hashable, Mapping
 from typing import Any
@@ -48,6 +49,10 @@ FLEET_VARIABLES = ("accelerators", "facility_power_w", "utilisation")
 MAX_ANNOTATED_CELLS = 100
 #: at most this many tick labels per axis
 MAX_TICKS = 25
+#: a dotted config key such as ``finance.electricity_usd_per_kwh``, optionally `` (uncertain)``
+CONFIG_KEY = re.compile(r"(?:[a-z][a-z0-9_]*\.)+(?P<leaf>[a-z][a-z0-9_]*)(?P<suffix> \(.+\))?")
+#: last words of a config key that already say it is an amount of money
+MONEY_WORDS = frozenset({"cost", "price", "capex", "opex"})
 STYLE = {
     "font.size": 11,
     "axes.titlesize": 12,
@@ -70,10 +75,35 @@ def _figure(name: str) -> Figure:
     return fig
 
 
-def _label(da: xr.DataArray) -> str:
-    """Return ``long_name [units]`` (units omitted when dimensionless)."""
-    name = str(da.attrs.get("long_name", da.name))
-    units = da.attrs.get("units", "1")
+def _readable(name: str, units: str) -> str:
+    """Return a dotted config key (``long_name`` of a swept coordinate) as words.
+
+    ``finance.electricity_usd_per_kwh`` with units ``USD/kWh`` becomes ``electricity price``: the
+    last key part without the trailing words that restate the units (``usd per kwh``; "price"
+    added when those were money), underscores as spaces. A suffix such as `` (uncertain)`` is
+    kept; any other text is returned unchanged.
+    """
+    match = CONFIG_KEY.fullmatch(name)
+    if match is None:
+        return name
+    words = match["leaf"].split("_")
+    unit_words = {"per", *re.findall(r"[a-z]+", units.lower())} if units not in ("1", "") else set()
+    stripped = []
+    while len(words) > 1 and words[-1] in unit_words:
+        stripped.insert(0, words.pop())
+    if stripped[:1] == ["usd"] and words[-1] not in MONEY_WORDS:
+        words.append("price")  # electricity_usd_per_kwh is a price
+    return " ".join(words) + (match["suffix"] or "")
+
+
+def axis_label(da: xr.DataArray) -> str:
+    """Return ``long_name [units]`` (units omitted when dimensionless).
+
+    A coordinate whose ``long_name`` is its dotted config key is shown as words
+    (``finance.electricity_usd_per_kwh`` -> ``electricity price [USD/kWh]``).
+    """
+    units = str(da.attrs.get("units", "1"))
+    name = _readable(str(da.attrs.get("long_name", da.name)), units)
     return name if units in ("1", "") else f"{name} [{units}]"
 
 
@@ -82,7 +112,7 @@ def _fmt(label: Any) -> str:
     return f"{label:g}" if isinstance(label, float | np.floating) else str(label)
 
 
-def _compact(value: float, _position: object = None) -> str:
+def compact(value: float, _position: object = None) -> str:
     """Return a number with 3 significant digits and a k/M/G/T suffix above a thousand."""
     for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= factor:
@@ -90,7 +120,7 @@ def _compact(value: float, _position: object = None) -> str:
     return f"{value:.3g}"
 
 
-COMPACT = FuncFormatter(_compact)
+COMPACT = FuncFormatter(compact)
 
 
 def _describe(selection: Selection) -> str:
@@ -207,7 +237,7 @@ def plot_tco_breakdown(ds: xr.Dataset, sel: Selection | None = None) -> Figure:
     with mpl.rc_context(STYLE):
         ax = fig.add_subplot()
         _title(ax, "Annual total cost of ownership by component", scenario)
-        ax.set_xlabel(_label(ds[YEAR]))
+        ax.set_xlabel(axis_label(ds[YEAR]))
         units = ds["tco_usd"].attrs.get("units", "USD")
         ax.set_ylabel(f"annual cost [{units}]")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -218,7 +248,7 @@ def plot_tco_breakdown(ds: xr.Dataset, sel: Selection | None = None) -> Figure:
         totals = _stack_bars(ax, parts)
         for year, total in zip(parts[YEAR].values, totals, strict=True):
             ax.annotate(
-                _compact(total),
+                compact(total),
                 (year, max(total, 0)),
                 xytext=(0, 3),
                 textcoords="offset points",
@@ -246,11 +276,11 @@ def _draw_heatmap(fig: Figure, ax: Axes, grid: xr.DataArray, x: Hashable, y: Has
     masked = np.ma.masked_invalid(values)
     cmap = mpl.colormaps["viridis"].with_extremes(bad="lightgray")
     image = ax.imshow(masked, origin="lower", aspect="auto", cmap=cmap)
-    fig.colorbar(image, ax=ax, label=_label(grid), format=COMPACT)
+    fig.colorbar(image, ax=ax, label=axis_label(grid), format=COMPACT)
     _set_ticks(ax, "x", [_fmt(v) for v in grid[x].values])
     _set_ticks(ax, "y", [_fmt(v) for v in grid[y].values])
-    ax.set_xlabel(_label(grid[x]))
-    ax.set_ylabel(_label(grid[y]))
+    ax.set_xlabel(axis_label(grid[x]))
+    ax.set_ylabel(axis_label(grid[y]))
     ax.grid(False)
     if values.size > MAX_ANNOTATED_CELLS:
         return
@@ -263,7 +293,7 @@ def _draw_heatmap(fig: Figure, ax: Axes, grid: xr.DataArray, x: Hashable, y: Has
             ax.text(
                 col,
                 row,
-                _compact(value),
+                compact(value),
                 ha="center",
                 va="center",
                 fontsize=9,
@@ -278,7 +308,7 @@ def _draw_bars(ax: Axes, line: xr.DataArray, dim: Hashable | None) -> None:
     positions = np.arange(values.size)
     ax.bar(positions, np.nan_to_num(values), color="tab:blue")
     for position, value in zip(positions, values, strict=True):
-        text = "infeasible" if np.isnan(value) else _compact(value)
+        text = "infeasible" if np.isnan(value) else compact(value)
         ax.annotate(
             text,
             (position, 0 if np.isnan(value) else value),
@@ -290,8 +320,8 @@ def _draw_bars(ax: Axes, line: xr.DataArray, dim: Hashable | None) -> None:
         )
     _set_ticks(ax, "x", labels)
     if dim is not None:
-        ax.set_xlabel(_label(line[dim]))
-    ax.set_ylabel(_label(line))
+        ax.set_xlabel(axis_label(line[dim]))
+    ax.set_ylabel(axis_label(line))
     ax.margins(y=0.12)
 
 
@@ -340,12 +370,14 @@ def plot_cost_heatmap(
 
 
 def _annotate_front(ax: Axes, front: Any, cost: str, latency: str, dims: list[Hashable]) -> None:
-    """Label each Pareto point with its scenario's labels along the swept dimensions."""
-    for _, row in front.iterrows():
-        text = ", ".join(_fmt(row[dim]) for dim in dims)
-        ax.annotate(
-            text, (row[latency], row[cost]), xytext=(6, 4), textcoords="offset points", fontsize=9
-        )
+    """Label each Pareto point with its scenario's labels along the swept dimensions.
+
+    Scenarios at the same point (ties, e.g. a swept setting that changes nothing) share one
+    label listing their values as ``a/b/c``, so labels never print on top of each other.
+    """
+    for (x, y), group in front.groupby([latency, cost], sort=False):
+        parts = ("/".join(dict.fromkeys(_fmt(value) for value in group[dim])) for dim in dims)
+        ax.annotate(", ".join(parts), (x, y), xytext=(6, 4), textcoords="offset points", fontsize=9)
 
 
 def _log_if_wide(ax: Axes, values: Any, axis: str) -> None:
@@ -390,8 +422,8 @@ def plot_pareto(
     with mpl.rc_context(STYLE):
         ax = fig.add_subplot()
         _title(ax, f"Cost against latency{_year_text(ds[cost], year)}", {})
-        ax.set_xlabel(_label(ds[latency]))
-        ax.set_ylabel(_label(ds[cost]))
+        ax.set_xlabel(axis_label(ds[latency]))
+        ax.set_ylabel(axis_label(ds[cost]))
         if points.empty:
             _no_data(ax, "no feasible scenario")
             return fig
@@ -423,8 +455,8 @@ def _fleet_panel(ax: Axes, da: xr.DataArray, hue: Hashable | None) -> None:
     for label, line in lines:
         if not bool(line.isnull().all()):
             ax.plot(line[YEAR].values, line.values, marker="o", label=_fmt(label))
-    ax.set_xlabel(_label(da[YEAR]))
-    ax.set_ylabel(_label(da))
+    ax.set_xlabel(axis_label(da[YEAR]))
+    ax.set_ylabel(axis_label(da))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if "utilisation" in str(da.name):
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -541,7 +573,7 @@ def plot_sensitivity(
     fig = _figure("sensitivity")
     with mpl.rc_context(STYLE):
         ax = fig.add_subplot()
-        ax.set_xlabel(_label(ds[var]))
+        ax.set_xlabel(axis_label(ds[var]))
         ax.xaxis.set_major_formatter(COMPACT)
         base_labels = dict(zip(table["dim"], table["baseline"], strict=True))
         long_name = ds[var].attrs.get("long_name", var)
@@ -555,8 +587,10 @@ def plot_sensitivity(
         for position, (_, row) in zip(positions, table.iterrows(), strict=True):
             _tornado_bar(ax, row, position, base)
         ax.axvline(base, color="black", lw=1)
-        ax.set_yticks(positions, [_label(ds[dim]) for dim in table["dim"]])
-        ax.margins(x=0.2, y=0.15)
+        ax.set_yticks(positions, [axis_label(ds[dim]) for dim in table["dim"]])
+        ax.margins(x=0.2)
+        # rows without bars ("no change", "infeasible") must stay in view too
+        ax.set_ylim(-0.75, len(table) - 0.25)
         ax.legend(
             handles=[
                 Patch(color="tab:blue", label="lowest value or best option"),

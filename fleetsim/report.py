@@ -26,6 +26,8 @@ from fleetsim.analysis import (
     scenario_dims,
     tco_residual,
 )
+from fleetsim.errors import InputError
+from fleetsim.io import open_dataset
 from fleetsim.plots import standard_figures
 
 #: resolution of the written PNG files [dots per inch]
@@ -51,7 +53,7 @@ class ReportError(Exception):
 
 
 def _open(path_or_glob: str) -> xr.Dataset:
-    """Open one NetCDF file, or every file matching a glob combined by coordinates.
+    """Open a result with :func:`fleetsim.io.open_dataset`; turn failures into ReportError.
 
     Parameters
     ----------
@@ -61,31 +63,20 @@ def _open(path_or_glob: str) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        The (lazily loaded) result.
+        The (lazily loaded) result; shards of one sweep are put back in sweep order.
 
     Raises
     ------
     ReportError
-        If nothing matches, or the file(s) cannot be read or combined.
+        If nothing matches, shards are missing, or the file(s) cannot be read or combined.
     """
-    is_glob = any(char in path_or_glob for char in "*?[")
-    paths = sorted(glob.glob(path_or_glob)) if is_glob else [path_or_glob]
-    if not paths:
-        raise ReportError(f"no file matches {path_or_glob}")
-    if not Path(paths[0]).is_file():
-        raise ReportError(f"no such file: {path_or_glob}")
     try:
-        if not is_glob:
-            return xr.open_dataset(paths[0])
-        return xr.open_mfdataset(
-            paths,
-            combine="by_coords",
-            data_vars="minimal",
-            coords="minimal",
-            compat="override",
-            join="exact",
-            combine_attrs="override",
-        )
+        return open_dataset(path_or_glob)
+    except FileNotFoundError as error:
+        what = "no file matches" if glob.has_magic(path_or_glob) else "no such file:"
+        raise ReportError(f"{what} {path_or_glob}") from error
+    except InputError as error:  # a glob that misses or repeats shards of a sweep
+        raise ReportError(str(error).splitlines()[0]) from error
     except (OSError, ValueError) as error:
         message = str(error).split(". ")[0].splitlines()[0] if str(error) else type(error).__name__
         raise ReportError(f"cannot read {path_or_glob} as NetCDF: {message}") from error

@@ -1,14 +1,23 @@
 """Orchestration: axes -> chunks -> kernel calls -> output arrays. No physics here.
 
-The flat index space of the (shard's) grid is evaluated in chunks of ``sweep.chunk_size``
+The flat index space of the (shard's) grid is evaluated in chunks of at most ``sweep.chunk_size``
 scenarios; after each chunk every output of a scenario whose status says it is servable must be
 finite, otherwise :class:`SweepError` names the scenario's coordinates (never a silent NaN).
+
+Two ways to run: :func:`run` keeps every output in memory (``fleetsim.run``, notebooks);
+:func:`stream` hands each chunk to a consumer on one background thread (the NetCDF writer), so
+compression overlaps the next chunk's kernel call and memory stays at a few chunks whatever the
+sweep's size. Stream chunks are hyperslabs (:func:`plan`): whole trailing axes times a run of the
+axis before them, so each chunk is one rectangular block of every variable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from math import prod
 
 import numpy as np
 
@@ -18,15 +27,28 @@ from fleetsim import status as st
 from fleetsim.catalog import Catalog, Table
 from fleetsim.config import FIELDS, Scenario
 from fleetsim.precision import BYTES_PER_ELEMENT, COMPUTE_COLUMN
+from fleetsim.registry import registry as dataset_registry
 
 
 class SweepError(RuntimeError):
     """The kernel produced a non-finite value for a scenario flagged as servable (a bug)."""
 
 
+def _no_multi_start() -> np.ndarray:
+    return np.zeros(1, dtype=np.int64)
+
+
+def _no_multi_slots() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class KernelInputs:
-    """Everything :func:`fleetsim.kernel.evaluate` reads, as contiguous arrays."""
+    """Everything :func:`fleetsim.kernel.evaluate` reads, as contiguous arrays.
+
+    ``multi_start``/``multi_slots`` describe multi-slot axes (the Monte Carlo ``sample`` axis,
+    whose ``axis_param`` is negative); their defaults mean "none".
+    """
 
     base: np.ndarray
     axis_param: np.ndarray
@@ -39,17 +61,58 @@ class KernelInputs:
     cooling: np.ndarray
     dtype_bytes: np.ndarray
     compute_column: np.ndarray
+    multi_start: np.ndarray = field(default_factory=_no_multi_start)
+    multi_slots: np.ndarray = field(default_factory=_no_multi_slots)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which kernel outputs are stored: indexes into ``SCENARIO_OUTPUTS`` and ``YEAR_OUTPUTS``."""
+
+    scenario: np.ndarray
+    year: np.ndarray
+
+    @classmethod
+    def of(cls, names) -> Selection:
+        """Return the selection of output ``names`` (``status`` is implied; order: kernel)."""
+        return cls(
+            np.array(
+                [i for i, n in enumerate(layout.SCENARIO_OUTPUTS) if n in names], dtype=np.int64
+            ),
+            np.array([i for i, n in enumerate(layout.YEAR_OUTPUTS) if n in names], dtype=np.int64),
+        )
+
+    @property
+    def scenario_names(self) -> tuple[str, ...]:
+        """Names of the stored per-scenario outputs."""
+        return tuple(layout.SCENARIO_OUTPUTS[i] for i in self.scenario)
+
+    @property
+    def year_names(self) -> tuple[str, ...]:
+        """Names of the stored per-year outputs."""
+        return tuple(layout.YEAR_OUTPUTS[i] for i in self.year)
+
+
+def everything() -> Selection:
+    """Return the selection of every kernel output."""
+    return Selection.of((*layout.SCENARIO_OUTPUTS, *layout.YEAR_OUTPUTS))
 
 
 @dataclass(frozen=True)
 class SweepArrays:
-    """Raw kernel outputs of a sweep, flat over scenarios (C order of ``axes``)."""
+    """Kernel outputs of a sweep, variable-major and flat over scenarios (C order of ``axes``).
 
-    axes: tuple[axes_mod.Axis, ...]
+    ``scenario[j]`` (shape ``(n,)``) is output ``scenario_names[j]``; ``year[j]`` (shape
+    ``(n, years)``) is ``year_names[j]``.
+    """
+
+    axes: tuple
     years: int
     scenario: np.ndarray
     year: np.ndarray
     status: np.ndarray
+    scenario_names: tuple[str, ...] = layout.SCENARIO_OUTPUTS
+    year_names: tuple[str, ...] = layout.YEAR_OUTPUTS
 
 
 def _columns(table: Table, columns: tuple[str, ...]) -> np.ndarray:
@@ -57,18 +120,24 @@ def _columns(table: Table, columns: tuple[str, ...]) -> np.ndarray:
     return np.ascontiguousarray(table.values[:, order], dtype=np.float64)
 
 
-def kernel_inputs(
-    scenario: Scenario, catalog: Catalog, axes: tuple[axes_mod.Axis, ...]
-) -> KernelInputs:
+def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelInputs:
     """Assemble the kernel's arrays for ``axes`` of a validated scenario."""
     slot = {spec.key: i for i, spec in enumerate(FIELDS)}
     values = [a.kernel_values(catalog) for a in axes]
-    lengths = np.array([len(v) for v in values], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    lengths = np.array([len(a) for a in axes], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])[:-1]]).astype(np.int64)
+    params, multi_start, multi_slots = [], [0], []
+    for axis in axes:
+        if isinstance(axis, axes_mod.SampleAxis):
+            params.append(-len(multi_start))
+            multi_slots += [slot[f.key] for f in axis.fields]
+            multi_start.append(len(multi_slots))
+        else:
+            params.append(slot[axis.field.key])
     tables = catalog.tables
     return KernelInputs(
         base=axes_mod.base_vector(scenario, catalog),
-        axis_param=np.array([slot[a.field.key] for a in axes], dtype=np.int64),
+        axis_param=np.array(params, dtype=np.int64),
         axis_offset=offsets,
         axis_length=lengths,
         axis_values=np.ascontiguousarray(np.concatenate(values) if values else np.zeros(0)),
@@ -80,10 +149,12 @@ def kernel_inputs(
         compute_column=np.array(
             [layout.HARDWARE_COLUMNS.index(c) for c in COMPUTE_COLUMN], dtype=np.int64
         ),
+        multi_start=np.array(multi_start, dtype=np.int64),
+        multi_slots=np.array(multi_slots, dtype=np.int64),
     )
 
 
-def output_bytes(n: int, years: int) -> int:
+def output_bytes(n: int, years: int, selection: Selection | None = None) -> int:
     """Return the bytes :func:`run` allocates for the outputs of ``n`` scenarios.
 
     Parameters
@@ -92,28 +163,95 @@ def output_bytes(n: int, years: int) -> int:
         Number of scenarios.
     years : int
         Horizon in years.
+    selection : Selection, optional
+        Stored outputs (default: all).
 
     Returns
     -------
     int
         float64 per-scenario and per-year outputs plus the int8 status. [B]
     """
-    per_scenario = 8 * (len(layout.SCENARIO_OUTPUTS) + len(layout.YEAR_OUTPUTS) * years) + 1
+    selection = everything() if selection is None else selection
+    per_scenario = 8 * (len(selection.scenario) + len(selection.year) * years) + 1
     return int(n) * per_scenario
 
 
-def evaluate_range(inputs: KernelInputs, years: int, lo: int, hi: int):
-    """Run the kernel on flat indices ``lo .. hi-1``; return (scenario, year, status) arrays."""
-    n = hi - lo
-    out_scenario = np.empty((n, len(layout.SCENARIO_OUTPUTS)))
-    out_year = np.empty((n, len(layout.YEAR_OUTPUTS), years))
-    out_status = np.empty(n, dtype=np.int8)
+def nan_masks() -> tuple[np.ndarray, np.ndarray]:
+    """Return the year outputs that may be NaN in any servable scenario, and without demand.
+
+    From the registry: ``nan_when`` (NaN for a stated reason) and ``undefined_without_demand``
+    (per-token and per-request outputs of a zero-demand scenario).
+    """
+    registry = dataset_registry()
+    always = [bool(registry[n].get("nan_when")) for n in layout.YEAR_OUTPUTS]
+    no_demand = [bool(registry[n].get("undefined_without_demand")) for n in layout.YEAR_OUTPUTS]
+    return np.array(always, dtype=np.bool_), np.array(no_demand, dtype=np.bool_)
+
+
+def call_kernel(
+    inputs: KernelInputs,
+    years: int,
+    lo: int,
+    hi: int,
+    selection: Selection,
+    out_scenario: np.ndarray,
+    out_year: np.ndarray,
+    out_status: np.ndarray,
+) -> int:
+    """Run the kernel on flat indices ``lo .. hi-1`` into variable-major outputs.
+
+    Parameters
+    ----------
+    inputs : KernelInputs
+        Kernel arrays.
+    years : int
+        Horizon in years.
+    lo, hi : int
+        Flat index range.
+    selection : Selection
+        Outputs to store.
+    out_scenario, out_year, out_status : ndarray
+        C-contiguous ``(len(selection.scenario), hi - lo)``, ``(len(selection.year), hi - lo,
+        years)`` (float32 or float64) and int8 ``(hi - lo,)``, written.
+
+    Returns
+    -------
+    int
+        The first row (``0 .. hi - lo - 1``) of a servable scenario with a non-finite output
+        the registry does not allow, or -1.
+    """
+    nan_ok, nan_ok_no_demand = nan_masks()
+    out_bad = np.empty((hi - lo + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64)
     kernel.evaluate(
         lo, hi, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
-        inputs.axis_values, years, inputs.hardware, inputs.models, inputs.fabrics, inputs.cooling,
-        inputs.dtype_bytes, inputs.compute_column, out_scenario, out_year, out_status,
+        inputs.axis_values, inputs.multi_start, inputs.multi_slots, years, inputs.hardware,
+        inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
+        selection.scenario, selection.year, nan_ok, nan_ok_no_demand,
+        out_scenario, out_year, out_status, out_bad,
     )  # fmt: skip
-    return out_scenario, out_year, out_status
+    bad = out_bad[out_bad >= 0]
+    return int(bad.min()) if bad.size else -1
+
+
+def evaluate_range(inputs: KernelInputs, years: int, lo: int, hi: int):
+    """Run the kernel on flat indices ``lo .. hi-1``; return (scenario, year, status) arrays.
+
+    Every output in float64, indexed by scenario first: ``scenario[i, j]`` is
+    ``SCENARIO_OUTPUTS[j]`` and ``year[i, j, y]`` is ``YEAR_OUTPUTS[j]`` in year ``y`` of flat
+    index ``lo + i`` (views of the kernel's variable-major arrays).
+    """
+    n = hi - lo
+    selection = everything()
+    out_scenario = np.empty((len(layout.SCENARIO_OUTPUTS), n))
+    out_year = np.empty((len(layout.YEAR_OUTPUTS), n, years))
+    out_status = np.empty(n, dtype=np.int8)
+    call_kernel(inputs, years, lo, hi, selection, out_scenario, out_year, out_status)
+    return out_scenario.T, out_year.transpose(1, 0, 2), out_status
+
+
+def _where(axes: tuple, flat: int) -> str:
+    index = np.unravel_index(flat, axes_mod.shape(axes))
+    return ", ".join(f"{a.name}={a.labels[i]!r}" for a, i in zip(axes, index, strict=True))
 
 
 def check_outputs(
@@ -121,16 +259,19 @@ def check_outputs(
 ) -> None:
     """Raise :class:`SweepError` if a servable scenario has a non-finite output.
 
-    Zero-demand scenarios legitimately have NaN cost and energy per token; every other output
-    of a servable scenario must be finite.
+    Zero-demand scenarios legitimately have NaN per-token outputs and outputs with ``nan_when``
+    in the registry may be NaN for their stated reason; every other output of a servable
+    scenario must be finite.
     """
+    registry = dataset_registry()
     year_ok = np.isfinite(out_year)
     per_token = [
-        layout.YEAR_OUTPUTS.index(n)
-        for n in ("energy_per_token_j", "cost_per_million_output_tokens_usd")
+        i for i, n in enumerate(layout.YEAR_OUTPUTS) if registry[n].get("undefined_without_demand")
     ]
+    optional = [i for i, n in enumerate(layout.YEAR_OUTPUTS) if registry[n].get("nan_when")]
     zero_demand = out_status == st.ZERO_DEMAND
     year_ok[np.ix_(zero_demand, per_token)] = True
+    year_ok[:, optional] = True
     finite = np.isfinite(out_scenario).all(axis=1) & year_ok.all(axis=(1, 2))
     servable = np.isin(out_status, st.SERVABLE)
     bad = np.flatnonzero(servable & ~finite)
@@ -143,11 +284,12 @@ def check_outputs(
 def run(
     scenario: Scenario,
     catalog: Catalog,
-    axes: tuple[axes_mod.Axis, ...],
+    axes: tuple,
     chunk_size: int,
     progress: Callable[[int], None] | None = None,
+    selection: Selection | None = None,
 ) -> SweepArrays:
-    """Evaluate every scenario of ``axes`` in chunks and return the flat output arrays.
+    """Evaluate every scenario of ``axes`` in chunks and return the outputs in memory.
 
     Parameters
     ----------
@@ -161,18 +303,203 @@ def run(
         Scenarios per kernel call.
     progress : callable, optional
         Called with the number of scenarios finished after each chunk.
+    selection : Selection, optional
+        Outputs to keep (default: all).
     """
+    selection = everything() if selection is None else selection
     inputs = kernel_inputs(scenario, catalog, axes)
     n = axes_mod.size(axes)
     years = scenario.years
-    out_scenario = np.empty((n, len(layout.SCENARIO_OUTPUTS)))
-    out_year = np.empty((n, len(layout.YEAR_OUTPUTS), years))
+    out_scenario = np.empty((len(selection.scenario), n))
+    out_year = np.empty((len(selection.year), n, years))
     out_status = np.empty(n, dtype=np.int8)
     for lo in range(0, n, chunk_size):
         hi = min(n, lo + chunk_size)
         s, y, code = evaluate_range(inputs, years, lo, hi)
         check_outputs(axes, lo, s, y, code)
-        out_scenario[lo:hi], out_year[lo:hi], out_status[lo:hi] = s, y, code
+        out_scenario[:, lo:hi] = s.T[selection.scenario]
+        out_year[:, lo:hi] = y.transpose(1, 0, 2)[selection.year]
+        out_status[lo:hi] = code
         if progress is not None:
             progress(hi - lo)
-    return SweepArrays(axes, years, out_scenario, out_year, out_status)
+    return SweepArrays(
+        axes, years, out_scenario, out_year, out_status,
+        selection.scenario_names, selection.year_names,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- streaming
+@dataclass(frozen=True)
+class Slab:
+    """One chunk of a streamed sweep: a flat index range that is a hyperslab of the grid.
+
+    Parameters
+    ----------
+    lo, hi : int
+        Flat index range (C order).
+    start, count : tuple of int
+        Per-axis start and length of the block the range covers.
+    """
+
+    lo: int
+    hi: int
+    start: tuple[int, ...]
+    count: tuple[int, ...]
+
+    def slices(self) -> tuple[slice, ...]:
+        """Return the block as one slice per axis."""
+        return tuple(slice(a, a + c) for a, c in zip(self.start, self.count, strict=True))
+
+
+def plan(shape: tuple[int, ...], target: int) -> tuple[tuple[int, ...], Iterator[Slab]]:
+    """Split a grid into hyperslab chunks of at most ``target`` scenarios (at least one row).
+
+    The trailing axes whose product fits in ``target`` are taken whole; the axis before them is
+    cut into runs of ``m`` indices (``m`` times the trailing product <= ``target``); the leading
+    axes advance one index at a time. Chunks come in flat (C) order and tile the grid exactly.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Grid shape.
+    target : int
+        Most scenarios per chunk.
+
+    Returns
+    -------
+    tuple
+        The chunk shape (also the NetCDF chunk shape of the scenario dimensions, so every
+        write covers whole NetCDF chunks) and an iterator over the :class:`Slab` chunks.
+    """
+    target = max(1, int(target))
+    k = len(shape)
+    while k > 0 and prod(shape[k - 1 :]) <= target:
+        k -= 1
+    if k == 0:
+        whole = tuple(shape)
+        return whole, iter([Slab(0, prod(shape), (0,) * len(shape), whole)])
+    cut = k - 1  # the axis cut into runs
+    trailing = prod(shape[k:])
+    run_length = max(1, min(shape[cut], target // trailing))
+    chunk = (1,) * cut + (run_length,) + tuple(shape[k:])
+
+    def slabs() -> Iterator[Slab]:
+        for prefix in np.ndindex(*shape[:cut]):
+            for first in range(0, shape[cut], run_length):
+                rows = min(run_length, shape[cut] - first)
+                start = (*prefix, first) + (0,) * (len(shape) - k)
+                lo = int(np.ravel_multi_index(start, shape)) if shape else 0
+                yield Slab(lo, lo + rows * trailing, start, (1,) * cut + (rows, *shape[k:]))
+
+    return chunk, slabs()
+
+
+@dataclass
+class Chunk:
+    """One evaluated chunk handed to a :func:`stream` consumer (its arrays are reused after)."""
+
+    slab: Slab
+    scenario: np.ndarray
+    year: np.ndarray
+    status: np.ndarray
+
+
+class _Buffers:
+    """Flat output buffers for one chunk, reshaped per chunk to C-contiguous arrays."""
+
+    def __init__(self, size: int, selection: Selection, years: int, dtype) -> None:
+        self.n_s, self.n_y, self.years = len(selection.scenario), len(selection.year), years
+        self.scenario = np.empty(self.n_s * size, dtype=dtype)
+        self.year = np.empty(self.n_y * size * years, dtype=dtype)
+        self.status = np.empty(size, dtype=np.int8)
+
+    def views(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            self.scenario[: self.n_s * m].reshape(self.n_s, m),
+            self.year[: self.n_y * m * self.years].reshape(self.n_y, m, self.years),
+            self.status[:m],
+        )
+
+
+def stream(
+    scenario: Scenario,
+    catalog: Catalog,
+    axes: tuple,
+    chunk_size: int,
+    consume: Callable[[Chunk], None],
+    selection: Selection | None = None,
+    dtype=np.float32,
+    progress: Callable[[int], None] | None = None,
+    depth: int = 2,
+) -> None:
+    """Evaluate the grid chunk by chunk and hand each chunk to ``consume`` on one other thread.
+
+    The kernel runs on the calling thread (Numba, without the GIL) while ``consume`` (the NetCDF
+    writer, which compresses without the GIL) handles the previous chunks, in order, on a
+    single background thread; at most ``depth`` evaluated chunks wait for it. Buffers are
+    reused, so memory stays at ``depth + 1`` chunks whatever the sweep's size.
+
+    Parameters
+    ----------
+    scenario, catalog, axes, chunk_size
+        As for :func:`run`.
+    consume : callable
+        Called with each :class:`Chunk` in flat order, always from the same thread; the chunk's
+        arrays are reused once it returns.
+    selection : Selection, optional
+        Outputs to compute into the chunks (default: all).
+    dtype : numpy dtype
+        Floating-point dtype of the chunk arrays (the stored dtype).
+    progress : callable, optional
+        Called with the number of scenarios of each chunk once it has been consumed.
+    depth : int
+        Evaluated chunks that may wait for ``consume``.
+
+    Raises
+    ------
+    SweepError
+        If a servable scenario has a non-finite output (nothing more is consumed).
+    """
+    selection = everything() if selection is None else selection
+    inputs = kernel_inputs(scenario, catalog, axes)
+    chunk_shape, slabs = plan(axes_mod.shape(axes), chunk_size)
+    size = min(prod(chunk_shape), axes_mod.size(axes))
+    free: queue.Queue = queue.Queue()
+    for _ in range(depth + 1):
+        free.put(_Buffers(size, selection, scenario.years, dtype))
+    full: queue.Queue = queue.Queue()
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        while (item := full.get()) is not None:
+            buffers, chunk = item
+            try:
+                if not failure:
+                    consume(chunk)
+                    if progress is not None:
+                        progress(chunk.slab.hi - chunk.slab.lo)
+            except BaseException as error:  # handed to the calling thread, which re-raises
+                failure.append(error)
+            finally:
+                free.put(buffers)
+
+    thread = threading.Thread(target=writer, name="fleetsim-writer", daemon=True)
+    thread.start()
+    try:
+        for slab in slabs:
+            buffers = free.get()
+            if failure:
+                break
+            s, y, code = buffers.views(slab.hi - slab.lo)
+            bad = call_kernel(inputs, scenario.years, slab.lo, slab.hi, selection, s, y, code)
+            if bad >= 0:
+                raise SweepError(
+                    "non-finite output for a servable scenario "
+                    f"({_where(axes, slab.lo + bad)}); please report this"
+                )
+            full.put((buffers, Chunk(slab, s, y, code)))
+    finally:
+        full.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]

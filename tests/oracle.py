@@ -69,16 +69,54 @@ def _prefill(S, m, hw, peak, b_w, tp, pp, link, sc):
     )
 
 
-def replica(sc, catalog):
-    """Return (status, outputs) of one replica's operating point."""
+def derated_hardware(sc, catalog):
+    """Return (hardware row, clock scale) after forcing facility.servers_per_rack."""
     hw = _row(catalog, "hardware", sc["hardware"])
+    density = sc["facility.servers_per_rack"]
+    if density is None:
+        return hw, 1.0
+    rack = _row(catalog, "cooling", sc["facility.cooling"])["rack_power_limit"]
+    cap = (rack / density - hw["server_overhead_power"]) / hw["accelerators_per_server"]
+    if cap >= hw["tdp"]:
+        return hw, 1.0
+    if cap <= hw["idle_power"]:
+        return hw, 0.0
+    # dynamic power ~ f^3 under DVFS: the clock that fits the cap scales every peak FLOP/s
+    scale = ((cap - hw["idle_power"]) / (hw["tdp"] - hw["idle_power"])) ** (1 / 3)
+    hw = {k: v * scale if k.startswith("peak_flops_") else v for k, v in hw.items()}
+    hw["tdp"] = cap
+    return hw, scale
+
+
+def replica(sc, catalog, hw):
+    """Return (status, outputs) of one replica; ``deployment.tp=auto`` tries 1, 2, 4, ... <= domain."""
+    if sc["deployment.tp"] != "auto":
+        return replica_at(sc["deployment.tp"], sc, catalog, hw)
+    results = []
+    tp = 1
+    while tp <= min(hw["scaleup_domain"], 64):
+        results.append(replica_at(tp, sc, catalog, hw))
+        tp *= 2
+    feasible = [r for r in results if r[0] == st.FEASIBLE]
+    if not feasible:
+        return results[-1]
+    best = max(r[1]["tokens_per_s_per_accelerator"] for r in feasible)
+    return next(r for r in feasible if r[1]["tokens_per_s_per_accelerator"] == best)
+
+
+def replica_at(tp, sc, catalog, hw):
+    """Return (status, outputs) of a replica with tensor-parallel degree ``tp``."""
     m = _row(catalog, "models", sc["model"])
     fb = _row(catalog, "fabrics", sc["network.fabric"])
-    tp, pp = sc["deployment.tp"], sc["deployment.pp"]
+    pp = sc["deployment.pp"]
     b_w, b_kv = BYTES[sc["deployment.weight_dtype"]], BYTES[sc["deployment.kv_dtype"]]
     peak = hw[COMPUTE[sc["deployment.weight_dtype"]]] or hw["peak_flops_bf16"]
     S, O = sc["workload.input_tokens"], sc["workload.output_tokens"]
-    out = {"accelerators_per_replica": tp * pp, "weight_bytes": m["total_params"] * b_w}
+    out = {
+        "tensor_parallel": tp,
+        "accelerators_per_replica": tp * pp,
+        "weight_bytes": m["total_params"] * b_w,
+    }
     kv_tok = m["kv_elements_per_token"] * b_kv
     out["kv_bytes_per_token"] = kv_tok
     free = (
@@ -92,6 +130,7 @@ def replica(sc, catalog):
     b_max = math.floor(free / ((S + O) * kv_tok))
     if b_max < 1:
         return st.KV_DOES_NOT_FIT, out
+    b_max = b_max if sc["deployment.max_batch"] is None else min(b_max, sc["deployment.max_batch"])
     out["max_batch_size"] = b_max
     link = (
         hw["scaleup_bandwidth"]
@@ -141,44 +180,29 @@ def replica(sc, catalog):
     return st.FEASIBLE, out
 
 
-def fleet(sc, catalog, rep, years):
+def fleet(sc, catalog, rep, years, hw):
     """Return (status, per-year outputs as lists) for a feasible replica operating point."""
-    hw = _row(catalog, "hardware", sc["hardware"])
     fb = _row(catalog, "fabrics", sc["network.fabric"])
     cl = _row(catalog, "cooling", sc["facility.cooling"])
     aps = hw["accelerators_per_server"]
-    server_w = aps * hw["tdp"] + hw["server_overhead_power"]
-    per_rack = math.floor(cl["rack_power_limit"] / server_w)
+    if sc["facility.servers_per_rack"] is None:
+        per_rack = math.floor(
+            cl["rack_power_limit"] / (aps * hw["tdp"] + hw["server_overhead_power"])
+        )
+    else:
+        per_rack = sc["facility.servers_per_rack"]
     if per_rack < 1:
         return st.RACK_POWER_EXCEEDED, {}
     n_rep = rep["accelerators_per_replica"]
     lam, rho = rep["replica_requests_per_s"], rep["target_utilisation"]
     life, dep = sc["finance.hardware_lifetime_years"], sc["finance.depreciation_years"]
-    price_per_kwh = sc["finance.electricity_usd_per_kwh"]
-    out = {
-        k: []
-        for k in (
-            "accelerators",
-            "servers",
-            "racks",
-            "utilisation",
-            "peak_utilisation",
-            "it_power_w",
-            "facility_power_w",
-            "energy_per_token_j",
-            "generated_tokens",
-            "capex_usd",
-            "depreciation_usd",
-            "energy_cost_usd",
-            "facility_cost_usd",
-            "maintenance_cost_usd",
-            "staff_cost_usd",
-            "opex_usd",
-            "tco_usd",
-            "cost_per_million_output_tokens_usd",
-        )
-    }
-    bought, spend, tco = [], [], 0.0
+    rental = sc["finance.rental_usd_per_accelerator_hour"]
+    rental = hw["rental_price"] if rental is None else rental / 3600
+    rental = rental if rental > 0 else math.nan
+    input_share = rep["prefill_time_s"] * lam  # share of replica time spent on prompts
+    out: dict[str, list] = {}
+    bought, spend = [], []
+    tco = npv = rent_tco = 0.0
     for y in range(years):
         rate = sc["workload.requests_per_day"] / 86400 * (1 + sc["workload.growth_per_year"]) ** y
         peak = rate * sc["workload.peak_to_mean"]
@@ -203,20 +227,24 @@ def fleet(sc, catalog, rep, years):
         net_usd = (
             switches * fb["switch_price"] + xcvr * fb["transceiver_price"] + ends * fb["nic_price"]
         )
+        server_w = hw["server_overhead_power"]
         it = (
             acc * (hw["idle_power"] + (hw["tdp"] - hw["idle_power"]) * busy)
-            + servers * hw["server_overhead_power"]
+            + servers * server_w
             + net_w
         )
-        it_peak = acc * hw["tdp"] + servers * hw["server_overhead_power"] + net_w
+        it_peak = acc * hw["tdp"] + servers * server_w + net_w
         fac = it * cl["pue"]
-        tokens = rate * sc["workload.output_tokens"] * SECONDS_PER_YEAR
-        unit = hw["price_purchase"] + hw["server_price"] / aps + (net_usd / acc if acc else 0.0)
+        requests = rate * SECONDS_PER_YEAR
+        tokens = requests * sc["workload.output_tokens"]
         alive = sum(bought[max(0, y - life + 1) : y])
         bought.append(max(0.0, acc - alive))
-        spend.append(bought[-1] * unit * (1 - sc["finance.price_decline_per_year"]) ** y)
+        decline = (1 - sc["finance.price_decline_per_year"]) ** y
+        hw_capex = bought[-1] * (hw["price_purchase"] + hw["server_price"] / aps) * decline
+        net_capex = bought[-1] * (net_usd / acc if acc else 0.0) * decline
+        spend.append(hw_capex + net_capex)
         depreciation = sum(spend[max(0, y - dep + 1) : y + 1]) / dep
-        energy = fac * SECONDS_PER_YEAR / 3.6e6 * price_per_kwh
+        energy = fac * SECONDS_PER_YEAR / 3.6e6 * sc["finance.electricity_usd_per_kwh"]
         facility = it_peak / 1000 * sc["facility.colocation_usd_per_kw_month"] * 12
         maintenance = sc["finance.maintenance_frac_per_year"] * sum(
             spend[max(0, y - life + 1) : y + 1]
@@ -227,40 +255,67 @@ def fleet(sc, catalog, rep, years):
             / 1000
             * sc["finance.staff_cost_usd_per_year"]
         )
-        opex = energy + facility + maintenance + staff
+        software = acc * sc["finance.software_usd_per_accelerator_year"]
+        opex = energy + facility + maintenance + staff + software
         tco += spend[-1] + opex
-        row = dict(
-            accelerators=acc,
-            servers=servers,
-            racks=math.ceil(servers / per_rack),
-            utilisation=busy,
-            peak_utilisation=peak_busy,
-            it_power_w=it,
-            facility_power_w=fac,
-            energy_per_token_j=fac * SECONDS_PER_YEAR / tokens if tokens else math.nan,
-            generated_tokens=tokens,
-            capex_usd=spend[-1],
-            depreciation_usd=depreciation,
-            energy_cost_usd=energy,
-            facility_cost_usd=facility,
-            maintenance_cost_usd=maintenance,
-            staff_cost_usd=staff,
-            opex_usd=opex,
-            tco_usd=tco,
-            cost_per_million_output_tokens_usd=(depreciation + opex) / tokens * 1e6
+        npv += (spend[-1] + opex) / (1 + sc["finance.discount_rate"]) ** y
+        rent = acc * rental * SECONDS_PER_YEAR
+        rent_tco += rent + staff + software
+        accrual = depreciation + opex
+        row = {
+            "accelerators": acc,
+            "servers": servers,
+            "racks": math.ceil(servers / per_rack),
+            "utilisation": busy,
+            "peak_utilisation": peak_busy,
+            "it_power_w": it,
+            "facility_power_w": fac,
+            "energy_per_token_j": fac * SECONDS_PER_YEAR / tokens if tokens else math.nan,
+            "carbon_kg": fac
+            * SECONDS_PER_YEAR
+            / 3.6e6
+            * sc["facility.grid_carbon_g_per_kwh"]
+            / 1000,
+            "generated_tokens": tokens,
+            "capex_usd": spend[-1],
+            "hardware_capex_usd": hw_capex,
+            "network_capex_usd": net_capex,
+            "depreciation_usd": depreciation,
+            "energy_cost_usd": energy,
+            "facility_cost_usd": facility,
+            "maintenance_cost_usd": maintenance,
+            "staff_cost_usd": staff,
+            "software_cost_usd": software,
+            "opex_usd": opex,
+            "tco_usd": tco,
+            "npv_usd": npv,
+            "cost_per_million_output_tokens_usd": accrual * (1 - input_share) / tokens * 1e6
             if tokens
             else math.nan,
-        )
+            "cost_per_million_input_tokens_usd": (
+                accrual * input_share / (requests * sc["workload.input_tokens"]) * 1e6
+                if tokens
+                else math.nan
+            ),
+            "cost_per_request_usd": accrual / requests if tokens else math.nan,
+            "rent_cost_usd": rent,
+            "rent_tco_usd": rent_tco,
+            "break_even_utilisation": accrual / rent if rent > 0 else math.nan,
+        }
         for name, value in row.items():
-            out[name].append(value)
+            out.setdefault(name, []).append(value)
     code = st.ZERO_DEMAND if sc["workload.requests_per_day"] <= 0 else st.FEASIBLE
     return code, out
 
 
 def evaluate(sc, catalog, years):
     """Return (status, scenario outputs, per-year outputs) of one scenario in config units."""
-    code, rep = replica(sc, catalog)
+    hw, clock = derated_hardware(sc, catalog)
+    if clock <= 0:
+        return st.RACK_POWER_EXCEEDED, {}, {}
+    code, rep = replica(sc, catalog, hw)
     if code != st.FEASIBLE:
         return code, rep, {}
-    code, per_year = fleet(sc, catalog, rep, years)
+    rep["clock_scale"] = clock
+    code, per_year = fleet(sc, catalog, rep, years, hw)
     return code, rep, per_year

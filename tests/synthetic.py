@@ -74,6 +74,7 @@ def _hand_values(name: str, hardware: str, price: float) -> np.ndarray | float |
     depreciation = np.full(len(YEARS), _CAPEX_YEAR1[hardware] / 5)
     values = {
         "capex_usd": capex,
+        "hardware_capex_usd": capex,
         "energy_cost_usd": energy,
         "facility_cost_usd": np.full(len(YEARS), 100.0),
         "maintenance_cost_usd": np.full(len(YEARS), 50.0),

@@ -30,12 +30,14 @@ def test_tco_components_come_from_the_registry(ds):
     registry = yaml.safe_load(
         (Path(an.__file__).parent / "variables.yaml").read_text(encoding="utf-8")
     )
-    assert names[:5] == [
-        "capex_usd",
+    assert names == [
+        "hardware_capex_usd",
+        "network_capex_usd",
         "energy_cost_usd",
         "facility_cost_usd",
         "maintenance_cost_usd",
         "staff_cost_usd",
+        "software_cost_usd",
     ]
     assert all(registry[name]["tco_component"] for name in names)
     with pytest.raises(KeyError, match="tco_component"):
@@ -109,15 +111,16 @@ def test_cheapest_scenario(ds):
 
 def test_tco_breakdown_of_one_scenario(ds):
     parts = an.tco_breakdown(ds, hardware="a", model="m", electricity_usd_per_kwh=0.1)
-    assert list(parts.data_vars)[:5] == [
-        "capex_usd",
+    assert list(parts.data_vars)[:6] == [
+        "hardware_capex_usd",
+        "network_capex_usd",
         "energy_cost_usd",
         "facility_cost_usd",
         "maintenance_cost_usd",
         "staff_cost_usd",
     ]
-    assert parts["capex_usd"].dims == ("year",)
-    assert _values(parts["capex_usd"]) == [1000.0, 0.0, 0.0, 0.0, 0.0]
+    assert parts["hardware_capex_usd"].dims == ("year",)
+    assert _values(parts["hardware_capex_usd"]) == [1000.0, 0.0, 0.0, 0.0, 0.0]
     assert _values(parts["energy_cost_usd"]) == [400.0] * 5
     assert _values(parts["facility_cost_usd"]) == [100.0] * 5
 
@@ -131,12 +134,12 @@ def test_tco_closure_holds_on_the_synthetic_dataset(ds):
 
 
 def test_tco_closure_detects_a_missing_cost(ds):
-    ds["capex_usd"] = ds["capex_usd"].where(ds["year"] != 3, 10.0)
+    ds["hardware_capex_usd"] = ds["hardware_capex_usd"].where(ds["year"] != 3, 10.0)
     with pytest.raises(ValueError, match="do not add up"):
         an.check_tco_closure(ds)
     with pytest.raises(ValueError, match="do not add up"):
         an.tco_breakdown(ds, hardware="a")
-    assert "capex_usd" in an.tco_breakdown(ds, check=False, hardware="a")
+    assert "hardware_capex_usd" in an.tco_breakdown(ds, check=False, hardware="a")
 
 
 def test_tco_closure_detects_one_sided_nan(ds):

@@ -32,8 +32,10 @@ def test_every_group_has_options():
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
 def test_every_group_option_composes_and_validates(real_ids, group, option):
     scenario = config.validate(api.compose([f"{group}={option}"]), real_ids)
-    assert scenario.swept == ()
     assert set(scenario.values) == {f.key for f in config.FIELDS}
+    if group == "experiment":  # experiments are studies: they may sweep
+        return
+    assert scenario.swept == ()
     assert all(len(v) == 1 for v in scenario.values.values())
 
 
@@ -118,6 +120,9 @@ def test_fields_are_well_formed():
 
 #: unit suffix of a config key -> factor from that unit to SI (longest suffix first)
 SUFFIX_FACTORS = {
+    "_usd_per_accelerator_year": 1.0 / units.SECONDS_PER_YEAR,
+    "_usd_per_accelerator_hour": 1.0 / units.SECONDS_PER_HOUR,
+    "_g_per_kwh": 1e-3 / units.JOULES_PER_KWH,  # grams per kWh -> kg per J
     "_usd_per_kw_month": units.MONTHS_PER_YEAR / 1000.0 / units.SECONDS_PER_YEAR,
     "_usd_per_kwh": 1.0 / units.JOULES_PER_KWH,
     "_usd_per_year": 1.0 / units.SECONDS_PER_YEAR,
@@ -135,10 +140,18 @@ def test_unit_suffix_matches_si_factor(spec):
     assert math.isclose(spec.si_factor, expected, rel_tol=1e-12), (spec.key, suffix)
 
 
-def test_nullable_only_for_bounds():
+#: fields where null means "no bound" or "take it from the catalog / the power limit"
+NULLABLE = {
+    "facility.servers_per_rack",
+    "finance.rental_usd_per_accelerator_hour",
+    "deployment.max_batch",
+}
+
+
+def test_nullable_only_for_bounds_and_catalog_defaults():
     for spec in config.FIELDS:
         if spec.nullable:
-            assert spec.key.endswith("_slo_s"), spec
+            assert spec.key.endswith("_slo_s") or spec.key in NULLABLE, spec
 
 
 def test_validate_rejects_unknown_keys_of_a_hand_built_config(real_ids):

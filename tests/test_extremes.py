@@ -12,9 +12,12 @@ import pytest
 import fleetsim
 from fleetsim import axes, catalog, config, layout, paths, sweep
 from fleetsim import status as st
+from fleetsim.registry import registry
 
 TINY = Path(__file__).parent / "data" / "catalog"
-PER_TOKEN = ("energy_per_token_j", "cost_per_million_output_tokens_usd")
+#: per-token outputs, undefined without demand; outputs that may be NaN for a stated reason
+PER_TOKEN = tuple(n for n, e in registry().items() if e.get("undefined_without_demand"))
+OPTIONAL = tuple(n for n, e in registry().items() if e.get("nan_when"))
 
 
 @pytest.fixture(autouse=True)
@@ -46,10 +49,15 @@ def assert_flag_contract(ds) -> None:
     for name in _floats(ds):
         values = ds[name].values
         feasible = values[_where(ds, name, [st.FEASIBLE])]
+        if name in OPTIONAL:  # e.g. rent: NaN when the catalog has no rental price
+            feasible = feasible[~np.isnan(feasible)]
         assert np.isfinite(feasible).all(), f"{name}: non-finite in a feasible scenario"
         assert np.isnan(values[_where(ds, name, failed)]).all(), f"{name}: value when infeasible"
         zero = values[_where(ds, name, [st.ZERO_DEMAND])]
-        assert (np.isnan(zero) if name in PER_TOKEN else np.isfinite(zero)).all(), name
+        if name in PER_TOKEN:
+            assert np.isnan(zero).all(), name
+        elif name not in OPTIONAL:
+            assert np.isfinite(zero).all(), name
 
 
 def test_model_larger_than_memory_is_flagged():

@@ -24,7 +24,7 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
     return [
         f"model={pick(models, 2)}",
         f"hardware={pick(hardware, 2)}",
-        f"deployment.tp={pick([1, 2, 4, 8, 16], 2)}",
+        f"deployment.tp={pick(['auto', 1, 2, 4, 8, 16], 2)}",
         f"deployment.pp={pick([1, 2], 1)}",
         f"deployment.weight_dtype={pick(['bf16', 'fp8', 'int4', 'fp4'], 2)}",
         f"deployment.kv_dtype={pick(['bf16', 'fp8'], 1)}",
@@ -42,6 +42,12 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         "finance.staff_cost_usd_per_year=150000",
         f"finance.hardware_lifetime_years=[{int(rng.integers(1, 6))}]",
         f"finance.depreciation_years=[{int(rng.integers(1, 6))}]",
+        f"facility.servers_per_rack=[null,{int(rng.integers(1, 9))}]",
+        f"deployment.max_batch=[null,{int(rng.integers(1, 64))}]",
+        f"facility.grid_carbon_g_per_kwh=[{rng.uniform(0, 800):.1f}]",
+        f"finance.discount_rate=[{rng.uniform(0, 0.15):.3f}]",
+        f"finance.software_usd_per_accelerator_year=[{rng.uniform(0, 5000):.0f}]",
+        f"finance.rental_usd_per_accelerator_hour=[null,{rng.uniform(0.5, 8):.2f}]",
         "finance.years=6",
     ]
 
@@ -80,6 +86,9 @@ def test_kernel_matches_oracle(monkeypatch, catalog_dir, seed):
     for i in picks:
         point = flat.isel(scenario_index=int(i))
         sc = _scenario_dict(scenario, point)
+        for spec in config.FIELDS:  # a tp axis holding "auto" is stored as strings
+            if spec.kind == "integer" and isinstance(sc[spec.key], str) and sc[spec.key] != "auto":
+                sc[spec.key] = int(sc[spec.key])
         for spec in config.FIELDS:  # null bounds come back from the Dataset as inf
             if spec.nullable and sc[spec.key] is not None and math.isinf(sc[spec.key]):
                 sc[spec.key] = None
@@ -117,14 +126,17 @@ def test_compiled_kernel_equals_python_kernel(monkeypatch):
     compiled = sweep.evaluate_range(inputs, 3, 0, axes.size(grid))
     n = axes.size(grid)
     python = (
-        np.empty((n, len(layout.SCENARIO_OUTPUTS))),
-        np.empty((n, len(layout.YEAR_OUTPUTS), 3)),
+        np.empty((len(layout.SCENARIO_OUTPUTS), n)),
+        np.empty((len(layout.YEAR_OUTPUTS), n, 3)),
         np.empty(n, dtype=np.int8),
     )
+    everything = sweep.everything()
     kernel.evaluate.py_func(
-        0, n, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length, inputs.axis_values, 3,
-        inputs.hardware, inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
-        *python,
+        0, n, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length, inputs.axis_values,
+        inputs.multi_start, inputs.multi_slots, 3, inputs.hardware, inputs.models, inputs.fabrics,
+        inputs.cooling, inputs.dtype_bytes, inputs.compute_column, everything.scenario, everything.year,
+        *sweep.nan_masks(), *python, np.empty((n + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64),
     )  # fmt: skip
+    python = (python[0].T, python[1].transpose(1, 0, 2), python[2])  # scenario-major, as compiled
     for got, expected in zip(python, compiled, strict=True):
         np.testing.assert_array_equal(got, expected)

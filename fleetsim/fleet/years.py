@@ -3,7 +3,10 @@
 DESIGN.md section 4. Accelerators are bought in whole servers when the fleet grows or a cohort
 reaches the end of its life, at that year's price; capex is cash; depreciation is straight-line;
 opex is energy (facility power x price), colocation (peak IT power x $/kW-month), maintenance
-(fraction of the value in service) and staff.
+(fraction of the value in service), staff and software. Cost per token splits the year's
+accrual cost (depreciation + opex) between input and output tokens by the replica's time spent
+on prefill vs decode. Renting the same fleet 24/7 is priced alongside, with the utilisation at
+which owning and renting only busy accelerator-hours cost the same.
 """
 
 from __future__ import annotations
@@ -31,39 +34,57 @@ from fleetsim.layout import (
     H_APS,
     H_IDLE,
     H_PRICE,
+    H_RENT,
     H_SERVER_PRICE,
     H_SERVER_W,
     H_TDP,
+    P_CARBON,
     P_COLO,
     P_DECLINE,
     P_DEPR,
+    P_DISCOUNT,
     P_ELEC,
     P_GROWTH,
+    P_IN,
     P_LIFE,
     P_MAINT,
     P_OUT,
     P_PEAK,
     P_RATE,
+    P_RENT,
+    P_SOFTWARE,
     P_SPARE,
+    P_SPR,
     P_STAFF_COST,
     P_STAFF_N,
     S_NREP,
+    S_PREFILL,
     S_RATE,
     S_UTIL,
     Y_ACC,
+    Y_BREAK_EVEN,
     Y_CAPEX,
+    Y_CARBON,
     Y_CPM,
+    Y_CPM_IN,
+    Y_CPR,
     Y_DEPR,
     Y_ENERGY,
     Y_EPT,
     Y_FAC,
     Y_FACILITY,
+    Y_HW_CAPEX,
     Y_IT,
     Y_MAINT,
+    Y_NET_CAPEX,
+    Y_NPV,
     Y_OPEX,
     Y_PEAKUTIL,
     Y_RACKS,
+    Y_RENT,
+    Y_RENT_TCO,
     Y_SERVERS,
+    Y_SOFTWARE,
     Y_STAFF,
     Y_TCO,
     Y_TOKENS,
@@ -82,9 +103,9 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
     p : ndarray
         Scenario parameter vector (SI; slots in :mod:`fleetsim.layout`).
     hw, fb, cl : ndarray
-        This scenario's hardware, fabric and cooling catalog rows.
+        This scenario's hardware (derated for rack density), fabric and cooling rows.
     o : ndarray
-        The replica's operating point (from :func:`replica_operating_point`).
+        The replica's operating point (from ``replica_operating_point``).
     oy : ndarray
         ``(len(YEAR_OUTPUTS), years)`` outputs, written.
     bought, spend : ndarray
@@ -97,12 +118,23 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
     """
     years = oy.shape[1]
     per_server = hw[H_APS]
-    replica_rate, utilisation, n_rep, output = o[S_RATE], o[S_UTIL], o[S_NREP], p[P_OUT]
-    rack_servers = servers_per_rack(per_server * hw[H_TDP] + hw[H_SERVER_W], cl[C_RACK])
+    replica_rate, utilisation, n_rep = o[S_RATE], o[S_UTIL], o[S_NREP]
+    prompt, output = p[P_IN], p[P_OUT]
+    if math.isinf(p[P_SPR]):
+        rack_servers = servers_per_rack(per_server * hw[H_TDP] + hw[H_SERVER_W], cl[C_RACK])
+    else:
+        rack_servers = p[P_SPR]
     if rack_servers < 1.0:
         return st.RACK_POWER_EXCEEDED
+    rental = hw[H_RENT] if math.isinf(p[P_RENT]) else p[P_RENT]
+    if rental <= 0.0:  # no rental price known for this hardware
+        rental = np.nan
+    # share of a replica's time (and so of its cost) spent on prompts: t_pf / (1 / lambda)
+    input_share = o[S_PREFILL] * replica_rate
     lifetime, depreciation_years = int(p[P_LIFE]), int(p[P_DEPR])
     tco = 0.0
+    npv = 0.0
+    rent_tco = 0.0
     for y in range(years):
         rate = mean_request_rate(p[P_RATE], p[P_GROWTH], y)
         peak_rate = rate * p[P_PEAK]
@@ -126,25 +158,33 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
         network_cost = (
             switches * fb[F_SW_USD] + transceivers * fb[F_XCVR_USD] + endpoints * fb[F_NIC_USD]
         )
-        it_power = (accelerators * accelerator_power(hw[H_IDLE], hw[H_TDP], busy)
-                    + servers * hw[H_SERVER_W] + network_power)  # fmt: skip
+        it_power = (
+            accelerators * accelerator_power(hw[H_IDLE], hw[H_TDP], busy)
+            + servers * hw[H_SERVER_W]
+            + network_power
+        )
         it_power_peak = accelerators * hw[H_TDP] + servers * hw[H_SERVER_W] + network_power
         facility_power = it_power * cl[C_PUE]
         tokens = rate * output * SECONDS_PER_YEAR
 
-        unit_price = hw[H_PRICE] + hw[H_SERVER_PRICE] / per_server
-        if accelerators > 0.0:
-            unit_price += network_cost / accelerators
+        hardware_unit = hw[H_PRICE] + hw[H_SERVER_PRICE] / per_server
+        network_unit = network_cost / accelerators if accelerators > 0.0 else 0.0
         in_service = window_sum(bought, y - lifetime + 1, y - 1)
         bought[y] = max(0.0, accelerators - in_service)
-        spend[y] = bought[y] * price_in_year(unit_price, p[P_DECLINE], y)
+        hardware_capex = bought[y] * price_in_year(hardware_unit, p[P_DECLINE], y)
+        network_capex = bought[y] * price_in_year(network_unit, p[P_DECLINE], y)
+        spend[y] = hardware_capex + network_capex
         depreciation = window_sum(spend, y - depreciation_years + 1, y) / depreciation_years
         energy = facility_power * SECONDS_PER_YEAR * p[P_ELEC]
         facility = it_power_peak * p[P_COLO] * SECONDS_PER_YEAR
         maintenance = p[P_MAINT] * window_sum(spend, y - lifetime + 1, y)
         staff = p[P_STAFF_N] * accelerators / 1000.0 * p[P_STAFF_COST] * SECONDS_PER_YEAR
-        opex = energy + facility + maintenance + staff
+        software = accelerators * p[P_SOFTWARE] * SECONDS_PER_YEAR
+        opex = energy + facility + maintenance + staff + software
         tco += spend[y] + opex
+        npv += (spend[y] + opex) / (1.0 + p[P_DISCOUNT]) ** y
+        rent = accelerators * rental * SECONDS_PER_YEAR
+        rent_tco += rent + staff + software
 
         oy[Y_ACC, y] = accelerators
         oy[Y_SERVERS, y] = servers
@@ -153,21 +193,35 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
         oy[Y_PEAKUTIL, y] = peak_busy
         oy[Y_IT, y] = it_power
         oy[Y_FAC, y] = facility_power
+        oy[Y_CARBON, y] = facility_power * SECONDS_PER_YEAR * p[P_CARBON]
         oy[Y_TOKENS, y] = tokens
         oy[Y_CAPEX, y] = spend[y]
+        oy[Y_HW_CAPEX, y] = hardware_capex
+        oy[Y_NET_CAPEX, y] = network_capex
         oy[Y_DEPR, y] = depreciation
         oy[Y_ENERGY, y] = energy
         oy[Y_FACILITY, y] = facility
         oy[Y_MAINT, y] = maintenance
         oy[Y_STAFF, y] = staff
+        oy[Y_SOFTWARE, y] = software
         oy[Y_OPEX, y] = opex
         oy[Y_TCO, y] = tco
+        oy[Y_NPV, y] = npv
+        oy[Y_RENT, y] = rent
+        oy[Y_RENT_TCO, y] = rent_tco
+        accrual = depreciation + opex
         if tokens > 0.0:
             oy[Y_EPT, y] = facility_power * SECONDS_PER_YEAR / tokens
-            oy[Y_CPM, y] = (depreciation + opex) / tokens * 1e6
+            oy[Y_CPM, y] = accrual * (1.0 - input_share) / tokens * 1e6
+            oy[Y_CPM_IN, y] = accrual * input_share / (rate * prompt * SECONDS_PER_YEAR) * 1e6
+            oy[Y_CPR, y] = accrual / (rate * SECONDS_PER_YEAR)
         else:
             oy[Y_EPT, y] = np.nan
             oy[Y_CPM, y] = np.nan
+            oy[Y_CPM_IN, y] = np.nan
+            oy[Y_CPR, y] = np.nan
+        # renting only busy accelerator-hours costs busy x rent: equal to owning at this busy fraction
+        oy[Y_BREAK_EVEN, y] = accrual / rent if rent > 0.0 else np.nan
     if p[P_RATE] <= 0.0:
         return st.ZERO_DEMAND
     return st.FEASIBLE

@@ -25,6 +25,7 @@ from fleetsim.layout import (
     P_IN,
     P_KVDTYPE,
     P_LATENCY,
+    P_MAX_BATCH,
     P_OUT,
     P_OVERHEAD,
     P_PP,
@@ -42,6 +43,7 @@ from fleetsim.layout import (
     S_PREFILL,
     S_RATE,
     S_TOKS,
+    S_TP,
     S_TPOT,
     S_TTFT,
     S_UTIL,
@@ -53,8 +55,8 @@ from fleetsim.physics.serving import decode_step_time, prefill_time
 
 
 @jit
-def replica_operating_point(p, hw, md, fb, dtype_bytes, compute_column, o):
-    """Find one replica's operating point and write it into ``o`` (see ``SCENARIO_OUTPUTS``).
+def _operating_point_at(tp, p, hw, md, fb, dtype_bytes, compute_column, o):
+    """Find the operating point of a replica with tensor-parallel degree ``tp``; write it into ``o``.
 
     Parameters
     ----------
@@ -74,7 +76,8 @@ def replica_operating_point(p, hw, md, fb, dtype_bytes, compute_column, o):
     int
         :mod:`fleetsim.status` code: FEASIBLE, or the first reason the replica cannot serve.
     """
-    tp, pp = p[P_TP], p[P_PP]
+    pp = p[P_PP]
+    o[S_TP] = tp
     n_rep = tp * pp
     w_code = int(p[P_WDTYPE])
     b_w, b_kv = dtype_bytes[w_code], dtype_bytes[int(p[P_KVDTYPE])]
@@ -98,6 +101,7 @@ def replica_operating_point(p, hw, md, fb, dtype_bytes, compute_column, o):
         return st.CONTEXT_TOO_LONG
     if b_max < 1.0:
         return st.KV_DOES_NOT_FIT
+    b_max = min(b_max, p[P_MAX_BATCH])  # an engine's max-batch setting caps the KV-limited batch
     o[S_BMAX] = b_max
 
     # tensor parallelism beyond the scale-up domain goes over the scale-out fabric
@@ -150,3 +154,49 @@ def replica_operating_point(p, hw, md, fb, dtype_bytes, compute_column, o):
     o[S_MAXTOKS] = output / (t_prefill + output * step_max_batch / b_max) / n_rep
 
     return st.FEASIBLE
+
+
+#: largest tensor-parallel degree the layout search tries
+MAX_SEARCHED_TP = 64.0
+
+
+@jit
+def replica_operating_point(p, hw, md, fb, dtype_bytes, compute_column, o):
+    """Find one replica's operating point and write it into ``o`` (see ``SCENARIO_OUTPUTS``).
+
+    With ``deployment.tp`` given, evaluate that layout. With ``deployment.tp=auto`` (stored as 0)
+    search the tensor-parallel degrees 1, 2, 4, ... up to the scale-up domain and keep the one
+    with the most generated tokens/s per accelerator that meets the latency targets -- what a
+    serving engineer does on an 8-GPU node (e.g. 4 replicas x TP2 rather than 1 x TP8).
+
+    Parameters
+    ----------
+    p : ndarray
+        Scenario parameter vector (SI; slots in :mod:`fleetsim.layout`).
+    hw, md, fb : ndarray
+        This scenario's hardware, model and fabric catalog rows (``*_COLUMNS`` order).
+    dtype_bytes : ndarray
+        Bytes per element by dtype code. [B]
+    compute_column : ndarray
+        Hardware column of the peak FLOP/s computing each weight dtype.
+    o : ndarray
+        Scenario outputs, written (``tensor_parallel`` holds the chosen degree).
+
+    Returns
+    -------
+    int
+        :mod:`fleetsim.status` code; for a search with no feasible degree, the code of the
+        largest degree tried (the one with the most memory).
+    """
+    if p[P_TP] > 0.0:
+        return _operating_point_at(p[P_TP], p, hw, md, fb, dtype_bytes, compute_column, o)
+    best_tp, best_rate = 0.0, -1.0
+    tp, code = 1.0, st.FEASIBLE
+    while tp <= min(hw[H_DOMAIN], MAX_SEARCHED_TP):
+        code = _operating_point_at(tp, p, hw, md, fb, dtype_bytes, compute_column, o)
+        if code == st.FEASIBLE and o[S_TOKS] > best_rate:
+            best_tp, best_rate = tp, o[S_TOKS]
+        tp *= 2.0
+    if best_tp == 0.0:
+        return code
+    return _operating_point_at(best_tp, p, hw, md, fb, dtype_bytes, compute_column, o)

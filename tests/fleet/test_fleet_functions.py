@@ -105,6 +105,15 @@ def test_one_fleet_year_by_hand(monkeypatch):
     opex = energy + it_peak / 1000 * 1200 + 0.05 * capex + accelerators * 1000
     assert float(year.tco_usd) == pytest.approx(capex + opex)
     tokens = 100 * 256 * hours * 3600
+    # the replica spends t_prefill of every 1/lambda seconds on prompts: that share of the
+    # accrual cost (depreciation + opex) goes to input tokens, the rest to output tokens
+    input_share = float(ds.prefill_time_s) * lam
+    accrual = capex / 4 + opex
     assert float(year.cost_per_million_output_tokens_usd) == pytest.approx(
-        (capex / 4 + opex) / tokens * 1e6
+        accrual * (1 - input_share) / tokens * 1e6
     )
+    prompts = 100 * 1024  # conf/workload/chat.yaml input_tokens
+    assert float(year.cost_per_million_input_tokens_usd) == pytest.approx(
+        accrual * input_share / (prompts * hours * 3600) * 1e6
+    )
+    assert float(year.cost_per_request_usd) == pytest.approx(accrual / (100 * hours * 3600))

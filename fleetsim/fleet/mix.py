@@ -1,0 +1,155 @@
+"""A fleet made of several accelerator pools, each serving a share of the traffic.
+
+Each pool is sized on its own physics (its replica operating point, servers, racks, fabric,
+power and money) with its share of the requests; the fleet is the sum of the pools. Additive
+outputs (accelerators, power, costs, TCO) add up; ratios are re-weighted: utilisation by
+accelerators, per-token and per-request costs and energy by generated tokens, the build-vs-rent
+break-even by rent. The replica outputs of a mix are share-weighted means over its pools, except
+TTFT and TPOT, which are the worst pool's (every request must meet the targets).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fleetsim import status as st
+from fleetsim._jit import jit
+from fleetsim.fleet.facility import derate_for_rack_density
+from fleetsim.fleet.years import fleet_years
+from fleetsim.layout import (
+    P_COOLING,
+    P_FABRIC,
+    P_MODEL,
+    P_RATE,
+    S_CLOCK,
+    S_TPOT,
+    S_TTFT,
+    Y_ACC,
+    Y_BREAK_EVEN,
+    Y_CPM,
+    Y_CPM_IN,
+    Y_CPR,
+    Y_EPT,
+    Y_PEAKUTIL,
+    Y_RENT,
+    Y_TOKENS,
+    Y_UTIL,
+)
+from fleetsim.physics.operating_point import replica_operating_point
+
+_BY_ACCELERATORS = (Y_UTIL, Y_PEAKUTIL)
+_BY_TOKENS = (Y_EPT, Y_CPM, Y_CPM_IN, Y_CPR)
+_BY_RENT = (Y_BREAK_EVEN,)
+
+
+@jit
+def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
+                  hw, o, oy, bought, spend):  # fmt: skip
+    """Evaluate one scenario on one accelerator type; return its status code.
+
+    Parameters
+    ----------
+    p : ndarray
+        Scenario parameter vector (SI).
+    hardware_index : int
+        Row of ``hardware`` to use.
+    hardware, models, fabrics, cooling : ndarray
+        Catalog tables (``fleetsim.layout`` column order).
+    dtype_bytes, compute_column : ndarray
+        Bytes per dtype code; hardware column computing each weight dtype.
+    hw : ndarray
+        Scratch hardware row (derated for rack density).
+    o, oy : ndarray
+        Scenario and per-year outputs, written.
+    bought, spend : ndarray
+        Scratch arrays of length ``years``.
+    """
+    fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
+    clock = derate_for_rack_density(p, hardware[hardware_index], cl, hw)
+    if clock <= 0.0:
+        return st.RACK_POWER_EXCEEDED
+    code = replica_operating_point(
+        p, hw, models[int(p[P_MODEL])], fb, dtype_bytes, compute_column, o
+    )
+    o[S_CLOCK] = clock
+    if code == st.FEASIBLE:
+        code = fleet_years(p, hw, fb, cl, o, oy, bought, spend)
+    return code
+
+
+@jit
+def mix_scenario(p, pool_hardware, pool_share, hardware, models, fabrics, cooling, dtype_bytes,
+                 compute_column, hw, o, oy, o_pool, oy_pool, weights, bought, spend):  # fmt: skip
+    """Evaluate one scenario served by a mix of accelerator pools; return its status code.
+
+    Parameters
+    ----------
+    p : ndarray
+        Scenario parameter vector; ``p[P_RATE]`` is the whole fleet's demand. Restored on return.
+    pool_hardware : ndarray
+        int64 hardware rows of the mix's pools (-1 = unused slot).
+    pool_share : ndarray
+        Share of the requests each pool serves (sums to 1 over the used slots). [1]
+    hardware, models, fabrics, cooling, dtype_bytes, compute_column : ndarray
+        As in :func:`pool_scenario`.
+    hw, o_pool, oy_pool : ndarray
+        Scratch: hardware row, one pool's scenario and per-year outputs.
+    o, oy : ndarray
+        The mix's scenario and per-year outputs, written.
+    weights : ndarray
+        Scratch ``(3, years)``: accelerators, tokens and rent summed over pools.
+    bought, spend : ndarray
+        Scratch arrays of length ``years``.
+
+    Returns
+    -------
+    int
+        FEASIBLE, ZERO_DEMAND, or the first failing pool's code.
+    """
+    rate = p[P_RATE]
+    o[:] = 0.0
+    oy[:, :] = 0.0
+    weights[:, :] = 0.0
+    code = st.FEASIBLE
+    for j in range(pool_hardware.shape[0]):
+        share = pool_share[j]
+        if pool_hardware[j] < 0 or share <= 0.0:
+            continue
+        p[P_RATE] = rate * share
+        pool_code = pool_scenario(p, pool_hardware[j], hardware, models, fabrics, cooling,
+                                  dtype_bytes, compute_column, hw, o_pool, oy_pool, bought, spend)  # fmt: skip
+        if pool_code != st.FEASIBLE and pool_code != st.ZERO_DEMAND:
+            p[P_RATE] = rate
+            return pool_code
+        if pool_code == st.ZERO_DEMAND:
+            code = st.ZERO_DEMAND
+        for k in range(o.shape[0]):
+            if k in (S_TTFT, S_TPOT):
+                o[k] = max(o[k], o_pool[k])
+            else:
+                o[k] += share * o_pool[k]
+        for y in range(oy.shape[1]):
+            accelerators, tokens, rent = oy_pool[Y_ACC, y], oy_pool[Y_TOKENS, y], oy_pool[Y_RENT, y]
+            weights[0, y] += accelerators
+            weights[1, y] += tokens
+            weights[2, y] += rent
+            for v in range(oy.shape[0]):
+                if v in _BY_ACCELERATORS:
+                    oy[v, y] += oy_pool[v, y] * accelerators
+                elif v in _BY_TOKENS:
+                    if tokens > 0.0:
+                        oy[v, y] += oy_pool[v, y] * tokens
+                elif v in _BY_RENT:
+                    oy[v, y] += oy_pool[v, y] * rent
+                else:
+                    oy[v, y] += oy_pool[v, y]
+    p[P_RATE] = rate
+    for y in range(oy.shape[1]):
+        for v in range(oy.shape[0]):
+            if v in _BY_ACCELERATORS:
+                oy[v, y] = oy[v, y] / weights[0, y] if weights[0, y] > 0.0 else 0.0
+            elif v in _BY_TOKENS:
+                oy[v, y] = oy[v, y] / weights[1, y] if weights[1, y] > 0.0 else np.nan
+            elif v in _BY_RENT:
+                oy[v, y] = oy[v, y] / weights[2, y] if weights[2, y] > 0.0 else np.nan
+    return code

@@ -1,0 +1,214 @@
+"""Benchmark the kernel: throughput on 1 core and all cores, compile and cold-start times, the
+plain-Python oracle on a sample, and peak memory. Prints figures; asserts nothing.
+
+    python scripts/bench_kernel.py            # ~1 M scenarios, 10-year horizon
+    python scripts/bench_kernel.py --quick    # smaller grid, fewer repeats
+
+The grid is the full physics: a 10-year horizon, TPOT targets (so the batch search runs), dense
+and MoE models (mixtral-8x7b, deepseek-v3) on 8 accelerators. Outputs go into reused float32
+buffers, as in a streamed sweep. The machine is shared: the load average is printed, and each
+figure is the best of several repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: the benchmark grid (real catalog): 4 models incl. 2 MoE, 8 accelerators, batch search on
+GRID = [
+    "model=[llama3.1-8b,llama3.1-70b,mixtral-8x7b,deepseek-v3]",
+    "hardware=[a100-sxm,h100-sxm,h200,b200,gb200,mi300x,mi355x,gaudi3]",
+    "deployment.tp=[1,2,4,8]",
+    "deployment.weight_dtype=[bf16,fp8]",
+    "workload.input_tokens=[256,1024,4096]",
+    "workload.output_tokens=[128,512]",
+    "workload.tpot_slo_s=[0.02,0.05,0.1]",
+    "workload.requests_per_day=[1e5,1e6,1e7,1e8]",
+    "finance.years=10",
+]
+TINY_RUN = ["model=llama3.1-8b", "hardware=h100-sxm", "finance.years=2"]
+
+
+def grid_overrides(prices: int) -> list[str]:
+    """Return :data:`GRID` with an electricity-price axis of ``prices`` values."""
+    return [*GRID, f"finance.electricity_usd_per_kwh=${{linspace:0.04,0.20,{prices}}}"]
+
+
+def _timed(command: list[str], env: dict | None = None) -> tuple[float, str]:
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {result.stderr[-2000:]}")
+    return elapsed, result.stdout
+
+
+FIRST_CALL = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+from fleetsim import api, axes, catalog, config, sweep
+loaded = catalog.load()
+scenario = config.validate(api.compose(["model=mixtral-8x7b", "finance.years=10"]), loaded.ids())
+grid = axes.build(scenario)
+inputs = sweep.kernel_inputs(scenario, loaded, grid)
+sel = sweep.everything()
+t1 = time.perf_counter()
+out = (np.empty((len(sel.scenario), 1), np.float32), np.empty((len(sel.year), 1, 10), np.float32),
+       np.empty(1, np.int8))
+sweep.call_kernel(inputs, 10, 0, 1, sel, *out)
+print(f"{t1 - t0:.3f} {time.perf_counter() - t1:.3f}")
+"""
+
+
+def compile_times() -> tuple[float, float, float]:
+    """Return (import+setup, first call with a cold cache, first call with the cache warm) [s]."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        _, cold = _timed([sys.executable, "-c", FIRST_CALL], env)
+        _, warm = _timed([sys.executable, "-c", FIRST_CALL], env)
+    setup, first_cold = map(float, cold.split())
+    _, first_warm = map(float, warm.split())
+    return setup, first_cold, first_warm
+
+
+def kernel_rate(inputs, years: int, n: int, selection, threads: int, repeats: int) -> float:
+    """Return the best scenarios/s of evaluating flat indices 0..n-1 in 65536-scenario chunks."""
+    from fleetsim import sweep
+
+    numba.set_num_threads(threads)
+    chunk = 65536
+    s = np.empty((len(selection.scenario), chunk), np.float32)
+    y = np.empty((len(selection.year), chunk, years), np.float32)
+    status = np.empty(chunk, np.int8)
+    n = (n // chunk) * chunk or n
+    warm = min(n, 256)
+    sweep.call_kernel(inputs, years, 0, warm, selection, s[:, :warm].copy(), y[:, :warm].copy(),
+                      status[:warm])  # fmt: skip
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for lo in range(0, n, chunk):
+            m = min(chunk, n - lo)
+            views = (
+                (s, y, status[:m]) if m == chunk else (s[:, :m].copy(), y[:, :m].copy(), status[:m])
+            )
+            bad = sweep.call_kernel(inputs, years, lo, lo + m, selection, *views)
+            assert bad < 0
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+def oracle_rate(scenario, loaded, grid, samples: int, seed: int = 0) -> float:
+    """Return scenarios/s of the plain-Python oracle (tests/oracle.py) on random scenarios."""
+    sys.path.insert(0, str(ROOT))
+    from fleetsim import axes
+    from tests.oracle import evaluate
+
+    rng = np.random.default_rng(seed)
+    shape = axes.shape(grid)
+    picks = rng.integers(0, axes.size(grid), samples)
+    points = []
+    for flat in picks:
+        sc = {key: values[0] for key, values in scenario.values.items()}
+        for axis, i in zip(grid, np.unravel_index(flat, shape), strict=True):
+            sc[axis.field.key] = axis.labels[i]
+        for key, value in sc.items():
+            if isinstance(value, float) and np.isinf(value):
+                sc[key] = None
+        points.append(sc)
+    start = time.perf_counter()
+    for sc in points:
+        evaluate(sc, loaded, scenario.years)
+    return samples / (time.perf_counter() - start)
+
+
+def cold_start() -> tuple[float, float, float]:
+    """Return wall times of ``fleetsim --help`` and of a tiny run, twice (cache warm) [s]."""
+    fleetsim = str(Path(sys.executable).with_name("fleetsim"))
+    help_time, _ = _timed([fleetsim, "--help"])
+    with tempfile.TemporaryDirectory() as out:
+        runs = [
+            _timed([sys.executable, "-m", "fleetsim", *TINY_RUN, f"hydra.run.dir={out}/{i}"])[0]
+            for i in range(2)
+        ]
+    return help_time, runs[0], runs[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller grid, fewer repeats")
+    args = parser.parse_args()
+    from fleetsim import api, axes, catalog, config, layout, sweep
+
+    print(f"machine: os.cpu_count()={os.cpu_count()}, usable CPUs={api.available_cpus()}, "
+          f"numba threads={numba.config.NUMBA_NUM_THREADS}, load average={os.getloadavg()[0]:.2f}")  # fmt: skip
+    setup, first_cold, first_warm = compile_times()
+    print(f"first kernel call: {first_cold:.2f} s with a cold Numba cache (JIT compile), "
+          f"{first_warm:.2f} s with it warm (import + setup {setup:.2f} s)")  # fmt: skip
+    help_time, run1, run2 = cold_start()
+    print(
+        f"cold start: fleetsim --help {help_time:.2f} s; tiny run {run1:.2f} s, again {run2:.2f} s"
+    )
+
+    loaded = catalog.load()
+    scenario = config.validate(api.compose(grid_overrides(5 if args.quick else 25)), loaded.ids())
+    grid = axes.build(scenario)
+    n, years = axes.size(grid), scenario.years
+    inputs = sweep.kernel_inputs(scenario, loaded, grid)
+    everything = sweep.everything()
+    repeats = 2 if args.quick else 4
+    print(
+        f"grid: {n:,} scenarios x {years} years; " + " x ".join(f"{a.name}({len(a)})" for a in grid)
+    )
+    codes, searched = np.zeros(8, dtype=np.int64), 0
+    for lo in range(0, n, 65536):
+        s, _, status = sweep.evaluate_range(inputs, years, lo, min(n, lo + 65536))
+        batch = s[:, layout.SCENARIO_OUTPUTS.index("batch_size")]
+        bmax = s[:, layout.SCENARIO_OUTPUTS.index("max_batch_size")]
+        searched += int(np.sum(np.isfinite(batch) & (batch < bmax)))
+        codes += np.bincount(status, minlength=8)[:8]
+    print(f"status mix (codes 0-7): {codes.tolist()}; the TPOT target bounds the batch "
+          f"(bisection) in {searched / n:.0%} of scenarios")  # fmt: skip
+    rates = {}
+    for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+        rate = kernel_rate(inputs, years, n, everything, threads, repeats)
+        rates[threads] = rate
+        print(f"kernel, {threads} thread(s): {rate:,.0f} scenarios/s = {rate * years:,.0f} scenario-years/s "
+              "(all 42 outputs stored as float32)")  # fmt: skip
+    none = sweep.Selection(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    compute = kernel_rate(inputs, years, n, none, 1, repeats)
+    print(f"  of which physics alone (nothing stored), 1 thread: {compute:,.0f} scenarios/s; "
+          f"storing + checking the outputs is {1 / rates[1] - 1 / compute:.2e} s/scenario")  # fmt: skip
+    no_slo = config.validate(
+        api.compose([*grid_overrides(5), "workload.tpot_slo_s=null"]), loaded.ids()
+    )
+    no_slo_grid = axes.build(no_slo)
+    no_slo_rate = kernel_rate(sweep.kernel_inputs(no_slo, loaded, no_slo_grid), years,
+                              axes.size(no_slo_grid), none, 1, repeats)  # fmt: skip
+    print(
+        f"  physics without a TPOT target (no batch search), 1 thread: {no_slo_rate:,.0f} scenarios/s"
+    )
+    samples = 100 if args.quick else 300
+    oracle = oracle_rate(scenario, loaded, grid, samples)
+    print(f"plain-Python oracle (tests/oracle.py), {samples} random scenarios: {oracle:,.0f} scenarios/s; "
+          f"kernel/oracle = {rates[1] / oracle:,.0f}x on 1 thread, "
+          f"{max(rates.values()) / oracle:,.0f}x on all")  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak RSS of this process: {peak:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
