@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import cache
 from pathlib import Path
 
 import numba
@@ -28,7 +29,8 @@ import numba
 CACHE: bool = os.environ.get("FLEETSIM_NUMBA_CACHE", "1") != "0"
 
 
-def _source_digest() -> str:
+@cache
+def source_digest() -> str:
     """Return a short hash of every Python source file of the package."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
@@ -45,7 +47,7 @@ def _cache_dir() -> Path:
     else:
         xdg = os.environ.get("XDG_CACHE_HOME")
         root = (Path(xdg) if xdg else Path.home() / ".cache") / "fleetsim" / "numba"
-    return root / f"fleetsim-{_source_digest()}"
+    return root / f"fleetsim-{source_digest()}"
 
 
 if CACHE:

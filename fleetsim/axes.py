@@ -60,6 +60,33 @@ class Axis:
         return (self.field,)
 
 
+MIX = "mix"
+
+
+@dataclass(frozen=True)
+class MixAxis(Axis):
+    """The ``mix`` dimension: replaces ``hardware`` when ``mix.candidates`` is set.
+
+    Its kernel values are row indexes into the mix table (:class:`fleetsim.hardware_mix.Mix`),
+    written into the ``hardware`` slot; ``indices`` keeps them right for a shard's subset.
+    """
+
+    indices: tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """Dimension name: ``mix``."""
+        return MIX
+
+    def kernel_values(self, catalog: Catalog) -> np.ndarray:
+        """Return the mix-table rows of this axis's mixes."""
+        return np.array(self.indices, dtype=np.float64)
+
+    def subset(self, start: int, stop: int) -> MixAxis:
+        """Return the axis restricted to mixes ``start:stop``."""
+        return MixAxis(self.field, self.labels[start:stop], self.indices[start:stop])
+
+
 SAMPLE = "sample"
 
 
@@ -134,6 +161,14 @@ def build(scenario: Scenario) -> tuple[Axis | SampleAxis, ...]:
         for spec in FIELDS
         if spec.key in scenario.swept or spec.key in ALWAYS_DIMENSIONS
     ]
+    mix = scenario.run.get("mix")
+    if mix is not None:  # the mix dimension takes the hardware dimension's place
+        result = [
+            MixAxis(a.field, mix.labels, tuple(range(len(mix.labels))))
+            if a.field.key == "hardware"
+            else a
+            for a in result
+        ]
     samples = scenario.run.get("sweep.samples", 0)
     if samples and scenario.uncertain:
         seed = scenario.run["sweep.seed"]

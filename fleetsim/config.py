@@ -18,7 +18,7 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from fleetsim import units
+from fleetsim import hardware_mix, units
 from fleetsim.errors import ConfigError
 from fleetsim.precision import DTYPES
 
@@ -265,6 +265,15 @@ UncertaintySchema = _uncertainty_schema()
 
 
 @dataclass
+class MixSchema:
+    """Keys of ``mix``: a fleet of several accelerator pools (see :mod:`fleetsim.hardware_mix`)."""
+
+    candidates: Any = None
+    share_step: Any = 0.25
+    shares: Any = None
+
+
+@dataclass
 class FleetsimSchema:
     """The whole configuration tree (registered in Hydra's ConfigStore as ``base_config``)."""
 
@@ -277,6 +286,7 @@ class FleetsimSchema:
     finance: FinanceSchema = field(default_factory=FinanceSchema)
     sweep: SweepSchema = field(default_factory=SweepSchema)
     output: OutputSchema = field(default_factory=OutputSchema)
+    mix: MixSchema = field(default_factory=MixSchema)
     uncertainty: UncertaintySchema = field(default_factory=UncertaintySchema)  # type: ignore[valid-type]
 
 
@@ -478,6 +488,7 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
             swept.append(spec.key)
     run = _validate_run(cfg)
     _cross_checks(values, run)
+    run["mix"] = hardware_mix.parse(resolved.get("mix"), catalog_ids["hardware"], swept)
     uncertain = _validate_uncertainty(resolved.get("uncertainty"), swept, run)
     return Scenario(
         values, tuple(swept), run["finance.years"], run, OmegaConf.to_yaml(cfg), uncertain
@@ -541,6 +552,7 @@ def known_keys() -> set[str]:
         {f.key for f in FIELDS}
         | set(RUN_FIELDS)
         | {"output.path", "output.float32", "output.overwrite", "output.variables"}
+        | {"mix.candidates", "mix.share_step", "mix.shares"}
         | uncertain
         | {f"{key}.{p}" for key in uncertain for p in PARAMETERS}
     )

@@ -17,6 +17,7 @@ import xarray as xr
 import yaml
 
 from fleetsim import status
+from fleetsim._jit import source_digest
 from fleetsim.axes import SampleAxis
 from fleetsim.config import Scenario
 from fleetsim.layout import SCENARIO_OUTPUTS as SCENARIO_NAMES
@@ -109,14 +110,20 @@ def config_sha256(scenario: Scenario, catalog_sha256: str) -> str:
 
     Hashes the resolved config (without where the file goes, whether it may be replaced, the
     chunk size and the thread count, which change neither data nor encoding), the catalog
-    checksum and the fleetsim version. A shard's file is complete and current when it exists
-    under its final name with this value in its ``config_sha256`` attribute.
+    checksum, the fleetsim version and a digest of fleetsim's source code (so a resumed sweep
+    never keeps parts computed by different physics). A shard's file is complete and current
+    when it exists under its final name with this value in its ``config_sha256`` attribute.
     """
     tree = yaml.safe_load(scenario.resolved_yaml) or {}
     for group, key in _NOT_HASHED:
         tree.get(group, {}).pop(key, None)
     tree.pop("hydra", None)
-    payload = {"config": tree, "catalog_sha256": catalog_sha256, "fleetsim_version": version()}
+    payload = {
+        "config": tree,
+        "catalog_sha256": catalog_sha256,
+        "fleetsim_version": version(),
+        "source_sha256": source_digest(),
+    }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -25,10 +25,8 @@ from numba import prange
 from fleetsim import layout
 from fleetsim import status as st
 from fleetsim._jit import jit, kernel_jit
-from fleetsim.fleet.facility import derate_for_rack_density
-from fleetsim.fleet.years import fleet_years
-from fleetsim.layout import P_COOLING, P_FABRIC, P_HARDWARE, P_MODEL, S_CLOCK
-from fleetsim.physics.operating_point import replica_operating_point
+from fleetsim.fleet.mix import mix_scenario, pool_scenario
+from fleetsim.layout import P_HARDWARE
 
 #: block of consecutive scenarios one thread evaluates with one set of scratch arrays
 BLOCK = 256
@@ -37,34 +35,35 @@ N_YEAR_OUTPUTS = len(layout.YEAR_OUTPUTS)
 
 
 @jit
-def scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column, hw, o, oy,
-             bought, spend):  # fmt: skip
+def scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column, pool_hardware,
+             pool_share, hw, o, oy, o_pool, oy_pool, weights, bought, spend):  # fmt: skip
     """Evaluate one scenario's physics and fleet into ``o`` and ``oy``; return its status code.
 
     Parameters
     ----------
     p : ndarray
-        The scenario's parameter vector (SI).
+        The scenario's parameter vector (SI). Its ``hardware`` slot holds a hardware row, or a
+        row of the mix table when ``pool_hardware`` is not empty.
     hardware, models, fabrics, cooling, dtype_bytes, compute_column : ndarray
         As for :func:`evaluate`.
+    pool_hardware, pool_share : ndarray
+        The mix table (empty without a mix).
     hw : ndarray
         Scratch: this scenario's hardware row after derating.
     o, oy : ndarray
         float64 scratch ``(len(SCENARIO_OUTPUTS),)`` and ``(len(YEAR_OUTPUTS), years)``, written.
+    o_pool, oy_pool, weights : ndarray
+        Scratch for one pool of a mix (see :func:`fleetsim.fleet.mix.mix_scenario`).
     bought, spend : ndarray
         Scratch arrays of length ``years``.
     """
-    fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
-    clock = derate_for_rack_density(p, hardware[int(p[P_HARDWARE])], cl, hw)
-    if clock <= 0.0:
-        code = st.RACK_POWER_EXCEEDED
-    else:
-        code = replica_operating_point(p, hw, models[int(p[P_MODEL])], fb, dtype_bytes,
-                                       compute_column, o)  # fmt: skip
-        o[S_CLOCK] = clock
-    if code == st.FEASIBLE:
-        code = fleet_years(p, hw, fb, cl, o, oy, bought, spend)
-    return code
+    row = int(p[P_HARDWARE])
+    if pool_hardware.shape[0] == 0:
+        return pool_scenario(p, row, hardware, models, fabrics, cooling, dtype_bytes,
+                             compute_column, hw, o, oy, bought, spend)  # fmt: skip
+    return mix_scenario(p, pool_hardware[row], pool_share[row], hardware, models, fabrics, cooling,
+                        dtype_bytes, compute_column, hw, o, oy, o_pool, oy_pool, weights, bought,
+                        spend)  # fmt: skip
 
 
 @jit
@@ -84,8 +83,8 @@ def _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_
 @kernel_jit
 def evaluate(
     lo, hi, base, axis_param, axis_offset, axis_length, axis_values, multi_start, multi_slots,
-    years, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
-    keep_scenario, keep_year, nan_ok, nan_ok_no_demand,
+    years, hardware, models, fabrics, cooling, dtype_bytes, compute_column, pool_hardware,
+    pool_share, keep_scenario, keep_year, nan_ok, nan_ok_no_demand,
     out_scenario, out_year, out_status, out_bad,
 ):  # fmt: skip
     """Evaluate flat scenario indices ``lo <= i < hi`` into column ``i - lo`` of the outputs.
@@ -114,6 +113,9 @@ def evaluate(
         Bytes per element by dtype code (:data:`fleetsim.precision.BYTES_PER_ELEMENT`).
     compute_column : ndarray
         int64 hardware column of the peak FLOP/s that computes each weight dtype.
+    pool_hardware, pool_share : ndarray
+        The mix table ``(n_mixes, n_pools)``: hardware rows and traffic shares of each mix's
+        pools; ``(0, 0)`` without a mix.
     keep_scenario, keep_year : ndarray
         int64 indexes into ``SCENARIO_OUTPUTS`` / ``YEAR_OUTPUTS`` of the outputs to store.
     nan_ok, nan_ok_no_demand : ndarray
@@ -138,6 +140,9 @@ def evaluate(
         hw = np.empty(hardware.shape[1])
         o = np.empty(N_SCENARIO_OUTPUTS)
         oy = np.empty((N_YEAR_OUTPUTS, years))
+        o_pool = np.empty(N_SCENARIO_OUTPUTS)
+        oy_pool = np.empty((N_YEAR_OUTPUTS, years))
+        weights = np.empty((3, years))
         bought = np.zeros(years)
         spend = np.zeros(years)
         index = np.empty(n_axes, dtype=np.int64)
@@ -166,8 +171,9 @@ def evaluate(
                     if i != 0:
                         break
                     k -= 1
-            code = scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column, hw,
-                            o, oy, bought, spend)  # fmt: skip
+            code = scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
+                            pool_hardware, pool_share, hw, o, oy, o_pool, oy_pool, weights, bought,
+                            spend)  # fmt: skip
             out_status[row] = code
             if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store and check in one pass
                 finite = True

@@ -63,6 +63,8 @@ class KernelInputs:
     compute_column: np.ndarray
     multi_start: np.ndarray = field(default_factory=_no_multi_start)
     multi_slots: np.ndarray = field(default_factory=_no_multi_slots)
+    pool_hardware: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    pool_share: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,20 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
         ),
         multi_start=np.array(multi_start, dtype=np.int64),
         multi_slots=np.array(multi_slots, dtype=np.int64),
+        **_pool_tables(scenario, catalog),
     )
+
+
+def _pool_tables(scenario: Scenario, catalog: Catalog) -> dict[str, np.ndarray]:
+    """Return the mix table for the kernel: hardware rows and shares of every mix's pools."""
+    mix = scenario.run.get("mix")
+    if mix is None:
+        return {}
+    rows = [catalog.tables["hardware"].ids.index(c) for c in mix.candidates]
+    return {
+        "pool_hardware": np.ascontiguousarray(np.tile(rows, (len(mix.shares), 1)), dtype=np.int64),
+        "pool_share": np.ascontiguousarray(mix.shares, dtype=np.float64),
+    }
 
 
 def output_bytes(n: int, years: int, selection: Selection | None = None) -> int:
@@ -226,6 +241,7 @@ def call_kernel(
         lo, hi, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
         inputs.axis_values, inputs.multi_start, inputs.multi_slots, years, inputs.hardware,
         inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
+        inputs.pool_hardware, inputs.pool_share,
         selection.scenario, selection.year, nan_ok, nan_ok_no_demand,
         out_scenario, out_year, out_status, out_bad,
     )  # fmt: skip

@@ -134,7 +134,8 @@ def test_compiled_kernel_equals_python_kernel(monkeypatch):
     kernel.evaluate.py_func(
         0, n, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length, inputs.axis_values,
         inputs.multi_start, inputs.multi_slots, 3, inputs.hardware, inputs.models, inputs.fabrics,
-        inputs.cooling, inputs.dtype_bytes, inputs.compute_column, everything.scenario, everything.year,
+        inputs.cooling, inputs.dtype_bytes, inputs.compute_column, inputs.pool_hardware, inputs.pool_share,
+        everything.scenario, everything.year,
         *sweep.nan_masks(), *python, np.empty((n + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64),
     )  # fmt: skip
     python = (python[0].T, python[1].transpose(1, 0, 2), python[2])  # scenario-major, as compiled
