@@ -80,6 +80,7 @@ FIELDS: tuple[Field, ...] = (
     Field("deployment.link_latency_s", "number", 0.0, 1e-2),
     Field("deployment.spare_frac", "number", 0.0, 10.0),
     Field("deployment.max_batch", "integer", 1, 10_000_000, nullable=True),
+    Field("deployment.prefix_cache_hit_rate", "number", 0.0, 0.99),
     Field("workload.requests_per_day", "number", 0.0, 1e15, si_factor=1.0 / units.SECONDS_PER_DAY),
     Field("workload.input_tokens", "integer", 1, 10_000_000),
     Field("workload.output_tokens", "integer", 1, 10_000_000),
@@ -159,6 +160,7 @@ class DeploymentSchema:
     link_latency_s: Any = MISSING
     spare_frac: Any = MISSING
     max_batch: Any = MISSING
+    prefix_cache_hit_rate: Any = MISSING
 
 
 @dataclass

@@ -105,6 +105,7 @@ P_SOFTWARE, P_DISCOUNT = (
 )
 P_RENT = _P["finance.rental_usd_per_accelerator_hour"]
 P_MAX_BATCH = _P["deployment.max_batch"]
+P_PREFIX = _P["deployment.prefix_cache_hit_rate"]
 
 S_BATCH, S_BMAX, S_NREP = _S["batch_size"], _S["max_batch_size"], _S["accelerators_per_replica"]
 S_WBYTES, S_KVTOK, S_PREFILL = _S["weight_bytes"], _S["kv_bytes_per_token"], _S["prefill_time_s"]

@@ -55,9 +55,16 @@ def _step_time(batch, c, m, hw, peak, b_w, kv_tok, tp, pp, link, sc):
 
 
 def _prefill(S, m, hw, peak, b_w, tp, pp, link, sc):
-    flops = 2 * m["active_params"] * S + 0.5 * m["attention_flops_per_context_token"] * S * S
+    C = S * sc["deployment.prefix_cache_hit_rate"]  # cached prefix: not recomputed, still attended
+    new = S - C
+    if new <= 0:
+        return 0.0
+    # causal attention of the new tokens: token i attends to i positions, i = C..S
+    flops = 2 * m["active_params"] * new + m["attention_flops_per_context_token"] * 0.5 * (
+        S * S - C * C
+    )
     experts = m["moe_experts"]
-    touched = experts * (1 - (1 - m["moe_top_k"] / experts) ** S) if experts > 0 else 0.0
+    touched = experts * (1 - (1 - m["moe_top_k"] / experts) ** new) if experts > 0 else 0.0
     weights = (m["dense_params"] + m["moe_layers"] * touched * m["expert_params"]) * b_w
     n = tp * pp
     t = max(
@@ -65,7 +72,7 @@ def _prefill(S, m, hw, peak, b_w, tp, pp, link, sc):
         weights / (n * hw["hbm_bandwidth"] * hw["bandwidth_efficiency"]),
     )
     return t + 2 * m["layers"] * _allreduce(
-        S * m["d_model"] * ACTIVATION_BYTES, tp, link, sc["deployment.link_latency_s"]
+        new * m["d_model"] * ACTIVATION_BYTES, tp, link, sc["deployment.link_latency_s"]
     )
 
 

@@ -125,7 +125,12 @@ def decode_flops_per_token(active_parameters: float, attention_coefficient: floa
 
 
 @jit
-def prefill_flops(active_parameters: float, attention_coefficient: float, prompt_tokens: float):
+def prefill_flops(
+    active_parameters: float,
+    attention_coefficient: float,
+    prompt_tokens: float,
+    cached_tokens: float,
+):
     """Return the FLOPs to prefill a prompt of ``prompt_tokens`` tokens.
 
     Parameters
@@ -136,13 +141,20 @@ def prefill_flops(active_parameters: float, attention_coefficient: float, prompt
         Attention FLOPs per (token x context token). [FLOP]
     prompt_tokens : float
         Prompt length S. [1]
+    cached_tokens : float
+        Leading prompt tokens C whose KV is already cached (prefix caching): they are not
+        recomputed, but the new tokens still attend to them. [1]
 
     Returns
     -------
     float
-        :math:`2 P_a S + a S^2 / 2` (causal attention: token i attends to i tokens). [FLOP]
+        :math:`2 P_a (S - C) + a (S^2 - C^2) / 2` (causal attention: token i attends to i
+        tokens; Zheng et al., SGLang, arXiv:2312.07104, for prefix reuse). [FLOP]
     """
-    return 2.0 * active_parameters * prompt_tokens + 0.5 * attention_coefficient * prompt_tokens**2
+    computed = prompt_tokens - cached_tokens
+    return 2.0 * active_parameters * computed + 0.5 * attention_coefficient * (
+        prompt_tokens**2 - cached_tokens**2
+    )
 
 
 @jit

@@ -29,6 +29,7 @@ from fleetsim.layout import (
     P_OUT,
     P_OVERHEAD,
     P_PP,
+    P_PREFIX,
     P_RESERVE,
     P_TP,
     P_TPOT,
@@ -136,7 +137,7 @@ def _operating_point_at(tp, p, hw, md, fb, dtype_bytes, compute_column, o):
     else:
         batch, step = b_max, step_hi
 
-    t_prefill = prefill_time(prompt, active, attention, dense_bytes, expert_bytes, moe_layers, experts,
+    t_prefill = prefill_time(prompt, prompt * p[P_PREFIX], active, attention, dense_bytes, expert_bytes, moe_layers, experts,
                              top_k, layers, d_model, ACTIVATION_BYTES, tp, pp, peak, bandwidth, eta_c,
                              eta_m, link, p[P_LATENCY])  # fmt: skip
     service = t_prefill + output * step / batch

@@ -102,6 +102,7 @@ def decode_step_time(
 @jit
 def prefill_time(
     prompt_tokens: float,
+    cached_tokens: float,
     active_parameters: float,
     attention_coefficient: float,
     dense_bytes: float,
@@ -126,7 +127,9 @@ def prefill_time(
     Parameters
     ----------
     prompt_tokens : float
-        Prompt tokens that must be computed S (after any prefix-cache hits). [1]
+        Prompt length S. [1]
+    cached_tokens : float
+        Leading prompt tokens found in the prefix cache (not recomputed). [1]
     active_parameters, attention_coefficient : float
         As in :func:`decode_step_time`. [1], [FLOP]
     dense_bytes, expert_bytes, moe_layers, experts, top_k : float
@@ -141,19 +144,21 @@ def prefill_time(
     Returns
     -------
     float
-        :math:`\\mathrm{roofline}(2 P_a S + a S^2/2, W_{touched}(S), t p) + t_{comm}` -- compute
-        bound for all but the shortest prompts (DESIGN.md section 3). [s]
+        :math:`\\mathrm{roofline}(F_{pf}(S, C), W_{touched}(S - C), t p) + t_{comm}(S - C)` with
+        :math:`F_{pf}` from :func:`fleetsim.physics.model_shapes.prefill_flops` -- compute bound
+        for all but the shortest prompts (DESIGN.md section 3). [s]
     """
-    if prompt_tokens <= 0.0:
+    computed = prompt_tokens - cached_tokens
+    if computed <= 0.0:
         return 0.0
-    flops = prefill_flops(active_parameters, attention_coefficient, prompt_tokens)
+    flops = prefill_flops(active_parameters, attention_coefficient, prompt_tokens, cached_tokens)
     weights = decode_weight_bytes_touched(
-        dense_bytes, expert_bytes, moe_layers, experts, top_k, prompt_tokens
+        dense_bytes, expert_bytes, moe_layers, experts, top_k, computed
     )
     compute = roofline_time(
         flops, weights, tp * pp, peak_flops, bandwidth, compute_efficiency, bandwidth_efficiency
     )
     comm = tensor_parallel_time(
-        prompt_tokens, d_model, activation_bytes, layers, tp, link_bandwidth, link_latency
+        computed, d_model, activation_bytes, layers, tp, link_bandwidth, link_latency
     )
     return compute + comm

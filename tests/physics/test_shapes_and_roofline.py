@@ -46,9 +46,16 @@ def test_flops_per_token_and_prefill():
         1.4262144e11
     )
     # prefill S=100: 2 Pa S + a S^2 / 2 = 1.4e13 + 1.31072e10
-    assert model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0) == pytest.approx(
+    assert model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0, 0.0) == pytest.approx(
         1.4e13 + 1.31072e10
     )
+
+
+def test_prefill_flops_with_a_cached_prefix():
+    # S = 100 tokens of which C = 60 are cached: 2 Pa (S - C) + a (S^2 - C^2) / 2
+    # = 2 * 70e9 * 40 + 2,621,440 * (10,000 - 3,600) / 2 = 5.6e12 + 8.388608e9
+    got = model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0, 60.0)
+    assert got == pytest.approx(5.6e12 + 8.388608e9)
 
 
 def test_experts_touched():
