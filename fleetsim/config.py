@@ -98,6 +98,8 @@ FIELDS: tuple[Field, ...] = (
         si_factor=units.MONTHS_PER_YEAR / 1000.0 / _YEAR,
     ),
     Field("facility.servers_per_rack", "integer", 1, 1000, nullable=True),
+    Field("facility.build_usd_per_kw", "number", 0.0, 1e6, nullable=True, si_factor=1e-3),
+    Field("facility.building_life_years", "integer", 1, 100),
     Field(
         "facility.grid_carbon_g_per_kwh",
         "number",
@@ -185,6 +187,8 @@ class FacilitySchema:
     colocation_usd_per_kw_month: Any = MISSING
     servers_per_rack: Any = MISSING
     grid_carbon_g_per_kwh: Any = MISSING
+    build_usd_per_kw: Any = MISSING
+    building_life_years: Any = MISSING
 
 
 @dataclass

@@ -32,6 +32,7 @@ _KEY_UNITS = {
     "_usd_per_accelerator_year": "USD/year",
     "_usd_per_accelerator_hour": "USD/h",
     "_g_per_kwh": "g/kWh",
+    "_usd_per_kw": "USD/kW",
     "_s": "s",
     "_usd_per_kwh": "USD/kWh",
     "_usd_per_kw_month": "USD/(kW month)",

@@ -55,7 +55,7 @@ def scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
     o_pool, oy_pool, weights : ndarray
         Scratch for one pool of a mix (see :func:`fleetsim.fleet.mix.mix_scenario`).
     bought, spend : ndarray
-        Scratch arrays of length ``years``.
+        Scratch arrays of length ``years`` and ``2 x years``.
     """
     row = int(p[P_HARDWARE])
     if pool_hardware.shape[0] == 0:
@@ -144,7 +144,7 @@ def evaluate(
         oy_pool = np.empty((N_YEAR_OUTPUTS, years))
         weights = np.empty((3, years))
         bought = np.zeros(years)
-        spend = np.zeros(years)
+        spend = np.zeros(2 * years)  # hardware + network, then facility construction
         index = np.empty(n_axes, dtype=np.int64)
         start, stop = block * BLOCK, min(n, (block + 1) * BLOCK)
         rest = lo + start

@@ -20,8 +20,8 @@ FABRIC_COLUMNS: tuple[str, ...] = (
     "switch_radix", "switch_power", "switch_price", "transceiver_power", "transceiver_price",
     "nic_power", "nic_price", "effective_bandwidth_frac",
 )  # fmt: skip
-COOLING_COLUMNS: tuple[str, ...] = ("pue", "rack_power_limit")
-C_PUE, C_RACK = 0, 1
+COOLING_COLUMNS: tuple[str, ...] = ("pue", "rack_power_limit", "floor_area_per_rack")
+C_PUE, C_RACK, C_FLOOR = 0, 1, 2
 
 #: kernel outputs per scenario and per scenario-year, in array order (names from variables.yaml)
 SCENARIO_OUTPUTS: tuple[str, ...] = (
@@ -33,7 +33,8 @@ SCENARIO_OUTPUTS: tuple[str, ...] = (
 YEAR_OUTPUTS: tuple[str, ...] = (
     "accelerators", "servers", "racks", "utilisation", "peak_utilisation", "it_power_w",
     "facility_power_w", "energy_per_token_j", "carbon_kg", "generated_tokens", "capex_usd",
-    "hardware_capex_usd", "network_capex_usd", "depreciation_usd", "energy_cost_usd",
+    "hardware_capex_usd", "network_capex_usd", "facility_capex_usd", "floor_space_m2",
+    "depreciation_usd", "energy_cost_usd",
     "facility_cost_usd", "maintenance_cost_usd", "staff_cost_usd", "software_cost_usd", "opex_usd",
     "tco_usd", "npv_usd", "cost_per_million_output_tokens_usd", "cost_per_million_input_tokens_usd",
     "cost_per_request_usd", "rent_cost_usd", "rent_tco_usd", "break_even_utilisation",
@@ -105,6 +106,7 @@ P_SOFTWARE, P_DISCOUNT = (
 )
 P_RENT = _P["finance.rental_usd_per_accelerator_hour"]
 P_MAX_BATCH = _P["deployment.max_batch"]
+P_BUILD, P_BUILDING_LIFE = _P["facility.build_usd_per_kw"], _P["facility.building_life_years"]
 P_PREFIX = _P["deployment.prefix_cache_hit_rate"]
 
 S_BATCH, S_BMAX, S_NREP = _S["batch_size"], _S["max_batch_size"], _S["accelerators_per_replica"]
@@ -136,3 +138,4 @@ Y_SOFTWARE, Y_OPEX, Y_TCO, Y_NPV = (
 Y_CPM, Y_CPM_IN = _Y["cost_per_million_output_tokens_usd"], _Y["cost_per_million_input_tokens_usd"]
 Y_CPR, Y_RENT, Y_RENT_TCO = _Y["cost_per_request_usd"], _Y["rent_cost_usd"], _Y["rent_tco_usd"]
 Y_BREAK_EVEN = _Y["break_even_utilisation"]
+Y_FAC_CAPEX, Y_FLOOR = _Y["facility_capex_usd"], _Y["floor_space_m2"]

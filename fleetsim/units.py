@@ -39,6 +39,8 @@ CATALOG_UNITS: dict[str, tuple[str, float]] = {
     "us": ("s", 1e-6),
     "1": ("1", 1.0),
     "billion": ("1", 1e9),
+    "m2": ("m2", 1.0),
+    "ft2": ("m2", 0.09290304),
     "category": ("category", 1.0),
 }
 

@@ -208,7 +208,10 @@ def fleet(sc, catalog, rep, years, hw):
     rental = rental if rental > 0 else math.nan
     input_share = rep["prefill_time_s"] * lam  # share of replica time spent on prompts
     out: dict[str, list] = {}
-    bought, spend = [], []
+    bought, spend, facility_spend = [], [], []
+    built = 0.0
+    owned = sc["facility.build_usd_per_kw"] is not None
+    building_life = sc["facility.building_life_years"]
     tco = npv = rent_tco = 0.0
     for y in range(years):
         rate = sc["workload.requests_per_day"] / 86400 * (1 + sc["workload.growth_per_year"]) ** y
@@ -250,9 +253,21 @@ def fleet(sc, catalog, rep, years, hw):
         hw_capex = bought[-1] * (hw["price_purchase"] + hw["server_price"] / aps) * decline
         net_capex = bought[-1] * (net_usd / acc if acc else 0.0) * decline
         spend.append(hw_capex + net_capex)
-        depreciation = sum(spend[max(0, y - dep + 1) : y + 1]) / dep
+        # an owned facility builds capacity for peak IT kW as the fleet grows
+        fac_capex = (
+            max(0.0, it_peak - built) / 1000 * sc["facility.build_usd_per_kw"] if owned else 0.0
+        )
+        built = max(built, it_peak) if owned else 0.0
+        facility_spend.append(fac_capex)
+        capex = spend[-1] + fac_capex
+        depreciation = (
+            sum(spend[max(0, y - dep + 1) : y + 1]) / dep
+            + sum(facility_spend[max(0, y - building_life + 1) : y + 1]) / building_life
+        )
         energy = fac * SECONDS_PER_YEAR / 3.6e6 * sc["finance.electricity_usd_per_kwh"]
-        facility = it_peak / 1000 * sc["facility.colocation_usd_per_kw_month"] * 12
+        facility = (
+            0.0 if owned else it_peak / 1000 * sc["facility.colocation_usd_per_kw_month"] * 12
+        )
         maintenance = sc["finance.maintenance_frac_per_year"] * sum(
             spend[max(0, y - life + 1) : y + 1]
         )
@@ -264,8 +279,8 @@ def fleet(sc, catalog, rep, years, hw):
         )
         software = acc * sc["finance.software_usd_per_accelerator_year"]
         opex = energy + facility + maintenance + staff + software
-        tco += spend[-1] + opex
-        npv += (spend[-1] + opex) / (1 + sc["finance.discount_rate"]) ** y
+        tco += capex + opex
+        npv += (capex + opex) / (1 + sc["finance.discount_rate"]) ** y
         rent = acc * rental * SECONDS_PER_YEAR
         rent_tco += rent + staff + software
         accrual = depreciation + opex
@@ -284,7 +299,9 @@ def fleet(sc, catalog, rep, years, hw):
             * sc["facility.grid_carbon_g_per_kwh"]
             / 1000,
             "generated_tokens": tokens,
-            "capex_usd": spend[-1],
+            "capex_usd": capex,
+            "facility_capex_usd": fac_capex,
+            "floor_space_m2": math.ceil(servers / per_rack) * cl["floor_area_per_rack"],
             "hardware_capex_usd": hw_capex,
             "network_capex_usd": net_capex,
             "depreciation_usd": depreciation,

@@ -33,6 +33,7 @@ def test_tco_components_come_from_the_registry(ds):
     assert names == [
         "hardware_capex_usd",
         "network_capex_usd",
+        "facility_capex_usd",
         "energy_cost_usd",
         "facility_cost_usd",
         "maintenance_cost_usd",
@@ -111,9 +112,10 @@ def test_cheapest_scenario(ds):
 
 def test_tco_breakdown_of_one_scenario(ds):
     parts = an.tco_breakdown(ds, hardware="a", model="m", electricity_usd_per_kwh=0.1)
-    assert list(parts.data_vars)[:6] == [
+    assert list(parts.data_vars)[:7] == [
         "hardware_capex_usd",
         "network_capex_usd",
+        "facility_capex_usd",
         "energy_cost_usd",
         "facility_cost_usd",
         "maintenance_cost_usd",

@@ -123,6 +123,7 @@ SUFFIX_FACTORS = {
     "_usd_per_accelerator_year": 1.0 / units.SECONDS_PER_YEAR,
     "_usd_per_accelerator_hour": 1.0 / units.SECONDS_PER_HOUR,
     "_g_per_kwh": 1e-3 / units.JOULES_PER_KWH,  # grams per kWh -> kg per J
+    "_usd_per_kw": 1e-3,  # USD per kW of capacity -> USD per W
     "_usd_per_kw_month": units.MONTHS_PER_YEAR / 1000.0 / units.SECONDS_PER_YEAR,
     "_usd_per_kwh": 1.0 / units.JOULES_PER_KWH,
     "_usd_per_year": 1.0 / units.SECONDS_PER_YEAR,
@@ -145,6 +146,7 @@ NULLABLE = {
     "facility.servers_per_rack",
     "finance.rental_usd_per_accelerator_hour",
     "deployment.max_batch",
+    "facility.build_usd_per_kw",  # null: colocation instead of an owned building
 }
 
 

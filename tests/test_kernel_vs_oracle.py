@@ -45,6 +45,8 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"facility.servers_per_rack=[null,{int(rng.integers(1, 9))}]",
         f"deployment.max_batch=[null,{int(rng.integers(1, 64))}]",
         f"deployment.prefix_cache_hit_rate=[0,{rng.uniform(0, 0.95):.3f}]",
+        f"facility.build_usd_per_kw=[null,{rng.uniform(5000, 20000):.0f}]",
+        f"facility.building_life_years=[{int(rng.integers(1, 25))}]",
         f"facility.grid_carbon_g_per_kwh=[{rng.uniform(0, 800):.1f}]",
         f"finance.discount_rate=[{rng.uniform(0, 0.15):.3f}]",
         f"finance.software_usd_per_accelerator_year=[{rng.uniform(0, 5000):.0f}]",

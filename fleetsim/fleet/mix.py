@@ -62,7 +62,7 @@ def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_b
     o, oy : ndarray
         Scenario and per-year outputs, written.
     bought, spend : ndarray
-        Scratch arrays of length ``years``.
+        Scratch arrays of length ``years`` and ``2 x years``.
     """
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
     clock = derate_for_rack_density(p, hardware[hardware_index], cl, hw)
@@ -99,7 +99,7 @@ def mix_scenario(p, pool_hardware, pool_share, hardware, models, fabrics, coolin
     weights : ndarray
         Scratch ``(3, years)``: accelerators, tokens and rent summed over pools.
     bought, spend : ndarray
-        Scratch arrays of length ``years``.
+        Scratch arrays of length ``years`` and ``2 x years``.
 
     Returns
     -------

@@ -22,6 +22,7 @@ from fleetsim.fleet.finance import price_in_year, window_sum
 from fleetsim.fleet.network import fabric_switches, fabric_tiers, fabric_transceivers
 from fleetsim.fleet.sizing import replicas_needed, servers_needed, servers_per_rack
 from fleetsim.layout import (
+    C_FLOOR,
     C_PUE,
     C_RACK,
     F_NIC_USD,
@@ -38,6 +39,8 @@ from fleetsim.layout import (
     H_SERVER_PRICE,
     H_SERVER_W,
     H_TDP,
+    P_BUILD,
+    P_BUILDING_LIFE,
     P_CARBON,
     P_COLO,
     P_DECLINE,
@@ -72,7 +75,9 @@ from fleetsim.layout import (
     Y_ENERGY,
     Y_EPT,
     Y_FAC,
+    Y_FAC_CAPEX,
     Y_FACILITY,
+    Y_FLOOR,
     Y_HW_CAPEX,
     Y_IT,
     Y_MAINT,
@@ -109,7 +114,8 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
     oy : ndarray
         ``(len(YEAR_OUTPUTS), years)`` outputs, written.
     bought, spend : ndarray
-        Scratch arrays of length ``years`` (accelerators bought, capital spent per year).
+        Scratch: accelerators bought per year (``years``) and capital spent per year (``2 x years``:
+        hardware and network, then facility construction).
 
     Returns
     -------
@@ -135,6 +141,10 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
     tco = 0.0
     npv = 0.0
     rent_tco = 0.0
+    built = 0.0  # IT capacity of an owned facility built so far [W]
+    owned = not math.isinf(p[P_BUILD])
+    facility_spend = spend[years:]  # second half of the scratch array: facility construction
+    building_life = int(p[P_BUILDING_LIFE])
     for y in range(years):
         rate = mean_request_rate(p[P_RATE], p[P_GROWTH], y)
         peak_rate = rate * p[P_PEAK]
@@ -174,28 +184,39 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
         hardware_capex = bought[y] * price_in_year(hardware_unit, p[P_DECLINE], y)
         network_capex = bought[y] * price_in_year(network_unit, p[P_DECLINE], y)
         spend[y] = hardware_capex + network_capex
-        depreciation = window_sum(spend, y - depreciation_years + 1, y) / depreciation_years
+        if owned:  # build capacity for peak IT power as the fleet grows; no colocation fee
+            facility_spend[y] = max(0.0, it_power_peak - built) * p[P_BUILD]
+            built = max(built, it_power_peak)
+        else:
+            facility_spend[y] = 0.0
+        capex = spend[y] + facility_spend[y]
+        depreciation = (
+            window_sum(spend, y - depreciation_years + 1, y) / depreciation_years
+            + window_sum(facility_spend, y - building_life + 1, y) / building_life
+        )
         energy = facility_power * SECONDS_PER_YEAR * p[P_ELEC]
-        facility = it_power_peak * p[P_COLO] * SECONDS_PER_YEAR
+        facility = 0.0 if owned else it_power_peak * p[P_COLO] * SECONDS_PER_YEAR
         maintenance = p[P_MAINT] * window_sum(spend, y - lifetime + 1, y)
         staff = p[P_STAFF_N] * accelerators / 1000.0 * p[P_STAFF_COST] * SECONDS_PER_YEAR
         software = accelerators * p[P_SOFTWARE] * SECONDS_PER_YEAR
         opex = energy + facility + maintenance + staff + software
-        tco += spend[y] + opex
-        npv += (spend[y] + opex) / (1.0 + p[P_DISCOUNT]) ** y
+        tco += capex + opex
+        npv += (capex + opex) / (1.0 + p[P_DISCOUNT]) ** y
         rent = accelerators * rental * SECONDS_PER_YEAR
         rent_tco += rent + staff + software
 
         oy[Y_ACC, y] = accelerators
         oy[Y_SERVERS, y] = servers
         oy[Y_RACKS, y] = math.ceil(servers / rack_servers)
+        oy[Y_FLOOR, y] = oy[Y_RACKS, y] * cl[C_FLOOR]
         oy[Y_UTIL, y] = busy
         oy[Y_PEAKUTIL, y] = peak_busy
         oy[Y_IT, y] = it_power
         oy[Y_FAC, y] = facility_power
         oy[Y_CARBON, y] = facility_power * SECONDS_PER_YEAR * p[P_CARBON]
         oy[Y_TOKENS, y] = tokens
-        oy[Y_CAPEX, y] = spend[y]
+        oy[Y_CAPEX, y] = capex
+        oy[Y_FAC_CAPEX, y] = facility_spend[y]
         oy[Y_HW_CAPEX, y] = hardware_capex
         oy[Y_NET_CAPEX, y] = network_capex
         oy[Y_DEPR, y] = depreciation

@@ -52,3 +52,29 @@ def test_rent_is_undefined_without_a_rental_price():
     assert int(ds["status"]) == 0
     assert np.isnan(ds["rent_cost_usd"].values).all()
     assert np.isfinite(ds["tco_usd"].values).all()
+
+
+def test_owned_facility_and_floor_space_by_hand():
+    ds = fleetsim.run([
+        "hardware=h100-sxm", "finance.years=3", "facility.build_usd_per_kw=[null,11700]",
+        "facility.building_life_years=20", "workload.growth_per_year=0.5",
+    ]).squeeze(drop=True)  # fmt: skip
+    colo, owned = ds.sel(build_usd_per_kw=np.inf), ds.sel(build_usd_per_kw=11700.0)
+    # the same fleet either way: only how the building is paid for changes
+    np.testing.assert_array_equal(colo["accelerators"].values, owned["accelerators"].values)
+    # peak IT power (W) the building must supply, from the colocation fee: fee = kW x $/kW-month x 12
+    peak_kw = colo["facility_cost_usd"].values / (184.06 * 12)  # conf/facility/air.yaml
+    built = np.maximum.accumulate(peak_kw)
+    new = np.diff(np.concatenate([[0.0], built]))
+    np.testing.assert_allclose(owned["facility_capex_usd"].values, new * 11700, rtol=1e-9)
+    assert (owned["facility_cost_usd"].values == 0).all()
+    assert (colo["facility_capex_usd"].values == 0).all()
+    # 300 sq ft (27.87 m2) of floor per rack, aisles included (data/cooling.csv)
+    np.testing.assert_allclose(
+        owned["floor_space_m2"].values, owned["racks"].values * 300 * 0.09290304
+    )
+    # building depreciation: construction spread over 20 years on top of the hardware's
+    extra = np.cumsum(owned["facility_capex_usd"].values) / 20
+    np.testing.assert_allclose(
+        owned["depreciation_usd"].values - colo["depreciation_usd"].values, extra, rtol=1e-9
+    )
