@@ -279,12 +279,8 @@ def check_outputs(
     in the registry may be NaN for their stated reason; every other output of a servable
     scenario must be finite.
     """
-    registry = dataset_registry()
+    optional, per_token = nan_masks()
     year_ok = np.isfinite(out_year)
-    per_token = [
-        i for i, n in enumerate(layout.YEAR_OUTPUTS) if registry[n].get("undefined_without_demand")
-    ]
-    optional = [i for i, n in enumerate(layout.YEAR_OUTPUTS) if registry[n].get("nan_when")]
     zero_demand = out_status == st.ZERO_DEMAND
     year_ok[np.ix_(zero_demand, per_token)] = True
     year_ok[:, optional] = True
