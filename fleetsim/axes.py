@@ -145,8 +145,8 @@ def kernel_value(spec: Field, value: object, catalog: Catalog) -> float:
     float
         Row index for catalog ids, code for labels, ``value * si_factor`` for numbers.
     """
-    if spec.kind == "catalog":
-        return float(catalog.tables[spec.catalog].ids.index(value))
+    if spec.kind == "catalog":  # a nullable catalog field's null is -1
+        return -1.0 if value is None else float(catalog.tables[spec.catalog].ids.index(value))
     if spec.kind == "choice":
         return float(spec.choices.index(value))
     if value == "auto":  # the kernel searches this value

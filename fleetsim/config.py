@@ -81,6 +81,9 @@ FIELDS: tuple[Field, ...] = (
     Field("deployment.spare_frac", "number", 0.0, 10.0),
     Field("deployment.max_batch", "integer", 1, 10_000_000, nullable=True),
     Field("deployment.prefix_cache_hit_rate", "number", 0.0, 0.99),
+    Field("deployment.draft_model", "catalog", catalog="models", nullable=True),
+    Field("deployment.draft_tokens", "integer", 1, 32),
+    Field("deployment.acceptance_rate", "number", 0.0, 0.99),
     Field("workload.requests_per_day", "number", 0.0, 1e15, si_factor=1.0 / units.SECONDS_PER_DAY),
     Field("workload.input_tokens", "integer", 1, 10_000_000),
     Field("workload.output_tokens", "integer", 1, 10_000_000),
@@ -163,6 +166,9 @@ class DeploymentSchema:
     spare_frac: Any = MISSING
     max_batch: Any = MISSING
     prefix_cache_hit_rate: Any = MISSING
+    draft_model: Any = MISSING
+    draft_tokens: Any = MISSING
+    acceptance_rate: Any = MISSING
 
 
 @dataclass
@@ -481,8 +487,11 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
     swept: list[str] = []
     for spec in FIELDS:
         items, is_list = _as_values(spec.key, _get(cfg, spec.key))
-        if spec.kind == "catalog":
-            checked = tuple(_check_label(spec, v, catalog_ids[spec.catalog]) for v in items)
+        if spec.kind == "catalog":  # a nullable catalog field (draft_model) may be null
+            ids = catalog_ids[spec.catalog]
+            checked = tuple(
+                None if v is None and spec.nullable else _check_label(spec, v, ids) for v in items
+            )
         elif spec.kind == "choice":
             checked = tuple(_check_label(spec, v, spec.choices) for v in items)
         else:

@@ -59,7 +59,8 @@ def _coordinate(axis) -> xr.Variable:
     spec = axis.field
     attrs = {"long_name": spec.key}
     if spec.kind in ("catalog", "choice") or any(isinstance(v, str) for v in axis.labels):
-        return xr.Variable(axis.name, np.array(axis.labels, dtype=object).astype(str), attrs)
+        labels = ["none" if v is None else v for v in axis.labels]  # a null catalog id
+        return xr.Variable(axis.name, np.array(labels, dtype=object).astype(str), attrs)
     values = np.array([np.inf if v == float("inf") else v for v in axis.labels], dtype=np.float64)
     if spec.kind == "integer" and np.isfinite(values).all():  # null (no bound) is stored as inf
         values = values.astype(np.int64)

@@ -35,6 +35,18 @@ def _allreduce(message, n, bw, alpha):
     return 2 * (n - 1) / n * message / bw + 2 * (n - 1) * alpha
 
 
+def _token_time(batch, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, sc):
+    """Time per output token: one step, or speculative (k drafts, verify k + 1 in one step)."""
+    k = sc["deployment.draft_tokens"] if sc["deployment.draft_model"] is not None else 0
+    verify = _step_time(batch * (k + 1), c, m, hw, peak, b_w, kv_tok / (k + 1), tp, pp, link, sc)
+    if k == 0:
+        return verify
+    draft = _step_time(batch, c, d, hw, peak, b_w, kv_d, tp, pp, link, sc)
+    a = sc["deployment.acceptance_rate"]
+    expected = (1 - a ** (k + 1)) / (1 - a)  # Leviathan et al. 2023, eq. 1
+    return (verify + k * draft) / expected
+
+
 def _step_time(batch, c, m, hw, peak, b_w, kv_tok, tp, pp, link, sc):
     micro = batch / pp
     flops = micro * (2 * m["active_params"] + m["attention_flops_per_context_token"] * c)
@@ -114,6 +126,8 @@ def replica(sc, catalog, hw):
 def replica_at(tp, sc, catalog, hw):
     """Return (status, outputs) of a replica with tensor-parallel degree ``tp``."""
     m = _row(catalog, "models", sc["model"])
+    drafting = sc["deployment.draft_model"] is not None
+    d = _row(catalog, "models", sc["deployment.draft_model"]) if drafting else m
     fb = _row(catalog, "fabrics", sc["network.fabric"])
     pp = sc["deployment.pp"]
     b_w, b_kv = BYTES[sc["deployment.weight_dtype"]], BYTES[sc["deployment.kv_dtype"]]
@@ -122,10 +136,11 @@ def replica_at(tp, sc, catalog, hw):
     out = {
         "tensor_parallel": tp,
         "accelerators_per_replica": tp * pp,
-        "weight_bytes": m["total_params"] * b_w,
+        "weight_bytes": (m["total_params"] + (d["total_params"] if drafting else 0)) * b_w,
     }
     kv_tok = m["kv_elements_per_token"] * b_kv
-    out["kv_bytes_per_token"] = kv_tok
+    kv_d = d["kv_elements_per_token"] * b_kv if drafting else 0.0
+    out["kv_bytes_per_token"] = kv_tok + kv_d
     free = (
         tp * pp * hw["hbm_capacity"] * (1 - sc["deployment.memory_reserve_frac"])
         - out["weight_bytes"]
@@ -134,7 +149,7 @@ def replica_at(tp, sc, catalog, hw):
         return st.WEIGHTS_DO_NOT_FIT, out
     if m["max_context"] < S + O:
         return st.CONTEXT_TOO_LONG, out
-    b_max = math.floor(free / ((S + O) * kv_tok))
+    b_max = math.floor(free / ((S + O) * (kv_tok + kv_d)))
     if b_max < 1:
         return st.KV_DOES_NOT_FIT, out
     b_max = b_max if sc["deployment.max_batch"] is None else min(b_max, sc["deployment.max_batch"])
@@ -147,7 +162,7 @@ def replica_at(tp, sc, catalog, hw):
     c = S + O / 2
 
     def step(b):
-        return _step_time(b, c, m, hw, peak, b_w, kv_tok, tp, pp, link, sc)
+        return _token_time(b, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, sc)
 
     tpot = math.inf if sc["workload.tpot_slo_s"] is None else sc["workload.tpot_slo_s"]
     if step(1) > tpot:
@@ -162,6 +177,8 @@ def replica_at(tp, sc, catalog, hw):
             lo, hi = (mid, hi) if step(mid) <= tpot else (lo, mid)
         batch = lo
     t_pf = _prefill(S, m, hw, peak, b_w, tp, pp, link, sc)
+    if drafting:  # the draft model prefills the prompt too
+        t_pf += _prefill(S, d, hw, peak, b_w, tp, pp, link, sc)
     tau = t_pf + O * step(batch) / batch
     ttft = math.inf if sc["workload.ttft_slo_s"] is None else sc["workload.ttft_slo_s"]
     cap = sc["workload.max_utilisation"]

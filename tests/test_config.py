@@ -147,6 +147,7 @@ NULLABLE = {
     "finance.rental_usd_per_accelerator_hour",
     "deployment.max_batch",
     "facility.build_usd_per_kw",  # null: colocation instead of an owned building
+    "deployment.draft_model",  # null: no speculative decoding
 }
 
 

@@ -46,6 +46,9 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"deployment.max_batch=[null,{int(rng.integers(1, 64))}]",
         f"deployment.prefix_cache_hit_rate=[0,{rng.uniform(0, 0.95):.3f}]",
         f"facility.build_usd_per_kw=[null,{rng.uniform(5000, 20000):.0f}]",
+        f"deployment.draft_model=[null,{pick(models, 1)[1:-1]}]",
+        f"deployment.draft_tokens=[{int(rng.integers(1, 8))}]",
+        f"deployment.acceptance_rate=[{rng.uniform(0, 0.95):.3f}]",
         f"facility.building_life_years=[{int(rng.integers(1, 25))}]",
         f"facility.grid_carbon_g_per_kwh=[{rng.uniform(0, 800):.1f}]",
         f"finance.discount_rate=[{rng.uniform(0, 0.15):.3f}]",
@@ -92,8 +95,11 @@ def test_kernel_matches_oracle(monkeypatch, catalog_dir, seed):
         for spec in config.FIELDS:  # a tp axis holding "auto" is stored as strings
             if spec.kind == "integer" and isinstance(sc[spec.key], str) and sc[spec.key] != "auto":
                 sc[spec.key] = int(sc[spec.key])
+        if sc["deployment.draft_model"] == "none":  # a null draft model is labelled "none"
+            sc["deployment.draft_model"] = None
         for spec in config.FIELDS:  # null bounds come back from the Dataset as inf
-            if spec.nullable and sc[spec.key] is not None and math.isinf(sc[spec.key]):
+            value = sc[spec.key]
+            if spec.nullable and isinstance(value, float) and math.isinf(value):
                 sc[spec.key] = None
         code, rep, per_year = evaluate(sc, loaded, scenario.years)
         assert int(point["status"]) == code, sc

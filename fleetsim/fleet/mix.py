@@ -18,6 +18,7 @@ from fleetsim.fleet.facility import derate_for_rack_density
 from fleetsim.fleet.years import fleet_years
 from fleetsim.layout import (
     P_COOLING,
+    P_DRAFT,
     P_FABRIC,
     P_MODEL,
     P_RATE,
@@ -68,9 +69,9 @@ def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_b
     clock = derate_for_rack_density(p, hardware[hardware_index], cl, hw)
     if clock <= 0.0:
         return st.RACK_POWER_EXCEEDED
-    code = replica_operating_point(
-        p, hw, models[int(p[P_MODEL])], fb, dtype_bytes, compute_column, o
-    )
+    model = models[int(p[P_MODEL])]
+    draft = models[int(p[P_DRAFT])] if p[P_DRAFT] >= 0.0 else model
+    code = replica_operating_point(p, hw, model, draft, fb, dtype_bytes, compute_column, o)
     o[S_CLOCK] = clock
     if code == st.FEASIBLE:
         code = fleet_years(p, hw, fb, cl, o, oy, bought, spend)

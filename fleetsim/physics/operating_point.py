@@ -22,6 +22,9 @@ from fleetsim.layout import (
     H_HBM,
     H_SCALEOUT,
     H_SCALEUP,
+    P_ACCEPTANCE,
+    P_DRAFT,
+    P_DRAFT_TOKENS,
     P_IN,
     P_KVDTYPE,
     P_LATENCY,
@@ -53,10 +56,33 @@ from fleetsim.layout import (
 from fleetsim.physics.memory import max_batch_size
 from fleetsim.physics.queueing import time_to_first_token, utilisation_for_ttft
 from fleetsim.physics.serving import decode_step_time, prefill_time
+from fleetsim.physics.speculative import speculative_time_per_token
 
 
 @jit
-def _operating_point_at(tp, p, hw, md, fb, dtype_bytes, compute_column, o):
+def _time_per_token(batch, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, peak, bandwidth,
+                    eta_c, eta_m, link, latency, overhead, k, a):  # fmt: skip
+    """Return the mean time between a sequence's output tokens at ``batch`` concurrent sequences.
+
+    Plain decoding (``k = 0``) is one decode step. Speculative decoding verifies ``k + 1`` tokens
+    per sequence in one target step (the KV cache is read once for them) after ``k`` draft
+    steps, and yields :func:`fleetsim.physics.speculative.expected_tokens_per_step` tokens. [s]
+    """
+    step = decode_step_time(batch * (k + 1.0), context, md[1], md[5], md[6] * b_w, md[7] * b_w,
+                            md[8], md[9], md[10], kv_token / (k + 1.0), md[2], md[3],
+                            ACTIVATION_BYTES, tp, pp, peak, bandwidth, eta_c, eta_m, link, latency,
+                            overhead)  # fmt: skip
+    if k <= 0.0:
+        return step
+    draft = decode_step_time(batch, context, md_draft[1], md_draft[5], md_draft[6] * b_w,
+                             md_draft[7] * b_w, md_draft[8], md_draft[9], md_draft[10], kv_draft,
+                             md_draft[2], md_draft[3], ACTIVATION_BYTES, tp, pp, peak, bandwidth,
+                             eta_c, eta_m, link, latency, overhead)  # fmt: skip
+    return speculative_time_per_token(step, draft, k, a)
+
+
+@jit
+def _operating_point_at(tp, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
     """Find the operating point of a replica with tensor-parallel degree ``tp``; write it into ``o``.
 
     Parameters
@@ -65,6 +91,8 @@ def _operating_point_at(tp, p, hw, md, fb, dtype_bytes, compute_column, o):
         Scenario parameter vector (SI; slots in :mod:`fleetsim.layout`).
     hw, md, fb : ndarray
         This scenario's hardware, model and fabric catalog rows (``*_COLUMNS`` order).
+    md_draft : ndarray
+        The speculative-decoding draft model's row (ignored without ``deployment.draft_model``).
     dtype_bytes : ndarray
         Bytes per element by dtype code. [B]
     compute_column : ndarray
@@ -90,12 +118,18 @@ def _operating_point_at(tp, p, hw, md, fb, dtype_bytes, compute_column, o):
     moe_layers, experts, top_k, max_context = md[8], md[9], md[10], md[11]
     prompt, output = p[P_IN], p[P_OUT]
 
-    weights = total * b_w
+    # speculative decoding: a draft model proposes k tokens, accepted with probability a each
+    k = p[P_DRAFT_TOKENS] if p[P_DRAFT] >= 0.0 else 0.0
+    a = p[P_ACCEPTANCE]
     kv_token = kv_elements * b_kv
+    kv_draft = md_draft[4] * b_kv if k > 0.0 else 0.0
+    weights = total * b_w + (md_draft[0] * b_w if k > 0.0 else 0.0)
     o[S_NREP] = n_rep
     o[S_WBYTES] = weights
-    o[S_KVTOK] = kv_token
-    b_max = max_batch_size(n_rep * hw[H_HBM], p[P_RESERVE], weights, (prompt + output) * kv_token)
+    o[S_KVTOK] = kv_token + kv_draft
+    b_max = max_batch_size(
+        n_rep * hw[H_HBM], p[P_RESERVE], weights, (prompt + output) * (kv_token + kv_draft)
+    )
     if b_max < 0.0:
         return st.WEIGHTS_DO_NOT_FIT
     if prompt + output > max_context:
@@ -111,24 +145,21 @@ def _operating_point_at(tp, p, hw, md, fb, dtype_bytes, compute_column, o):
     eta_c, eta_m, bandwidth = hw[H_ETA_C], hw[H_ETA_M], hw[H_BW]
     dense_bytes, expert_bytes = dense_params * b_w, expert_params * b_w
 
-    # largest batch whose step time meets the TPOT target (step time grows with the batch)
+    # largest batch whose time per token meets the TPOT target (it grows with the batch)
     lo_b, hi_b = 1.0, b_max
-    step_hi = decode_step_time(hi_b, context, active, attention, dense_bytes, expert_bytes, moe_layers,
-                               experts, top_k, kv_token, layers, d_model, ACTIVATION_BYTES, tp, pp, peak,
-                               bandwidth, eta_c, eta_m, link, p[P_LATENCY], p[P_OVERHEAD])  # fmt: skip
+    step_hi = _time_per_token(hi_b, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, peak,
+                              bandwidth, eta_c, eta_m, link, p[P_LATENCY], p[P_OVERHEAD], k, a)  # fmt: skip
     step_max_batch = step_hi
     if step_hi > p[P_TPOT]:
-        step_lo = decode_step_time(1.0, context, active, attention, dense_bytes, expert_bytes, moe_layers,
-                                   experts, top_k, kv_token, layers, d_model, ACTIVATION_BYTES, tp, pp, peak,
-                                   bandwidth, eta_c, eta_m, link, p[P_LATENCY], p[P_OVERHEAD])  # fmt: skip
+        step_lo = _time_per_token(1.0, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, peak,
+                                  bandwidth, eta_c, eta_m, link, p[P_LATENCY], p[P_OVERHEAD], k, a)  # fmt: skip
         if step_lo > p[P_TPOT]:
             return st.TPOT_UNREACHABLE
         while hi_b - lo_b > 1.0:  # invariant: step(lo_b) meets the target, step(hi_b) does not
             mid = math.floor(0.5 * (lo_b + hi_b))
-            step_mid = decode_step_time(mid, context, active, attention, dense_bytes, expert_bytes,
-                                        moe_layers, experts, top_k, kv_token, layers, d_model,
-                                        ACTIVATION_BYTES, tp, pp, peak, bandwidth, eta_c, eta_m, link,
-                                        p[P_LATENCY], p[P_OVERHEAD])  # fmt: skip
+            step_mid = _time_per_token(mid, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp,
+                                       peak, bandwidth, eta_c, eta_m, link, p[P_LATENCY],
+                                       p[P_OVERHEAD], k, a)  # fmt: skip
             if step_mid <= p[P_TPOT]:
                 lo_b, step_lo = mid, step_mid
             else:
@@ -137,9 +168,15 @@ def _operating_point_at(tp, p, hw, md, fb, dtype_bytes, compute_column, o):
     else:
         batch, step = b_max, step_hi
 
-    t_prefill = prefill_time(prompt, prompt * p[P_PREFIX], active, attention, dense_bytes, expert_bytes, moe_layers, experts,
-                             top_k, layers, d_model, ACTIVATION_BYTES, tp, pp, peak, bandwidth, eta_c,
-                             eta_m, link, p[P_LATENCY])  # fmt: skip
+    cached = prompt * p[P_PREFIX]
+    t_prefill = prefill_time(prompt, cached, active, attention, dense_bytes, expert_bytes, moe_layers,
+                             experts, top_k, layers, d_model, ACTIVATION_BYTES, tp, pp, peak,
+                             bandwidth, eta_c, eta_m, link, p[P_LATENCY])  # fmt: skip
+    if k > 0.0:  # the draft model prefills the prompt too
+        t_prefill += prefill_time(prompt, cached, md_draft[1], md_draft[5], md_draft[6] * b_w,
+                                  md_draft[7] * b_w, md_draft[8], md_draft[9], md_draft[10],
+                                  md_draft[2], md_draft[3], ACTIVATION_BYTES, tp, pp, peak,
+                                  bandwidth, eta_c, eta_m, link, p[P_LATENCY])  # fmt: skip
     service = t_prefill + output * step / batch
     replica_rate = 1.0 / service
     utilisation = utilisation_for_ttft(p[P_TTFT], t_prefill, service, p[P_UCAP])
@@ -162,7 +199,7 @@ MAX_SEARCHED_TP = 64.0
 
 
 @jit
-def replica_operating_point(p, hw, md, fb, dtype_bytes, compute_column, o):
+def replica_operating_point(p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
     """Find one replica's operating point and write it into ``o`` (see ``SCENARIO_OUTPUTS``).
 
     With ``deployment.tp`` given, evaluate that layout. With ``deployment.tp=auto`` (stored as 0)
@@ -176,6 +213,8 @@ def replica_operating_point(p, hw, md, fb, dtype_bytes, compute_column, o):
         Scenario parameter vector (SI; slots in :mod:`fleetsim.layout`).
     hw, md, fb : ndarray
         This scenario's hardware, model and fabric catalog rows (``*_COLUMNS`` order).
+    md_draft : ndarray
+        The speculative-decoding draft model's row (ignored without ``deployment.draft_model``).
     dtype_bytes : ndarray
         Bytes per element by dtype code. [B]
     compute_column : ndarray
@@ -190,14 +229,14 @@ def replica_operating_point(p, hw, md, fb, dtype_bytes, compute_column, o):
         largest degree tried (the one with the most memory).
     """
     if p[P_TP] > 0.0:
-        return _operating_point_at(p[P_TP], p, hw, md, fb, dtype_bytes, compute_column, o)
+        return _operating_point_at(p[P_TP], p, hw, md, md_draft, fb, dtype_bytes, compute_column, o)
     best_tp, best_rate = 0.0, -1.0
     tp, code = 1.0, st.FEASIBLE
     while tp <= min(hw[H_DOMAIN], MAX_SEARCHED_TP):
-        code = _operating_point_at(tp, p, hw, md, fb, dtype_bytes, compute_column, o)
+        code = _operating_point_at(tp, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o)
         if code == st.FEASIBLE and o[S_TOKS] > best_rate:
             best_tp, best_rate = tp, o[S_TOKS]
         tp *= 2.0
     if best_tp == 0.0:
         return code
-    return _operating_point_at(best_tp, p, hw, md, fb, dtype_bytes, compute_column, o)
+    return _operating_point_at(best_tp, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o)
