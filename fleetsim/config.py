@@ -73,6 +73,7 @@ FIELDS: tuple[Field, ...] = (
     Field("hardware", "catalog", catalog="hardware"),
     Field("deployment.tp", "integer", 1, 1024, auto=True),
     Field("deployment.pp", "integer", 1, 256),
+    Field("deployment.ep", "integer", 1, 1024),
     Field("deployment.weight_dtype", "choice", choices=DTYPES),
     Field("deployment.kv_dtype", "choice", choices=DTYPES),
     Field("deployment.memory_reserve_frac", "number", 0.0, 0.9),
@@ -158,6 +159,7 @@ class DeploymentSchema:
 
     tp: Any = MISSING
     pp: Any = MISSING
+    ep: Any = MISSING
     weight_dtype: Any = MISSING
     kv_dtype: Any = MISSING
     memory_reserve_frac: Any = MISSING

@@ -109,7 +109,7 @@ P_MAX_BATCH = _P["deployment.max_batch"]
 P_BUILD, P_BUILDING_LIFE = _P["facility.build_usd_per_kw"], _P["facility.building_life_years"]
 P_PREFIX = _P["deployment.prefix_cache_hit_rate"]
 P_DRAFT, P_DRAFT_TOKENS = _P["deployment.draft_model"], _P["deployment.draft_tokens"]
-P_ACCEPTANCE = _P["deployment.acceptance_rate"]
+P_ACCEPTANCE, P_EP = _P["deployment.acceptance_rate"], _P["deployment.ep"]
 
 S_BATCH, S_BMAX, S_NREP = _S["batch_size"], _S["max_batch_size"], _S["accelerators_per_replica"]
 S_WBYTES, S_KVTOK, S_PREFILL = _S["weight_bytes"], _S["kv_bytes_per_token"], _S["prefill_time_s"]

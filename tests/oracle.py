@@ -56,14 +56,20 @@ def _step_time(batch, c, m, hw, peak, b_w, kv_tok, tp, pp, link, sc):
     traffic = weights + micro * c * kv_tok
     compute_time = flops / pp / (tp * peak * hw["compute_efficiency"])
     memory_time = traffic / pp / (tp * hw["hbm_bandwidth"] * hw["bandwidth_efficiency"])
-    comm = (
-        2
-        * (m["layers"] / pp)
-        * _allreduce(
-            micro * m["d_model"] * ACTIVATION_BYTES, tp, link, sc["deployment.link_latency_s"]
-        )
-    )
+    comm = _comm(micro, m, m["layers"] / pp, m["moe_layers"] / pp, tp, link, sc)
     return pp * (max(compute_time, memory_time) + comm) + sc["deployment.step_overhead_s"]
+
+
+def _comm(tokens, m, layers, moe_layers, tp, link, sc):
+    """TP all-reduces (2 per layer); with EP, each MoE layer swaps its MLP all-reduce for
+    dispatch + combine all-to-alls of the tokens' k routed copies."""
+    alpha = sc["deployment.link_latency_s"]
+    message = tokens * m["d_model"] * ACTIVATION_BYTES
+    ep = min(sc["deployment.ep"], tp)
+    if ep <= 1 or moe_layers <= 0:
+        return 2 * layers * _allreduce(message, tp, link, alpha)
+    a2a = (ep - 1) / ep * message * m["moe_top_k"] / link + (ep - 1) * alpha
+    return (2 * layers - moe_layers) * _allreduce(message, tp, link, alpha) + moe_layers * 2 * a2a
 
 
 def _prefill(S, m, hw, peak, b_w, tp, pp, link, sc):
@@ -83,9 +89,7 @@ def _prefill(S, m, hw, peak, b_w, tp, pp, link, sc):
         flops / (n * peak * hw["compute_efficiency"]),
         weights / (n * hw["hbm_bandwidth"] * hw["bandwidth_efficiency"]),
     )
-    return t + 2 * m["layers"] * _allreduce(
-        new * m["d_model"] * ACTIVATION_BYTES, tp, link, sc["deployment.link_latency_s"]
-    )
+    return t + _comm(new, m, m["layers"], m["moe_layers"], tp, link, sc)
 
 
 def derated_hardware(sc, catalog):

@@ -82,7 +82,7 @@ CASES: list[tuple[list[str], list[str]]] = [
       "workload.output_tokens=${range:1,1001}", "finance.years=100"],
      ["sweep.shards=1", "fit in memory", "1,024,000,000 scenarios"]),
     # group options
-    (["workload=nope"], ["workload='nope'", "conf/workload/: chat, offline"]),
+    (["workload=nope"], ["workload='nope'", "conf/workload/: chat, interactive, offline"]),
     (["workload=chatt"], ["workload='chatt'", "did you mean 'chat'"]),
     (["deployment=null"], ["deployment=None", "conf/deployment/: default"]),
     (["experiment=nope"], ["experiment='nope'", "conf/experiment/"]),

@@ -110,5 +110,5 @@ def test_help(tmp_path):
     result = fleetsim_cli("--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Configuration groups" in result.stdout
-    assert "workload: chat, offline" in result.stdout
+    assert "workload: chat, interactive, offline" in result.stdout
     assert "Traceback" not in result.stderr

@@ -26,6 +26,7 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"hardware={pick(hardware, 2)}",
         f"deployment.tp={pick(['auto', 1, 2, 4, 8, 16], 2)}",
         f"deployment.pp={pick([1, 2], 1)}",
+        f"deployment.ep={pick([1, 2, 8], 2)}",
         f"deployment.weight_dtype={pick(['bf16', 'fp8', 'int4', 'fp4'], 2)}",
         f"deployment.kv_dtype={pick(['bf16', 'fp8'], 1)}",
         f"workload.input_tokens={pick([64, 512, 2000, 9000], 2)}",

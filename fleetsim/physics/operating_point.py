@@ -25,6 +25,7 @@ from fleetsim.layout import (
     P_ACCEPTANCE,
     P_DRAFT,
     P_DRAFT_TOKENS,
+    P_EP,
     P_IN,
     P_KVDTYPE,
     P_LATENCY,
@@ -60,7 +61,7 @@ from fleetsim.physics.speculative import speculative_time_per_token
 
 
 @jit
-def _time_per_token(batch, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, peak, bandwidth,
+def _time_per_token(batch, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, ep, peak, bandwidth,
                     eta_c, eta_m, link, latency, overhead, k, a):  # fmt: skip
     """Return the mean time between a sequence's output tokens at ``batch`` concurrent sequences.
 
@@ -70,13 +71,13 @@ def _time_per_token(batch, context, md, md_draft, b_w, kv_token, kv_draft, tp, p
     """
     step = decode_step_time(batch * (k + 1.0), context, md[1], md[5], md[6] * b_w, md[7] * b_w,
                             md[8], md[9], md[10], kv_token / (k + 1.0), md[2], md[3],
-                            ACTIVATION_BYTES, tp, pp, peak, bandwidth, eta_c, eta_m, link, latency,
+                            ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, latency,
                             overhead)  # fmt: skip
     if k <= 0.0:
         return step
     draft = decode_step_time(batch, context, md_draft[1], md_draft[5], md_draft[6] * b_w,
                              md_draft[7] * b_w, md_draft[8], md_draft[9], md_draft[10], kv_draft,
-                             md_draft[2], md_draft[3], ACTIVATION_BYTES, tp, pp, peak, bandwidth,
+                             md_draft[2], md_draft[3], ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth,
                              eta_c, eta_m, link, latency, overhead)  # fmt: skip
     return speculative_time_per_token(step, draft, k, a)
 
@@ -106,6 +107,7 @@ def _operating_point_at(tp, p, hw, md, md_draft, fb, dtype_bytes, compute_column
         :mod:`fleetsim.status` code: FEASIBLE, or the first reason the replica cannot serve.
     """
     pp = p[P_PP]
+    ep = min(p[P_EP], tp)  # experts are spread over (at most) the tensor-parallel group
     o[S_TP] = tp
     n_rep = tp * pp
     w_code = int(p[P_WDTYPE])
@@ -147,17 +149,17 @@ def _operating_point_at(tp, p, hw, md, md_draft, fb, dtype_bytes, compute_column
 
     # largest batch whose time per token meets the TPOT target (it grows with the batch)
     lo_b, hi_b = 1.0, b_max
-    step_hi = _time_per_token(hi_b, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, peak,
+    step_hi = _time_per_token(hi_b, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, ep, peak,
                               bandwidth, eta_c, eta_m, link, p[P_LATENCY], p[P_OVERHEAD], k, a)  # fmt: skip
     step_max_batch = step_hi
     if step_hi > p[P_TPOT]:
-        step_lo = _time_per_token(1.0, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, peak,
+        step_lo = _time_per_token(1.0, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, ep, peak,
                                   bandwidth, eta_c, eta_m, link, p[P_LATENCY], p[P_OVERHEAD], k, a)  # fmt: skip
         if step_lo > p[P_TPOT]:
             return st.TPOT_UNREACHABLE
         while hi_b - lo_b > 1.0:  # invariant: step(lo_b) meets the target, step(hi_b) does not
             mid = math.floor(0.5 * (lo_b + hi_b))
-            step_mid = _time_per_token(mid, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp,
+            step_mid = _time_per_token(mid, context, md, md_draft, b_w, kv_token, kv_draft, tp, pp, ep,
                                        peak, bandwidth, eta_c, eta_m, link, p[P_LATENCY],
                                        p[P_OVERHEAD], k, a)  # fmt: skip
             if step_mid <= p[P_TPOT]:
@@ -170,12 +172,12 @@ def _operating_point_at(tp, p, hw, md, md_draft, fb, dtype_bytes, compute_column
 
     cached = prompt * p[P_PREFIX]
     t_prefill = prefill_time(prompt, cached, active, attention, dense_bytes, expert_bytes, moe_layers,
-                             experts, top_k, layers, d_model, ACTIVATION_BYTES, tp, pp, peak,
+                             experts, top_k, layers, d_model, ACTIVATION_BYTES, tp, pp, ep, peak,
                              bandwidth, eta_c, eta_m, link, p[P_LATENCY])  # fmt: skip
     if k > 0.0:  # the draft model prefills the prompt too
         t_prefill += prefill_time(prompt, cached, md_draft[1], md_draft[5], md_draft[6] * b_w,
                                   md_draft[7] * b_w, md_draft[8], md_draft[9], md_draft[10],
-                                  md_draft[2], md_draft[3], ACTIVATION_BYTES, tp, pp, peak,
+                                  md_draft[2], md_draft[3], ACTIVATION_BYTES, tp, pp, ep, peak,
                                   bandwidth, eta_c, eta_m, link, p[P_LATENCY])  # fmt: skip
     service = t_prefill + output * step / batch
     replica_rate = 1.0 / service

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fleetsim._jit import jit
-from fleetsim.physics.collectives import tensor_parallel_time
+from fleetsim.physics.collectives import model_parallel_time
 from fleetsim.physics.model_shapes import (
     decode_flops_per_token,
     decode_weight_bytes_touched,
@@ -29,6 +29,7 @@ def decode_step_time(
     activation_bytes: float,
     tp: float,
     pp: float,
+    ep: float,
     peak_flops: float,
     bandwidth: float,
     compute_efficiency: float,
@@ -61,6 +62,8 @@ def decode_step_time(
         Bytes per activation element for tensor-parallel all-reduces. [B]
     tp, pp : float
         Tensor- and pipeline-parallel degree. [1]
+    ep : float
+        Expert-parallel degree of the MoE layers (1: experts are tensor-parallel). [1]
     peak_flops, bandwidth : float
         Per-accelerator peak FLOP/s at the compute precision and memory bandwidth. [FLOP/s], [B/s]
     compute_efficiency, bandwidth_efficiency : float
@@ -93,9 +96,10 @@ def decode_step_time(
         compute_efficiency,
         bandwidth_efficiency,
     )
-    comm = tensor_parallel_time(
-        micro, d_model, activation_bytes, layers / pp, tp, link_bandwidth, link_latency
-    )
+    comm = model_parallel_time(
+        micro, d_model, activation_bytes, layers / pp, moe_layers / pp, top_k, tp, ep,
+        link_bandwidth, link_latency,
+    )  # fmt: skip
     return pp * (stage + comm) + step_overhead
 
 
@@ -115,6 +119,7 @@ def prefill_time(
     activation_bytes: float,
     tp: float,
     pp: float,
+    ep: float,
     peak_flops: float,
     bandwidth: float,
     compute_efficiency: float,
@@ -134,7 +139,7 @@ def prefill_time(
         As in :func:`decode_step_time`. [1], [FLOP]
     dense_bytes, expert_bytes, moe_layers, experts, top_k : float
         Weight bytes and MoE shape as in :func:`decode_step_time`. [B], [1]
-    layers, d_model, activation_bytes, tp, pp : float
+    layers, d_model, activation_bytes, tp, pp, ep : float
         As in :func:`decode_step_time`. [1], [B]
     peak_flops, bandwidth, compute_efficiency, bandwidth_efficiency : float
         As in :func:`decode_step_time`. [FLOP/s], [B/s], [1]
@@ -158,7 +163,8 @@ def prefill_time(
     compute = roofline_time(
         flops, weights, tp * pp, peak_flops, bandwidth, compute_efficiency, bandwidth_efficiency
     )
-    comm = tensor_parallel_time(
-        computed, d_model, activation_bytes, layers, tp, link_bandwidth, link_latency
-    )
+    comm = model_parallel_time(
+        computed, d_model, activation_bytes, layers, moe_layers, top_k, tp, ep, link_bandwidth,
+        link_latency,
+    )  # fmt: skip
     return compute + comm

@@ -93,14 +93,14 @@ def test_decode_step_by_hand():
     # bytes = 2e10 + 100 * 1000 * 40,960 = 2.4096e10 -> 12.048 ms (memory-bound)
     step = serving.decode_step_time(
         100.0, 1000.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0, 2.0,
-        1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 0.0,
+        1.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 0.0,
     )  # fmt: skip
     assert step == pytest.approx(0.012048)
     # with TP=2 the work halves (6.024 ms) and two all-reduces per layer of 100*4096*2 B = 819,200 B
     # each: 2 * 10 * (2 * 1/2 * 819200 / 4e11 + 2 * 5e-6) = 20 * (2.048e-6 + 1e-5) = 2.4096e-4 s
     step_tp2 = serving.decode_step_time(
         100.0, 1000.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0, 2.0,
-        2.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 0.0,
+        2.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 0.0,
     )  # fmt: skip
     assert step_tp2 == pytest.approx(0.006024 + 2.4096e-4)
 
@@ -128,3 +128,20 @@ def test_md1_wait_and_ttft_utilisation():
 def test_accelerator_power():
     # 100 W idle, 700 W busy, 25 % busy: 100 + 600 * 0.25 = 250 W
     assert power.accelerator_power(100.0, 700.0, 0.25) == 250.0
+
+
+def test_all_to_all_and_expert_parallel_communication():
+    # all-to-all of m = 8 MB over 8 devices at 100 GB/s, alpha 1 us: 7/8 * 8e6 / 1e11 + 7e-6
+    assert collectives.all_to_all_time(8e6, 8.0, 1e11, 1e-6) == pytest.approx(7e-5 + 7e-6)
+    # 10 layers, 4 of them MoE, top-2, 100 tokens x 4096 x 2 B = 819,200 B per all-reduce, TP8/EP8:
+    # ring all-reduce r = 2 * 7/8 * 819200 / 1e11 + 14e-6 = 1.4336e-5 + 1.4e-5 = 2.8336e-5
+    # all-to-all of 2 x 819200 B: 7/8 * 1638400 / 1e11 + 7e-6 = 1.4336e-5 + 7e-6 = 2.1336e-5
+    # (10 attention + 6 dense MLP) all-reduces + 4 x 2 all-to-alls
+    r, a = 2.8336e-5, 2.1336e-5
+    got = collectives.model_parallel_time(100.0, 4096.0, 2.0, 10.0, 4.0, 2.0, 8.0, 8.0, 1e11, 1e-6)
+    assert got == pytest.approx(16 * r + 8 * a)
+    # without expert parallelism: two all-reduces per layer
+    plain = collectives.model_parallel_time(
+        100.0, 4096.0, 2.0, 10.0, 4.0, 2.0, 8.0, 1.0, 1e11, 1e-6
+    )
+    assert plain == pytest.approx(20 * r)
