@@ -187,7 +187,7 @@ def main() -> None:
         rate = kernel_rate(inputs, years, n, everything, threads, repeats)
         rates[threads] = rate
         print(f"kernel, {threads} thread(s): {rate:,.0f} scenarios/s = {rate * years:,.0f} scenario-years/s "
-              "(all 42 outputs stored as float32)")  # fmt: skip
+              f"(all {len(layout.SCENARIO_OUTPUTS) + len(layout.YEAR_OUTPUTS)} outputs stored as float32)")  # fmt: skip
     none = sweep.Selection(np.zeros(0, np.int64), np.zeros(0, np.int64))
     compute = kernel_rate(inputs, years, n, none, 1, repeats)
     print(f"  of which physics alone (nothing stored), 1 thread: {compute:,.0f} scenarios/s; "

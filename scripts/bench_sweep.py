@@ -142,7 +142,7 @@ def main() -> None:
         print(f"fleetsim CLI: {n:,} scenarios x 10 years in {wall:.1f} s wall "
               f"({n / wall:,.0f} scenarios/s = {10 * n / wall:,.0f} scenario-years/s end to end, "
               f"all cores), peak RSS {rss:.2f} GiB, file {size / 2**30:.2f} GiB "
-              "(zlib 1, float32, all 42 variables)")  # fmt: skip
+              f"(zlib 1, float32, all {_n_outputs()} variables)")  # fmt: skip
         (folder / "cli.nc").unlink()
 
         # 1b. one kernel thread, a tenth of the grid
@@ -197,6 +197,13 @@ def main() -> None:
     finally:
         if not args.dir:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _n_outputs() -> int:
+    """Number of output variables (status included), from the kernel layout."""
+    from fleetsim import layout
+
+    return len(layout.SCENARIO_OUTPUTS) + len(layout.YEAR_OUTPUTS) + 1
 
 
 if __name__ == "__main__":
