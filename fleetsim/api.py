@@ -20,10 +20,6 @@ from fleetsim.errors import ConfigError, one_line
 GROUPS = ("deployment", "workload", "facility", "network", "finance", "experiment", "local")
 
 
-def _known_keys() -> set[str]:
-    return config.known_keys()
-
-
 def group_options(group: str) -> tuple[str, ...]:
     """Return the options of a config group: the YAML files in ``conf/<group>/``.
 
@@ -74,7 +70,7 @@ def check_overrides(overrides: Sequence[str]) -> None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser = OverridesParser.create()
-    known = _known_keys()
+    known = config.known_keys()
     for item in overrides:
         if not isinstance(item, str):
             raise ConfigError("overrides", item, "strings of the form key=value")

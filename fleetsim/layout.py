@@ -7,6 +7,7 @@ tables into the ``*_COLUMNS`` order; ``dataset.py`` names outputs by ``SCENARIO_
 
 from __future__ import annotations
 
+from fleetsim.catalog import MODEL_COLUMNS
 from fleetsim.config import FIELDS
 
 #: column order of the tables the kernel reads (sweep.py reorders catalog tables to match)
@@ -141,3 +142,11 @@ Y_CPM, Y_CPM_IN = _Y["cost_per_million_output_tokens_usd"], _Y["cost_per_million
 Y_CPR, Y_RENT, Y_RENT_TCO = _Y["cost_per_request_usd"], _Y["rent_cost_usd"], _Y["rent_tco_usd"]
 Y_BREAK_EVEN = _Y["break_even_utilisation"]
 Y_FAC_CAPEX, Y_FLOOR = _Y["facility_capex_usd"], _Y["floor_space_m2"]
+
+_M = {c: i for i, c in enumerate(MODEL_COLUMNS)}
+M_TOTAL, M_ACTIVE, M_LAYERS, M_DMODEL = (
+    _M["total_params"], _M["active_params"], _M["layers"], _M["d_model"],
+)  # fmt: skip
+M_KV, M_ATTENTION = _M["kv_elements_per_token"], _M["attention_flops_per_context_token"]
+M_DENSE, M_EXPERT, M_MOE_LAYERS = _M["dense_params"], _M["expert_params"], _M["moe_layers"]
+M_EXPERTS, M_TOP_K, M_CONTEXT = _M["moe_experts"], _M["moe_top_k"], _M["max_context"]

@@ -59,6 +59,12 @@ def _is_monotone(values: np.ndarray, axis: int) -> bool:
     return bool(np.all(diffs[finite] >= -1e-9 * scale))
 
 
+def _monotone_along(ds, name: str, dim: str) -> bool:
+    """``ds[name]`` is non-decreasing along ``dim`` in every scenario and year."""
+    values = ds[name].transpose(..., dim, "year").values
+    return _is_monotone(values, values.ndim - 2)
+
+
 @SETTINGS
 @given(draw=scenarios, factors=hs.lists(hs.floats(0.2, 5.0), min_size=3, max_size=3, unique=True))
 def test_more_memory_bandwidth_is_never_slower(monkeypatch, draw, factors):
@@ -86,8 +92,7 @@ def test_more_memory_bandwidth_is_never_slower(monkeypatch, draw, factors):
 @given(draw=scenarios)
 def test_higher_electricity_price_is_never_cheaper(monkeypatch, draw):
     ds = _run(monkeypatch, [*_overrides(draw), "finance.electricity_usd_per_kwh=[0.02,0.08,0.3]"])
-    tco = ds["tco_usd"].transpose(..., "electricity_usd_per_kwh", "year").values
-    assert _is_monotone(tco, tco.ndim - 2)
+    assert _monotone_along(ds, "tco_usd", "electricity_usd_per_kwh")
 
 
 @SETTINGS
@@ -96,10 +101,8 @@ def test_more_demand_never_needs_fewer_accelerators(monkeypatch, draw):
     draw = dict(draw)
     draw.pop("workload.requests_per_day")
     ds = _run(monkeypatch, [*_overrides(draw), "workload.requests_per_day=[1e3,1e5,1e7,1e9]"])
-    acc = ds["accelerators"].transpose(..., "requests_per_day", "year").values
-    assert _is_monotone(acc, acc.ndim - 2)
-    tco = ds["tco_usd"].transpose(..., "requests_per_day", "year").values
-    assert _is_monotone(tco, tco.ndim - 2)
+    assert _monotone_along(ds, "accelerators", "requests_per_day")
+    assert _monotone_along(ds, "tco_usd", "requests_per_day")
 
 
 @SETTINGS
@@ -108,8 +111,7 @@ def test_more_growth_is_never_cheaper(monkeypatch, draw):
     draw = dict(draw)
     draw.pop("workload.growth_per_year")
     ds = _run(monkeypatch, [*_overrides(draw), "workload.growth_per_year=[-0.2,0,0.5,2]"])
-    tco = ds["tco_usd"].transpose(..., "growth_per_year", "year").values
-    assert _is_monotone(tco, tco.ndim - 2)
+    assert _monotone_along(ds, "tco_usd", "growth_per_year")
 
 
 @SETTINGS

@@ -22,6 +22,18 @@ from fleetsim.layout import (
     H_HBM,
     H_SCALEOUT,
     H_SCALEUP,
+    M_ACTIVE,
+    M_ATTENTION,
+    M_CONTEXT,
+    M_DENSE,
+    M_DMODEL,
+    M_EXPERT,
+    M_EXPERTS,
+    M_KV,
+    M_LAYERS,
+    M_MOE_LAYERS,
+    M_TOP_K,
+    M_TOTAL,
     P_ACCEPTANCE,
     P_DRAFT,
     P_DRAFT_TOKENS,
@@ -69,15 +81,15 @@ def _time_per_token(batch, context, md, md_draft, b_w, kv_token, kv_draft, tp, p
     per sequence in one target step (the KV cache is read once for them) after ``k`` draft
     steps, and yields :func:`fleetsim.physics.speculative.expected_tokens_per_step` tokens. [s]
     """
-    step = decode_step_time(batch * (k + 1.0), context, md[1], md[5], md[6] * b_w, md[7] * b_w,
-                            md[8], md[9], md[10], kv_token / (k + 1.0), md[2], md[3],
+    step = decode_step_time(batch * (k + 1.0), context, md[M_ACTIVE], md[M_ATTENTION], md[M_DENSE] * b_w, md[M_EXPERT] * b_w,
+                            md[M_MOE_LAYERS], md[M_EXPERTS], md[M_TOP_K], kv_token / (k + 1.0), md[M_LAYERS], md[M_DMODEL],
                             ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, latency,
                             overhead)  # fmt: skip
     if k <= 0.0:
         return step
-    draft = decode_step_time(batch, context, md_draft[1], md_draft[5], md_draft[6] * b_w,
-                             md_draft[7] * b_w, md_draft[8], md_draft[9], md_draft[10], kv_draft,
-                             md_draft[2], md_draft[3], ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth,
+    draft = decode_step_time(batch, context, md_draft[M_ACTIVE], md_draft[M_ATTENTION], md_draft[M_DENSE] * b_w,
+                             md_draft[M_EXPERT] * b_w, md_draft[M_MOE_LAYERS], md_draft[M_EXPERTS], md_draft[M_TOP_K], kv_draft,
+                             md_draft[M_LAYERS], md_draft[M_DMODEL], ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth,
                              eta_c, eta_m, link, latency, overhead)  # fmt: skip
     return speculative_time_per_token(step, draft, k, a)
 
@@ -115,17 +127,27 @@ def _operating_point_at(tp, p, hw, md, md_draft, fb, dtype_bytes, compute_column
     peak = hw[compute_column[w_code]]
     if peak <= 0.0:  # no tensor cores for this format: weight-only, computed in BF16
         peak = hw[H_BF16]
-    total, active, layers, d_model = md[0], md[1], md[2], md[3]
-    kv_elements, attention, dense_params, expert_params = md[4], md[5], md[6], md[7]
-    moe_layers, experts, top_k, max_context = md[8], md[9], md[10], md[11]
+    total, active, layers, d_model = md[M_TOTAL], md[M_ACTIVE], md[M_LAYERS], md[M_DMODEL]
+    kv_elements, attention, dense_params, expert_params = (
+        md[M_KV],
+        md[M_ATTENTION],
+        md[M_DENSE],
+        md[M_EXPERT],
+    )
+    moe_layers, experts, top_k, max_context = (
+        md[M_MOE_LAYERS],
+        md[M_EXPERTS],
+        md[M_TOP_K],
+        md[M_CONTEXT],
+    )
     prompt, output = p[P_IN], p[P_OUT]
 
     # speculative decoding: a draft model proposes k tokens, accepted with probability a each
     k = p[P_DRAFT_TOKENS] if p[P_DRAFT] >= 0.0 else 0.0
     a = p[P_ACCEPTANCE]
     kv_token = kv_elements * b_kv
-    kv_draft = md_draft[4] * b_kv if k > 0.0 else 0.0
-    weights = total * b_w + (md_draft[0] * b_w if k > 0.0 else 0.0)
+    kv_draft = md_draft[M_KV] * b_kv if k > 0.0 else 0.0
+    weights = total * b_w + (md_draft[M_TOTAL] * b_w if k > 0.0 else 0.0)
     o[S_NREP] = n_rep
     o[S_WBYTES] = weights
     o[S_KVTOK] = kv_token + kv_draft
@@ -175,9 +197,9 @@ def _operating_point_at(tp, p, hw, md, md_draft, fb, dtype_bytes, compute_column
                              experts, top_k, layers, d_model, ACTIVATION_BYTES, tp, pp, ep, peak,
                              bandwidth, eta_c, eta_m, link, p[P_LATENCY])  # fmt: skip
     if k > 0.0:  # the draft model prefills the prompt too
-        t_prefill += prefill_time(prompt, cached, md_draft[1], md_draft[5], md_draft[6] * b_w,
-                                  md_draft[7] * b_w, md_draft[8], md_draft[9], md_draft[10],
-                                  md_draft[2], md_draft[3], ACTIVATION_BYTES, tp, pp, ep, peak,
+        t_prefill += prefill_time(prompt, cached, md_draft[M_ACTIVE], md_draft[M_ATTENTION], md_draft[M_DENSE] * b_w,
+                                  md_draft[M_EXPERT] * b_w, md_draft[M_MOE_LAYERS], md_draft[M_EXPERTS], md_draft[M_TOP_K],
+                                  md_draft[M_LAYERS], md_draft[M_DMODEL], ACTIVATION_BYTES, tp, pp, ep, peak,
                                   bandwidth, eta_c, eta_m, link, p[P_LATENCY])  # fmt: skip
     service = t_prefill + output * step / batch
     replica_rate = 1.0 / service
