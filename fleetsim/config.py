@@ -67,12 +67,15 @@ class Field:
 
 
 _YEAR = units.SECONDS_PER_YEAR
+#: how prompts are prefilled: in chunks riding the decode steps, or whole in steps of their own
+#: (kernel code = index; physics.operating_point reads PREFILL_WHOLE)
+PREFILL_MODES: tuple[str, ...] = ("chunked", "whole")
 #: scenario fields in kernel parameter-vector order (fleetsim.kernel indexes this tuple)
 FIELDS: tuple[Field, ...] = (
     Field("model", "catalog", catalog="models"),
     Field("hardware", "catalog", catalog="hardware"),
     Field("deployment.tp", "integer", 1, 1024, auto=True),
-    Field("deployment.pp", "integer", 1, 256),
+    Field("deployment.pp", "integer", 1, 256, auto=True),
     Field("deployment.ep", "integer", 1, 1024),
     Field("deployment.weight_dtype", "choice", choices=DTYPES),
     Field("deployment.kv_dtype", "choice", choices=DTYPES),
@@ -85,9 +88,13 @@ FIELDS: tuple[Field, ...] = (
     Field("deployment.draft_model", "catalog", catalog="models", nullable=True),
     Field("deployment.draft_tokens", "integer", 1, 32),
     Field("deployment.acceptance_rate", "number", 0.0, 0.99),
+    Field("deployment.prefill", "choice", choices=PREFILL_MODES),
+    Field("deployment.step_token_budget", "integer", 1, 10_000_000),
     Field("workload.requests_per_day", "number", 0.0, 1e15, si_factor=1.0 / units.SECONDS_PER_DAY),
     Field("workload.input_tokens", "integer", 1, 10_000_000),
     Field("workload.output_tokens", "integer", 1, 10_000_000),
+    Field("workload.input_tokens_cv", "number", 0.0, 10.0),
+    Field("workload.output_tokens_cv", "number", 0.0, 10.0),
     Field("workload.ttft_slo_s", "number", 0.0, 1e6, nullable=True, low_exclusive=True),
     Field("workload.tpot_slo_s", "number", 0.0, 1e3, nullable=True, low_exclusive=True),
     Field("workload.peak_to_mean", "number", 1.0, 100.0),
@@ -171,6 +178,8 @@ class DeploymentSchema:
     draft_model: Any = MISSING
     draft_tokens: Any = MISSING
     acceptance_rate: Any = MISSING
+    prefill: Any = MISSING
+    step_token_budget: Any = MISSING
 
 
 @dataclass
@@ -180,6 +189,8 @@ class WorkloadSchema:
     requests_per_day: Any = MISSING
     input_tokens: Any = MISSING
     output_tokens: Any = MISSING
+    input_tokens_cv: Any = MISSING
+    output_tokens_cv: Any = MISSING
     ttft_slo_s: Any = MISSING
     tpot_slo_s: Any = MISSING
     peak_to_mean: Any = MISSING

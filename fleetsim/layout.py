@@ -29,7 +29,7 @@ SCENARIO_OUTPUTS: tuple[str, ...] = (
     "batch_size", "max_batch_size", "accelerators_per_replica", "weight_bytes", "kv_bytes_per_token",
     "prefill_time_s", "ttft_s", "tpot_s", "tokens_per_s_per_accelerator",
     "max_tokens_per_s_per_accelerator", "replica_requests_per_s", "target_utilisation", "clock_scale",
-    "tensor_parallel",
+    "tensor_parallel", "pipeline_parallel", "prefill_share",
 )  # fmt: skip
 YEAR_OUTPUTS: tuple[str, ...] = (
     "accelerators", "servers", "racks", "utilisation", "peak_utilisation", "it_power_w",
@@ -111,12 +111,15 @@ P_BUILD, P_BUILDING_LIFE = _P["facility.build_usd_per_kw"], _P["facility.buildin
 P_PREFIX = _P["deployment.prefix_cache_hit_rate"]
 P_DRAFT, P_DRAFT_TOKENS = _P["deployment.draft_model"], _P["deployment.draft_tokens"]
 P_ACCEPTANCE, P_EP = _P["deployment.acceptance_rate"], _P["deployment.ep"]
+P_PREFILL, P_BUDGET = _P["deployment.prefill"], _P["deployment.step_token_budget"]
+P_IN_CV, P_OUT_CV = _P["workload.input_tokens_cv"], _P["workload.output_tokens_cv"]
 
 S_BATCH, S_BMAX, S_NREP = _S["batch_size"], _S["max_batch_size"], _S["accelerators_per_replica"]
 S_WBYTES, S_KVTOK, S_PREFILL = _S["weight_bytes"], _S["kv_bytes_per_token"], _S["prefill_time_s"]
 S_TTFT, S_TPOT, S_TOKS = _S["ttft_s"], _S["tpot_s"], _S["tokens_per_s_per_accelerator"]
 S_MAXTOKS, S_RATE = _S["max_tokens_per_s_per_accelerator"], _S["replica_requests_per_s"]
 S_UTIL, S_CLOCK, S_TP = _S["target_utilisation"], _S["clock_scale"], _S["tensor_parallel"]
+S_PP, S_PREFILL_SHARE = _S["pipeline_parallel"], _S["prefill_share"]
 
 Y_ACC, Y_SERVERS, Y_RACKS = _Y["accelerators"], _Y["servers"], _Y["racks"]
 Y_UTIL, Y_PEAKUTIL, Y_IT = _Y["utilisation"], _Y["peak_utilisation"], _Y["it_power_w"]

@@ -395,7 +395,7 @@ def check_chat(ds: xr.Dataset | None = None, tokens: xr.Dataset | None = None) -
     claim_daily = claimed("chat_app", "daily_cost")
     claim_request = claimed("chat_app", "cost_per_interaction")
     # prompt length at which one interaction costs what the claim says
-    prompts = [1024, 2048, 4096, 8192, 12288, 16384]
+    prompts = [1024, 2048, 4096, 8192, 16384, 32768, 65536]
     if tokens is None:
         tokens = run(PRESETS["chat"], f"workload.input_tokens=[{','.join(map(str, prompts))}]")
     cpr = tokens.cost_per_request_usd.sel(year=1).values

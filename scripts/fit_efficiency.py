@@ -129,6 +129,7 @@ class Row:
     weight_dtype: str
     kv_dtype: str
     stack: str
+    prefill: str
     round: str
     scenario: str
     input_tokens: int
@@ -178,6 +179,7 @@ def load_rows(path: Path = CALIBRATION_CSV, covered_only: bool = True) -> list[R
                     weight_dtype=r["weight_dtype"],
                     kv_dtype=r["kv_dtype"],
                     stack=r["stack"],
+                    prefill=r["prefill"],
                     round=r["round"],
                     scenario=r["scenario"],
                     input_tokens=int(r["input_tokens"] or 0),
@@ -250,6 +252,7 @@ class Evaluator:
             "model": row.model,
             "deployment.weight_dtype": row.weight_dtype,
             "deployment.kv_dtype": row.kv_dtype,
+            "deployment.prefill": row.prefill,
             "workload.input_tokens": row.input_tokens,
             "workload.output_tokens": row.output_tokens,
         }

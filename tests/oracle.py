@@ -35,29 +35,68 @@ def _allreduce(message, n, bw, alpha):
     return 2 * (n - 1) / n * message / bw + 2 * (n - 1) * alpha
 
 
-def _token_time(batch, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, sc):
-    """Time per output token: one step, or speculative (k drafts, verify k + 1 in one step)."""
-    k = sc["deployment.draft_tokens"] if sc["deployment.draft_model"] is not None else 0
-    verify = _step_time(batch * (k + 1), c, m, hw, peak, b_w, kv_tok / (k + 1), tp, pp, link, sc)
-    if k == 0:
-        return verify
-    draft = _step_time(batch, c, d, hw, peak, b_w, kv_d, tp, pp, link, sc)
+def _expected_tokens(k, a):
+    return (1 - a ** (k + 1)) / (1 - a)  # Leviathan et al. 2023, eq. 1
+
+
+def _prefill_flops(S, C, m, cv):
+    """Mean prompt FLOPs: linear layers on the new tokens; causal attention, E[S^2] = S^2 (1 + cv^2)."""
+    return 2 * m["active_params"] * (S - C) + m[
+        "attention_flops_per_context_token"
+    ] * 0.5 * (S * S - C * C) * (1 + cv * cv)
+
+
+def _token_time(batch, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, stage, sc, t_occ):
+    """Mean time per output token of a sequence, prompts' share included.
+
+    A cycle is k draft steps and one target step verifying k + 1 tokens per sequence; it yields
+    E tokens per sequence, so B E / O prompts must be prefilled per cycle at full occupancy:
+    chunked, their tokens ride in the steps; whole, each stalls the batch for ``t_occ``.
+    """
+    drafting = sc["deployment.draft_model"] is not None
+    k = sc["deployment.draft_tokens"] if drafting else 0
     a = sc["deployment.acceptance_rate"]
-    expected = (1 - a ** (k + 1)) / (1 - a)  # Leviathan et al. 2023, eq. 1
-    return (verify + k * draft) / expected
+    E = _expected_tokens(k, a) if drafting else 1.0
+    S, O = sc["workload.input_tokens"], sc["workload.output_tokens"]
+    C = S * sc["deployment.prefix_cache_hit_rate"]
+    cv = sc["workload.input_tokens_cv"]
+    chunked = sc["deployment.prefill"] == "chunked"
+    n = batch * E / O if chunked else 0.0  # prompts per cycle riding in the steps
+    cycle = _step_time(
+        batch * (k + 1), c, n * (S - C), n * _prefill_flops(S, C, m, cv), m, hw, peak, b_w,
+        kv_tok / (k + 1), tp, pp, link, stage, sc,
+    )  # fmt: skip
+    if drafting:
+        cycle += k * _step_time(
+            batch, c, n * (S - C) / k, n * _prefill_flops(S, C, d, cv) / k, d, hw, peak, b_w,
+            kv_d, tp, pp, link, stage, sc,
+        )  # fmt: skip
+    per_token = cycle / E
+    return per_token if chunked else per_token + batch * t_occ / O
 
 
-def _step_time(batch, c, m, hw, peak, b_w, kv_tok, tp, pp, link, sc):
+def _step_time(batch, c, n_pf, f_pf, m, hw, peak, b_w, kv_tok, tp, pp, link, stage, sc):
     micro = batch / pp
+    tokens = (batch + n_pf) / pp  # decode tokens and prompt-chunk tokens per micro-batch
     flops = micro * (2 * m["active_params"] + m["attention_flops_per_context_token"] * c)
+    flops += f_pf / pp
     experts = m["moe_experts"]
-    touched = experts * (1 - (1 - m["moe_top_k"] / experts) ** micro) if experts > 0 else 0.0
+    touched = experts * (1 - (1 - m["moe_top_k"] / experts) ** tokens) if experts > 0 else 0.0
     weights = (m["dense_params"] + m["moe_layers"] * touched * m["expert_params"]) * b_w
-    traffic = weights + micro * c * kv_tok
+    traffic = weights + (micro * c + n_pf / pp) * kv_tok
     compute_time = flops / pp / (tp * peak * hw["compute_efficiency"])
     memory_time = traffic / pp / (tp * hw["hbm_bandwidth"] * hw["bandwidth_efficiency"])
-    comm = _comm(micro, m, m["layers"] / pp, m["moe_layers"] / pp, tp, link, sc)
-    return pp * (max(compute_time, memory_time) + comm) + sc["deployment.step_overhead_s"]
+    comm = _comm(tokens, m, m["layers"] / pp, m["moe_layers"] / pp, tp, link, sc)
+    handoff = _handoff(tokens, m, pp, stage, sc)
+    return pp * (max(compute_time, memory_time) + comm) + handoff + sc["deployment.step_overhead_s"]
+
+
+def _handoff(tokens, m, pp, stage, sc):
+    """Point-to-point activation sends at the pp - 1 stage boundaries."""
+    if pp <= 1:
+        return 0.0
+    alpha = sc["deployment.link_latency_s"]
+    return (pp - 1) * (alpha + tokens * m["d_model"] * ACTIVATION_BYTES / stage)
 
 
 def _comm(tokens, m, layers, moe_layers, tp, link, sc):
@@ -72,24 +111,22 @@ def _comm(tokens, m, layers, moe_layers, tp, link, sc):
     return (2 * layers - moe_layers) * _allreduce(message, tp, link, alpha) + moe_layers * 2 * a2a
 
 
-def _prefill(S, m, hw, peak, b_w, tp, pp, link, sc):
+def _prefill(S, m, hw, peak, b_w, tp, pp, link, stage, sc):
+    """Latency of one prompt alone: it crosses the pp stages one after another."""
     C = S * sc["deployment.prefix_cache_hit_rate"]  # cached prefix: not recomputed, still attended
     new = S - C
     if new <= 0:
         return 0.0
-    # causal attention of the new tokens: token i attends to i positions, i = C..S
-    flops = 2 * m["active_params"] * new + m["attention_flops_per_context_token"] * 0.5 * (
-        S * S - C * C
-    )
+    flops = _prefill_flops(S, C, m, sc["workload.input_tokens_cv"])
     experts = m["moe_experts"]
     touched = experts * (1 - (1 - m["moe_top_k"] / experts) ** new) if experts > 0 else 0.0
     weights = (m["dense_params"] + m["moe_layers"] * touched * m["expert_params"]) * b_w
-    n = tp * pp
     t = max(
-        flops / (n * peak * hw["compute_efficiency"]),
-        weights / (n * hw["hbm_bandwidth"] * hw["bandwidth_efficiency"]),
+        flops / (tp * peak * hw["compute_efficiency"]),
+        weights / (tp * hw["hbm_bandwidth"] * hw["bandwidth_efficiency"]),
     )
-    return t + _comm(new, m, m["layers"], m["moe_layers"], tp, link, sc)
+    comm = _comm(new, m, m["layers"], m["moe_layers"], tp, link, sc)
+    return t + comm + _handoff(new, m, pp, stage, sc)
 
 
 def derated_hardware(sc, catalog):
@@ -112,14 +149,14 @@ def derated_hardware(sc, catalog):
 
 
 def replica(sc, catalog, hw):
-    """Return (status, outputs) of one replica; ``deployment.tp=auto`` tries 1, 2, 4, ... <= domain."""
-    if sc["deployment.tp"] != "auto":
-        return replica_at(sc["deployment.tp"], sc, catalog, hw)
-    results = []
-    tp = 1
-    while tp <= min(hw["scaleup_domain"], 64):
-        results.append(replica_at(tp, sc, catalog, hw))
-        tp *= 2
+    """Return (status, outputs) of one replica; ``auto`` tp / pp try 1, 2, 4, ... (tp <= domain)."""
+    tps = [sc["deployment.tp"]]
+    if sc["deployment.tp"] == "auto":
+        tps = [2**i for i in range(7) if 2**i <= min(hw["scaleup_domain"], 64)]
+    pps = [sc["deployment.pp"]]
+    if sc["deployment.pp"] == "auto":
+        pps = [1, 2, 4, 8, 16]
+    results = [replica_at(tp, pp, sc, catalog, hw) for pp in pps for tp in tps]
     feasible = [r for r in results if r[0] == st.FEASIBLE]
     if not feasible:
         return results[-1]
@@ -127,18 +164,20 @@ def replica(sc, catalog, hw):
     return next(r for r in feasible if r[1]["tokens_per_s_per_accelerator"] == best)
 
 
-def replica_at(tp, sc, catalog, hw):
-    """Return (status, outputs) of a replica with tensor-parallel degree ``tp``."""
+def replica_at(tp, pp, sc, catalog, hw):
+    """Return (status, outputs) of a replica of tp x pp accelerators."""
     m = _row(catalog, "models", sc["model"])
     drafting = sc["deployment.draft_model"] is not None
     d = _row(catalog, "models", sc["deployment.draft_model"]) if drafting else m
     fb = _row(catalog, "fabrics", sc["network.fabric"])
-    pp = sc["deployment.pp"]
     b_w, b_kv = BYTES[sc["deployment.weight_dtype"]], BYTES[sc["deployment.kv_dtype"]]
     peak = hw[COMPUTE[sc["deployment.weight_dtype"]]] or hw["peak_flops_bf16"]
     S, O = sc["workload.input_tokens"], sc["workload.output_tokens"]
+    C = S * sc["deployment.prefix_cache_hit_rate"]
+    cv_in, cv_out = sc["workload.input_tokens_cv"], sc["workload.output_tokens_cv"]
     out = {
         "tensor_parallel": tp,
+        "pipeline_parallel": pp,
         "accelerators_per_replica": tp * pp,
         "weight_bytes": (m["total_params"] + (d["total_params"] if drafting else 0)) * b_w,
     }
@@ -153,57 +192,78 @@ def replica_at(tp, sc, catalog, hw):
         return st.WEIGHTS_DO_NOT_FIT, out
     if m["max_context"] < S + O:
         return st.CONTEXT_TOO_LONG, out
-    b_max = math.floor(free / ((S + O) * (kv_tok + kv_d)))
+    # a sequence in the batch is length-biased: it holds S + E[O^2]/E[O] tokens of KV
+    held = S + O * (1 + cv_out**2)
+    b_max = math.floor(free / (held * (kv_tok + kv_d)))
     if b_max < 1:
         return st.KV_DOES_NOT_FIT, out
     b_max = b_max if sc["deployment.max_batch"] is None else min(b_max, sc["deployment.max_batch"])
+    k = sc["deployment.draft_tokens"] if drafting else 0
+    E = _expected_tokens(k, sc["deployment.acceptance_rate"]) if drafting else 1.0
+    chunked = sc["deployment.prefill"] == "chunked"
+    budget = sc["deployment.step_token_budget"]
+    if chunked:  # decode tokens B (k + 1) plus prompt tokens B E (S - C) / O fit the budget
+        by_budget = budget / (k + 1 + E * (S - C) / O)
+        b_max = min(b_max, math.floor(by_budget) if by_budget >= 1 else by_budget)
     out["max_batch_size"] = b_max
-    link = (
-        hw["scaleup_bandwidth"]
-        if tp <= hw["scaleup_domain"]
-        else hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
-    )
-    c = S + O / 2
+    domain = hw["scaleup_domain"]
+    scaleout = hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
+    link = hw["scaleup_bandwidth"] if tp <= domain else scaleout
+    stage = hw["scaleup_bandwidth"] if tp * pp <= domain else scaleout
+    c = S + O * (1 + cv_out**2) / 2
+    t_pf = _prefill(S, m, hw, peak, b_w, tp, pp, link, stage, sc)
+    if drafting:  # the draft model prefills the prompt too
+        t_pf += _prefill(S, d, hw, peak, b_w, tp, pp, link, stage, sc)
+    t_occ = t_pf / pp  # pipelined prompts start every 1/pp of a prompt's latency
 
     def step(b):
-        return _token_time(b, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, sc)
+        return _token_time(b, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, stage, sc, t_occ)
 
     tpot = math.inf if sc["workload.tpot_slo_s"] is None else sc["workload.tpot_slo_s"]
-    if step(1) > tpot:
+    if step(b_max) <= tpot:
+        batch = b_max
+    elif b_max <= 1 or step(1) > tpot:
         return st.TPOT_UNREACHABLE, out
-    batch = 1  # linear scan from the top would be slow; bisection on a monotone function
-    lo, hi = 1, b_max
-    if step(hi) <= tpot:
-        batch = hi
-    else:
+    else:  # bisection on a monotone function
+        lo, hi = 1, b_max
         while hi - lo > 1:
-            mid = (lo + hi) // 2
+            mid = math.floor((lo + hi) / 2)
             lo, hi = (mid, hi) if step(mid) <= tpot else (lo, mid)
         batch = lo
-    t_pf = _prefill(S, m, hw, peak, b_w, tp, pp, link, sc)
-    if drafting:  # the draft model prefills the prompt too
-        t_pf += _prefill(S, d, hw, peak, b_w, tp, pp, link, sc)
-    tau = t_pf + O * step(batch) / batch
+    tpot_b = step(batch)
+    tau = O * tpot_b / batch  # replica time per request at full occupancy
+    if chunked:  # the prompt flows through the budget left by the decode tokens
+        cycle = tpot_b * E
+        s = (S - C) * cycle / (budget - batch * (k + 1))
+        duration = max(cycle, s)
+    else:
+        s, duration = t_occ, t_pf
     ttft = math.inf if sc["workload.ttft_slo_s"] is None else sc["workload.ttft_slo_s"]
     cap = sc["workload.max_utilisation"]
-    slack = ttft - t_pf
+    slack = ttft - duration
     if slack < 0:
         return st.TTFT_UNREACHABLE, out
-    if math.isinf(slack):
+    spread = 1 + cv_in**2  # M/G/1: wait = r s (1 + cv^2) / (2 (1 - r)), r = rho s / tau
+    if math.isinf(slack) or s <= 0:
         rho = cap
-    else:  # M/D/1 on the prefill path: wait = r t_pf / (2 (1 - r)), r = rho t_pf / tau
-        r_max = 2 * slack / (t_pf + 2 * slack)
-        rho = min(r_max * tau / t_pf, cap)
-    r = rho * t_pf / tau
+    else:
+        r_max = 2 * slack / (s * spread + 2 * slack)
+        rho = min(r_max * tau / s, cap)
+    r = rho * s / tau
+    decode_only = (
+        _token_time(batch, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, stage,
+                    {**sc, "deployment.prefill": "whole"}, 0.0)
+    )  # fmt: skip
     out.update(
         batch_size=batch,
-        tpot_s=step(batch),
-        prefill_time_s=t_pf,
-        ttft_s=t_pf + r * t_pf / (2 * (1 - r)),
+        tpot_s=tpot_b,
+        prefill_time_s=duration,
+        ttft_s=duration + r * s * spread / (2 * (1 - r)),
         replica_requests_per_s=1 / tau,
         target_utilisation=rho,
-        tokens_per_s_per_accelerator=O / tau / (tp * pp),
-        max_tokens_per_s_per_accelerator=O / (t_pf + O * step(b_max) / b_max) / (tp * pp),
+        tokens_per_s_per_accelerator=batch / tpot_b / (tp * pp),
+        max_tokens_per_s_per_accelerator=b_max / step(b_max) / (tp * pp),
+        prefill_share=1 - decode_only / tpot_b,
     )
     return st.FEASIBLE, out
 
@@ -227,7 +287,7 @@ def fleet(sc, catalog, rep, years, hw):
     rental = sc["finance.rental_usd_per_accelerator_hour"]
     rental = hw["rental_price"] if rental is None else rental / 3600
     rental = rental if rental > 0 else math.nan
-    input_share = rep["prefill_time_s"] * lam  # share of replica time spent on prompts
+    input_share = rep["prefill_share"]  # share of replica time spent on prompts
     out: dict[str, list] = {}
     bought, spend, facility_spend = [], [], []
     built = 0.0

@@ -25,7 +25,11 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"model={pick(models, 2)}",
         f"hardware={pick(hardware, 2)}",
         f"deployment.tp={pick(['auto', 1, 2, 4, 8, 16], 2)}",
-        f"deployment.pp={pick([1, 2], 1)}",
+        f"deployment.pp={rng.choice(['1', '2', 'auto'])}",  # scalars: at most 32 dimensions
+        f"deployment.prefill={rng.choice(['chunked', 'whole'])}",
+        f"deployment.step_token_budget={int(rng.integers(16, 16384))}",
+        f"workload.input_tokens_cv={rng.uniform(0, 2):.3f}",
+        f"workload.output_tokens_cv=[0,{rng.uniform(0, 2):.3f}]",
         f"deployment.ep={pick([1, 2, 8], 2)}",
         f"deployment.weight_dtype={pick(['bf16', 'fp8', 'int4', 'fp4'], 2)}",
         f"deployment.kv_dtype={pick(['bf16', 'fp8'], 1)}",
@@ -73,16 +77,25 @@ def _scenario_dict(scenario, ds_point) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("catalog_dir", "seed"),
-    [(TINY, 1), (TINY, 2), (None, 3), (None, 4)],
-)
-def test_kernel_matches_oracle(monkeypatch, catalog_dir, seed):
+    ("catalog_dir", "seed", "forced"),
+    [
+        (TINY, 1, []),
+        (TINY, 2, []),
+        (None, 3, []),
+        (None, 4, []),
+        # the joint layout search, and a step token budget small enough to cap the batch
+        (None, 5, ["deployment.tp=auto", "deployment.pp=auto", "deployment.prefill=chunked",
+                   "deployment.step_token_budget=300"]),
+    ],
+)  # fmt: skip
+def test_kernel_matches_oracle(monkeypatch, catalog_dir, seed, forced):
     if catalog_dir is not None:
         monkeypatch.setenv("FLEETSIM_DATA_DIR", str(catalog_dir))
     catalog.load.cache_clear()
     loaded = catalog.load()
     rng = np.random.default_rng(seed)
     overrides = _random_overrides(rng, loaded.tables["models"].ids, loaded.tables["hardware"].ids)
+    overrides += forced
     cfg = api.compose(overrides)
     scenario = config.validate(cfg, loaded.ids())
     ds = api.run_config(cfg, progress=False)

@@ -61,7 +61,7 @@ from fleetsim.layout import (
     P_STAFF_COST,
     P_STAFF_N,
     S_NREP,
-    S_PREFILL,
+    S_PREFILL_SHARE,
     S_RATE,
     S_UTIL,
     Y_ACC,
@@ -136,7 +136,7 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
     if rental <= 0.0:  # no rental price known for this hardware
         rental = np.nan
     # share of a replica's time (and so of its cost) spent on prompts: t_pf / (1 / lambda)
-    input_share = o[S_PREFILL] * replica_rate
+    input_share = o[S_PREFILL_SHARE]
     lifetime, depreciation_years = int(p[P_LIFE]), int(p[P_DEPR])
     tco = 0.0
     npv = 0.0

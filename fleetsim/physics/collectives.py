@@ -149,3 +149,36 @@ def model_parallel_time(
     allreduce = ring_allreduce_time(message, tp, link_bandwidth, latency)
     dispatch = all_to_all_time(message * top_k, ep, link_bandwidth, latency)
     return layers * allreduce + (layers - moe_layers) * allreduce + moe_layers * 2.0 * dispatch
+
+
+@jit
+def pipeline_transfer_time(
+    tokens: float,
+    d_model: float,
+    activation_bytes: float,
+    pp: float,
+    link_bandwidth: float,
+    latency: float,
+) -> float:
+    r"""Return the time a pass spends handing activations between pipeline stages.
+
+    Parameters
+    ----------
+    tokens, d_model, activation_bytes : float
+        Tokens in the pass, hidden width, bytes per activation element. [1], [1], [B]
+    pp : float
+        Pipeline stages. [1]
+    link_bandwidth, latency : float
+        Achievable bandwidth of the stage-to-stage link and its latency. [B/s], [s]
+
+    Returns
+    -------
+    float
+        :math:`(p - 1) (\\alpha + n d b / bw)`: one point-to-point send of the hidden states at
+        each of the ``p - 1`` stage boundaries (Narayanan et al., "Efficient large-scale language
+        model training on GPU clusters using Megatron-LM", SC 2021, arXiv:2104.04473); zero
+        for one stage. [s]
+    """
+    if pp <= 1.0:
+        return 0.0
+    return (pp - 1.0) * (latency + tokens * d_model * activation_bytes / link_bandwidth)

@@ -130,8 +130,9 @@ def prefill_flops(
     attention_coefficient: float,
     prompt_tokens: float,
     cached_tokens: float,
+    prompt_cv: float,
 ):
-    """Return the FLOPs to prefill a prompt of ``prompt_tokens`` tokens.
+    """Return the mean FLOPs to prefill a prompt of mean length ``prompt_tokens``.
 
     Parameters
     ----------
@@ -144,17 +145,20 @@ def prefill_flops(
     cached_tokens : float
         Leading prompt tokens C whose KV is already cached (prefix caching): they are not
         recomputed, but the new tokens still attend to them. [1]
+    prompt_cv : float
+        Coefficient of variation of the prompt length c_S (0: every prompt has the mean
+        length); the cached share is the same for every prompt. [1]
 
     Returns
     -------
     float
-        :math:`2 P_a (S - C) + a (S^2 - C^2) / 2` (causal attention: token i attends to i
-        tokens; Zheng et al., SGLang, arXiv:2312.07104, for prefix reuse). [FLOP]
+        :math:`2 P_a (S - C) + a (S^2 - C^2)(1 + c_S^2) / 2` (causal attention: token i attends
+        to i tokens, so its cost follows :math:`E[S^2] = S^2 (1 + c_S^2)`; Zheng et al., SGLang,
+        arXiv:2312.07104, for prefix reuse). [FLOP]
     """
     computed = prompt_tokens - cached_tokens
-    return 2.0 * active_parameters * computed + 0.5 * attention_coefficient * (
-        prompt_tokens**2 - cached_tokens**2
-    )
+    attention = 0.5 * attention_coefficient * (prompt_tokens**2 - cached_tokens**2)
+    return 2.0 * active_parameters * computed + attention * (1.0 + prompt_cv**2)
 
 
 @jit

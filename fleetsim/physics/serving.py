@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fleetsim._jit import jit
-from fleetsim.physics.collectives import model_parallel_time
+from fleetsim.physics.collectives import model_parallel_time, pipeline_transfer_time
 from fleetsim.physics.model_shapes import (
     decode_flops_per_token,
     decode_weight_bytes_touched,
@@ -16,6 +16,8 @@ from fleetsim.physics.roofline import roofline_time
 def decode_step_time(
     batch: float,
     context: float,
+    prefill_tokens: float,
+    prefill_flops_in_step: float,
     active_parameters: float,
     attention_coefficient: float,
     dense_bytes: float,
@@ -36,16 +38,23 @@ def decode_step_time(
     bandwidth_efficiency: float,
     link_bandwidth: float,
     link_latency: float,
+    stage_link_bandwidth: float,
     step_overhead: float,
 ) -> float:
-    r"""Return the time between two output tokens of one sequence (TPOT) at a given batch.
+    r"""Return the time of one decode step, optionally carrying chunks of prompts (chunked prefill).
 
     Parameters
     ----------
     batch : float
-        Concurrent sequences in the replica B. [1]
+        Concurrent decoding sequences in the replica B. [1]
     context : float
         Mean context length c of those sequences. [1]
+    prefill_tokens : float
+        Prompt tokens prefilled in the same step n (chunked prefill; 0 for a pure decode
+        step). [1]
+    prefill_flops_in_step : float
+        FLOPs of those prompt tokens F_n (from
+        :func:`fleetsim.physics.model_shapes.prefill_flops`). [FLOP]
     active_parameters : float
         Parameters active per token. [1]
     attention_coefficient : float
@@ -70,23 +79,32 @@ def decode_step_time(
         Achievable fractions of peak. [1]
     link_bandwidth, link_latency : float
         Achievable tensor-parallel link bandwidth per device and per-hop latency. [B/s], [s]
+    stage_link_bandwidth : float
+        Achievable bandwidth between pipeline stages. [B/s]
     step_overhead : float
         Fixed per-step cost (scheduling, sampling, kernel launches). [s]
 
     Returns
     -------
     float
-        ``pp`` pipeline stages each process a micro-batch of ``B/p`` sequences holding ``1/p``
-        of the layers: :math:`p \\cdot (\\mathrm{roofline}(F_{mb}/p, bytes_{mb}/p, t) +
-        t_{comm}) + t_{overhead}` with :math:`F_{mb} = (B/p)(2P_a + a c)` and
-        :math:`bytes_{mb} = W_{touched}(B/p) + (B/p) c \\cdot kv` (DESIGN.md section 3). [s]
+        ``pp`` pipeline stages each process a micro-batch of ``m = (B + n)/p`` tokens holding
+        ``1/p`` of the layers: :math:`p (\\mathrm{roofline}(F_{mb}/p, bytes_{mb}/p, t) +
+        t_{comm}(m)) + t_{p2p}(m) + t_{overhead}` with :math:`F_{mb} = ((B/p)(2P_a + a c) +
+        F_n/p)` and :math:`bytes_{mb} = W_{touched}(m) + (B/p) c \\cdot kv + (n/p) kv` (the
+        weights are read once for decode and prompt tokens alike -- why chunked prefill raises
+        throughput, Agrawal et al., Sarathi-Serve, OSDI 2024, arXiv:2403.02310; DESIGN.md
+        section 3). [s]
     """
     micro = batch / pp
-    flops = micro * decode_flops_per_token(active_parameters, attention_coefficient, context)
-    weights = decode_weight_bytes_touched(
-        dense_bytes, expert_bytes, moe_layers, experts, top_k, micro
+    chunk = prefill_tokens / pp
+    flops = (
+        micro * decode_flops_per_token(active_parameters, attention_coefficient, context)
+        + prefill_flops_in_step / pp
     )
-    bytes_moved = weights + micro * context * kv_bytes_per_token
+    weights = decode_weight_bytes_touched(
+        dense_bytes, expert_bytes, moe_layers, experts, top_k, micro + chunk
+    )
+    bytes_moved = weights + (micro * context + chunk) * kv_bytes_per_token
     stage = roofline_time(
         flops / pp,
         bytes_moved / pp,
@@ -97,16 +115,20 @@ def decode_step_time(
         bandwidth_efficiency,
     )
     comm = model_parallel_time(
-        micro, d_model, activation_bytes, layers / pp, moe_layers / pp, top_k, tp, ep,
+        micro + chunk, d_model, activation_bytes, layers / pp, moe_layers / pp, top_k, tp, ep,
         link_bandwidth, link_latency,
     )  # fmt: skip
-    return pp * (stage + comm) + step_overhead
+    transfer = pipeline_transfer_time(
+        micro + chunk, d_model, activation_bytes, pp, stage_link_bandwidth, link_latency
+    )
+    return pp * (stage + comm) + transfer + step_overhead
 
 
 @jit
 def prefill_time(
     prompt_tokens: float,
     cached_tokens: float,
+    prompt_cv: float,
     active_parameters: float,
     attention_coefficient: float,
     dense_bytes: float,
@@ -126,8 +148,9 @@ def prefill_time(
     bandwidth_efficiency: float,
     link_bandwidth: float,
     link_latency: float,
+    stage_link_bandwidth: float,
 ) -> float:
-    r"""Return the time to prefill one prompt on one replica.
+    r"""Return the time to prefill one prompt, alone, on one replica (first token latency).
 
     Parameters
     ----------
@@ -135,6 +158,8 @@ def prefill_time(
         Prompt length S. [1]
     cached_tokens : float
         Leading prompt tokens found in the prefix cache (not recomputed). [1]
+    prompt_cv : float
+        Coefficient of variation of the prompt length. [1]
     active_parameters, attention_coefficient : float
         As in :func:`decode_step_time`. [1], [FLOP]
     dense_bytes, expert_bytes, moe_layers, experts, top_k : float
@@ -143,28 +168,36 @@ def prefill_time(
         As in :func:`decode_step_time`. [1], [B]
     peak_flops, bandwidth, compute_efficiency, bandwidth_efficiency : float
         As in :func:`decode_step_time`. [FLOP/s], [B/s], [1]
-    link_bandwidth, link_latency : float
-        As in :func:`decode_step_time`. [B/s], [s]
+    link_bandwidth, link_latency, stage_link_bandwidth : float
+        As in :func:`decode_step_time`. [B/s], [s], [B/s]
 
     Returns
     -------
     float
-        :math:`\\mathrm{roofline}(F_{pf}(S, C), W_{touched}(S - C), t p) + t_{comm}(S - C)` with
-        :math:`F_{pf}` from :func:`fleetsim.physics.model_shapes.prefill_flops` -- compute bound
-        for all but the shortest prompts (DESIGN.md section 3). [s]
+        :math:`\\mathrm{roofline}(F_{pf}(S, C), W_{touched}(S - C), t) + t_{comm}(S - C) +
+        t_{p2p}(S - C)` with :math:`F_{pf}` from
+        :func:`fleetsim.physics.model_shapes.prefill_flops` -- compute bound for all but the
+        shortest prompts (DESIGN.md section 3). The prompt crosses the ``p`` pipeline stages one
+        after another, so ``pp`` does not shorten it; with the pipeline full of other prompts a
+        replica still starts one every ``1/p`` of this time. [s]
     """
     computed = prompt_tokens - cached_tokens
     if computed <= 0.0:
         return 0.0
-    flops = prefill_flops(active_parameters, attention_coefficient, prompt_tokens, cached_tokens)
+    flops = prefill_flops(
+        active_parameters, attention_coefficient, prompt_tokens, cached_tokens, prompt_cv
+    )
     weights = decode_weight_bytes_touched(
         dense_bytes, expert_bytes, moe_layers, experts, top_k, computed
     )
     compute = roofline_time(
-        flops, weights, tp * pp, peak_flops, bandwidth, compute_efficiency, bandwidth_efficiency
+        flops, weights, tp, peak_flops, bandwidth, compute_efficiency, bandwidth_efficiency
     )
     comm = model_parallel_time(
         computed, d_model, activation_bytes, layers, moe_layers, top_k, tp, ep, link_bandwidth,
         link_latency,
     )  # fmt: skip
-    return compute + comm
+    transfer = pipeline_transfer_time(
+        computed, d_model, activation_bytes, pp, stage_link_bandwidth, link_latency
+    )
+    return compute + comm + transfer

@@ -105,9 +105,10 @@ def test_one_fleet_year_by_hand(monkeypatch):
     opex = energy + it_peak / 1000 * 1200 + 0.05 * capex + accelerators * 1000
     assert float(year.tco_usd) == pytest.approx(capex + opex)
     tokens = 100 * 256 * hours * 3600
-    # the replica spends t_prefill of every 1/lambda seconds on prompts: that share of the
-    # accrual cost (depreciation + opex) goes to input tokens, the rest to output tokens
-    input_share = float(ds.prefill_time_s) * lam
+    # the replica spends prefill_share of its time on prompts (tests/physics: how the operating
+    # point finds it): that share of the accrual cost (depreciation + opex) goes to input tokens
+    input_share = float(ds.prefill_share)
+    assert 0 < input_share < 1
     accrual = capex / 4 + opex
     assert float(year.cost_per_million_output_tokens_usd) == pytest.approx(
         accrual * (1 - input_share) / tokens * 1e6

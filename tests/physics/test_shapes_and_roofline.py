@@ -46,15 +46,21 @@ def test_flops_per_token_and_prefill():
         1.4262144e11
     )
     # prefill S=100: 2 Pa S + a S^2 / 2 = 1.4e13 + 1.31072e10
-    assert model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0, 0.0) == pytest.approx(
+    assert model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0, 0.0, 0.0) == pytest.approx(
         1.4e13 + 1.31072e10
     )
+
+
+def test_prefill_attention_follows_the_second_moment_of_prompt_length():
+    # prompts of mean 100 with cv 1: E[S^2] = 2 * 100^2, so the attention term doubles
+    got = model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0, 0.0, 1.0)
+    assert got == pytest.approx(1.4e13 + 2 * 1.31072e10)
 
 
 def test_prefill_flops_with_a_cached_prefix():
     # S = 100 tokens of which C = 60 are cached: 2 Pa (S - C) + a (S^2 - C^2) / 2
     # = 2 * 70e9 * 40 + 2,621,440 * (10,000 - 3,600) / 2 = 5.6e12 + 8.388608e9
-    got = model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0, 60.0)
+    got = model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0, 60.0, 0.0)
     assert got == pytest.approx(5.6e12 + 8.388608e9)
 
 
@@ -92,17 +98,50 @@ def test_decode_step_by_hand():
     # FLOPs = 100 * (2e10 + 163,840 * 1000) = 2.016384e12 -> 2.016 ms
     # bytes = 2e10 + 100 * 1000 * 40,960 = 2.4096e10 -> 12.048 ms (memory-bound)
     step = serving.decode_step_time(
-        100.0, 1000.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0, 2.0,
-        1.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 0.0,
+        100.0, 1000.0, 0.0, 0.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0,
+        2.0, 1.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 4e11, 0.0,
     )  # fmt: skip
     assert step == pytest.approx(0.012048)
     # with TP=2 the work halves (6.024 ms) and two all-reduces per layer of 100*4096*2 B = 819,200 B
     # each: 2 * 10 * (2 * 1/2 * 819200 / 4e11 + 2 * 5e-6) = 20 * (2.048e-6 + 1e-5) = 2.4096e-4 s
     step_tp2 = serving.decode_step_time(
-        100.0, 1000.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0, 2.0,
-        2.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 0.0,
+        100.0, 1000.0, 0.0, 0.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0,
+        2.0, 2.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 4e11, 0.0,
     )  # fmt: skip
     assert step_tp2 == pytest.approx(0.006024 + 2.4096e-4)
+
+
+def test_prompt_chunks_ride_the_decode_step_weight_reads():
+    # The step above (12.048 ms, memory-bound; compute 2.016 ms) also carries 400 prompt tokens
+    # with 8e12 FLOPs: compute 10.016 ms, bytes + 400 x 40,960 B of KV written = 2.41124e10 B
+    # -> 12.0562 ms. The weights are read once, so the prompts cost 8 us, not 8 ms alone.
+    step = serving.decode_step_time(
+        100.0, 1000.0, 400.0, 8e12, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0,
+        4096.0, 2.0, 1.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 4e11, 0.0,
+    )  # fmt: skip
+    assert step == pytest.approx(0.0120562)
+    # 4x the prompt FLOPs make the step compute-bound: 2.016384e12 + 3.2e13 FLOP -> 34.016 ms
+    step = serving.decode_step_time(
+        100.0, 1000.0, 400.0, 3.2e13, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0,
+        4096.0, 2.0, 1.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 4e11, 0.0,
+    )  # fmt: skip
+    assert step == pytest.approx(0.034016384)
+
+
+def test_pipeline_stages_hand_over_activations():
+    # 4 stages, 100 tokens of d = 4096 in BF16 = 819,200 B per send over 50 GB/s, 5 us latency:
+    # 3 * (5e-6 + 1.6384e-5) = 6.4152e-5 s
+    got = collectives.pipeline_transfer_time(100.0, 4096.0, 2.0, 4.0, 5e10, 5e-6)
+    assert got == pytest.approx(6.4152e-5)
+    assert collectives.pipeline_transfer_time(100.0, 4096.0, 2.0, 1.0, 5e10, 5e-6) == 0.0
+    # the decode step with pp = 2 at B = 100: two micro-batches of 50, each stage holding half the
+    # layers: per stage memory (1e10 + 50 * 1000 * 40,960 / 2) / 2e12 = 5.512 ms, x 2 stages,
+    # + one hand-over of 50 tokens: 5e-6 + 409,600 / 5e10 = 1.3192e-5 s
+    step = serving.decode_step_time(
+        100.0, 1000.0, 0.0, 0.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0,
+        4096.0, 2.0, 1.0, 2.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 5e10, 0.0,
+    )  # fmt: skip
+    assert step == pytest.approx(2 * (1e10 + 50 * 1000 * 40_960 / 2) / 2e12 + 1.3192e-5)
 
 
 def test_max_batch_by_hand():
@@ -113,16 +152,25 @@ def test_max_batch_by_hand():
 
 
 def test_md1_wait_and_ttft_utilisation():
-    # M/D/1: rho s / (2 (1 - rho)) = 0.5 * 1 / 1 = 0.5 s
-    assert queueing.md1_wait(0.5, 1.0) == pytest.approx(0.5)
-    assert math.isinf(queueing.md1_wait(1.0, 1.0))
+    # M/D/1 (cv 0): rho s / (2 (1 - rho)) = 0.5 * 1 / 1 = 0.5 s; M/M/1-like spread (cv 1) doubles it
+    assert queueing.mg1_wait(0.5, 1.0, 0.0) == pytest.approx(0.5)
+    assert queueing.mg1_wait(0.5, 1.0, 1.0) == pytest.approx(1.0)
+    assert math.isinf(queueing.mg1_wait(1.0, 1.0, 0.0))
     # TTFT 1.1 s, prefill 1 s, tau 4 s: slack 0.1 -> prefill-path rho 0.2/1.2 = 1/6 -> replica rho 4/6
-    rho = queueing.utilisation_for_ttft(1.1, 1.0, 4.0, 0.95)
+    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 0.0, 0.95)
     assert rho == pytest.approx(2 / 3)
     # and back: TTFT at that utilisation = 1 + (1/6) * 1 / (2 * 5/6) = 1.1 s
-    assert queueing.time_to_first_token(rho, 1.0, 4.0) == pytest.approx(1.1)
-    assert queueing.utilisation_for_ttft(0.5, 1.0, 4.0, 0.9) == -1.0  # prefill alone misses it
-    assert queueing.utilisation_for_ttft(math.inf, 1.0, 4.0, 0.9) == 0.9
+    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 0.0) == pytest.approx(1.1)
+    # prompt lengths with cv 1: prefill-path rho 0.2 / (2 + 0.2) = 1/11 -> replica rho 4/11
+    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 1.0, 0.95)
+    assert rho == pytest.approx(4 / 11)
+    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 1.0) == pytest.approx(1.1)
+    # chunked: 0.25 s to the first token, the prompt occupies the prefill path 0.1 s, slack 0.05
+    # -> rho_pf = 0.1 / (0.1 + 0.1) = 0.5 -> replica rho 0.5 * 4 / 0.1 = 20, capped at 0.9
+    assert queueing.utilisation_for_ttft(0.3, 0.25, 0.1, 4.0, 0.0, 0.9) == 0.9
+    args = (1.0, 1.0, 4.0, 0.0, 0.9)
+    assert queueing.utilisation_for_ttft(0.5, *args) == -1.0  # prefill alone misses it
+    assert queueing.utilisation_for_ttft(math.inf, *args) == 0.9
 
 
 def test_accelerator_power():
