@@ -41,9 +41,8 @@ def _expected_tokens(k, a):
 
 def _prefill_flops(S, C, m, cv):
     """Mean prompt FLOPs: linear layers on the new tokens; causal attention, E[S^2] = S^2 (1 + cv^2)."""
-    return 2 * m["active_params"] * (S - C) + m[
-        "attention_flops_per_context_token"
-    ] * 0.5 * (S * S - C * C) * (1 + cv * cv)
+    attention = m["attention_flops_per_context_token"] * 0.5 * (S * S - C * C)
+    return 2 * m["active_params"] * (S - C) + attention * (1 + cv * cv)
 
 
 def _token_time(batch, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, stage, sc, t_occ):
