@@ -275,16 +275,19 @@ def check_outputs(
 ) -> None:
     """Raise :class:`SweepError` if a servable scenario has a non-finite output.
 
-    Zero-demand scenarios legitimately have NaN per-token outputs and outputs with ``nan_when``
-    in the registry may be NaN for their stated reason; every other output of a servable
-    scenario must be finite.
+    Zero-demand scenarios legitimately have NaN per-token outputs, outputs with ``nan_when``
+    in the registry may be NaN and those with ``inf_when`` +inf for their stated reason; every
+    other output of a servable scenario must be finite.
     """
     optional, per_token = nan_masks()
+    registry = dataset_registry()
+    unbounded = [bool(registry[n].get("inf_when")) for n in layout.SCENARIO_OUTPUTS]
+    scenario_ok = np.isfinite(out_scenario) | (np.isposinf(out_scenario) & np.array(unbounded))
     year_ok = np.isfinite(out_year)
     zero_demand = out_status == st.ZERO_DEMAND
     year_ok[np.ix_(zero_demand, per_token)] = True
     year_ok[:, optional] = True
-    finite = np.isfinite(out_scenario).all(axis=1) & year_ok.all(axis=(1, 2))
+    finite = scenario_ok.all(axis=1) & year_ok.all(axis=(1, 2))
     servable = np.isin(out_status, st.SERVABLE)
     bad = np.flatnonzero(servable & ~finite)
     if bad.size:

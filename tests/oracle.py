@@ -257,7 +257,7 @@ def replica_at(tp, pp, sc, catalog, hw):
         batch_size=batch,
         tpot_s=tpot_b,
         prefill_time_s=duration,
-        ttft_s=duration + r * s * spread / (2 * (1 - r)),
+        ttft_s=duration + r * s * spread / (2 * (1 - r)) if r < 1 else math.inf,
         replica_requests_per_s=1 / tau,
         target_utilisation=rho,
         tokens_per_s_per_accelerator=batch / tpot_b / (tp * pp),

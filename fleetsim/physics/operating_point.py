@@ -96,7 +96,7 @@ PREFILL_CHUNKED = float(PREFILL_MODES.index("chunked"))
 
 
 @jit
-def _time_per_token(batch, chunked, prompt, cached, prompt_cv, output, context, md, md_draft, b_w, kv_token,
+def _time_per_token(batch, chunked, computed, f_target, f_draft, output, context, md, md_draft, b_w, kv_token,
                     kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, stage_link, latency, overhead,
                     k, a, prefill_occupancy):  # fmt: skip
     """Return the mean time between a sequence's output tokens at ``batch`` concurrent sequences.
@@ -106,22 +106,18 @@ def _time_per_token(batch, chunked, prompt, cached, prompt_cv, output, context, 
     :func:`fleetsim.physics.speculative.expected_tokens_per_step` tokens per sequence (Leviathan
     et al. 2023). At full occupancy ``B E / O`` prompts are prefilled per cycle: chunked, their
     tokens and FLOPs ride in the target step (and the draft's in its ``k`` steps); whole, each
-    stalls the batch for ``prefill_occupancy``. [s]
+    stalls the batch for ``prefill_occupancy``. ``computed``, ``f_target`` and ``f_draft`` are a
+    prompt's recomputed tokens and its FLOPs in the target and draft models. [s]
     """
     expected = expected_tokens_per_step(k, a)
     prompts = batch * expected / output if chunked else 0.0
-    computed = prompts * (prompt - cached)
-    flops = prompts * prefill_flops(md[M_ACTIVE], md[M_ATTENTION], prompt, cached, prompt_cv)
-    cycle = decode_step_time(batch * (k + 1.0), context, computed, flops, md[M_ACTIVE], md[M_ATTENTION],
-                             md[M_DENSE] * b_w, md[M_EXPERT] * b_w, md[M_MOE_LAYERS], md[M_EXPERTS], md[M_TOP_K],
+    cycle = decode_step_time(batch * (k + 1.0), context, prompts * computed, prompts * f_target, md[M_ACTIVE],
+                             md[M_ATTENTION], md[M_DENSE] * b_w, md[M_EXPERT] * b_w, md[M_MOE_LAYERS], md[M_EXPERTS], md[M_TOP_K],
                              kv_token / (k + 1.0), md[M_LAYERS], md[M_DMODEL], ACTIVATION_BYTES, tp, pp, ep, peak,
                              bandwidth, eta_c, eta_m, link, latency, stage_link, overhead)  # fmt: skip
     if k > 0.0:
-        flops = prompts * prefill_flops(
-            md_draft[M_ACTIVE], md_draft[M_ATTENTION], prompt, cached, prompt_cv
-        )
-        draft = decode_step_time(batch, context, computed / k, flops / k, md_draft[M_ACTIVE], md_draft[M_ATTENTION],
-                                 md_draft[M_DENSE] * b_w, md_draft[M_EXPERT] * b_w, md_draft[M_MOE_LAYERS],
+        draft = decode_step_time(batch, context, prompts * computed / k, prompts * f_draft / k, md_draft[M_ACTIVE],
+                                 md_draft[M_ATTENTION], md_draft[M_DENSE] * b_w, md_draft[M_EXPERT] * b_w, md_draft[M_MOE_LAYERS],
                                  md_draft[M_EXPERTS], md_draft[M_TOP_K], kv_draft, md_draft[M_LAYERS],
                                  md_draft[M_DMODEL], ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth, eta_c, eta_m,
                                  link, latency, stage_link, overhead)  # fmt: skip
@@ -215,24 +211,27 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
                                   ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, p[P_LATENCY],
                                   stage_link)  # fmt: skip
     occupancy = t_prefill / pp
+    computed = prompt - cached
+    f_target = prefill_flops(md[M_ACTIVE], md[M_ATTENTION], prompt, cached, prompt_cv)
+    f_draft = prefill_flops(md_draft[M_ACTIVE], md_draft[M_ATTENTION], prompt, cached, prompt_cv)
 
     # largest batch whose time per token meets the TPOT target (it grows with the batch)
     lo_b, hi_b = 1.0, b_max
-    step_hi = _time_per_token(hi_b, chunked, prompt, cached, prompt_cv, output, context, md, md_draft, b_w,
+    step_hi = _time_per_token(hi_b, chunked, computed, f_target, f_draft, output, context, md, md_draft, b_w,
                               kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, stage_link,
                               p[P_LATENCY], p[P_OVERHEAD], k, a, occupancy)  # fmt: skip
     step_max_batch = step_hi
     if step_hi > p[P_TPOT]:
         if hi_b <= 1.0:
             return st.TPOT_UNREACHABLE
-        step_lo = _time_per_token(1.0, chunked, prompt, cached, prompt_cv, output, context, md, md_draft, b_w,
+        step_lo = _time_per_token(1.0, chunked, computed, f_target, f_draft, output, context, md, md_draft, b_w,
                                   kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link,
                                   stage_link, p[P_LATENCY], p[P_OVERHEAD], k, a, occupancy)  # fmt: skip
         if step_lo > p[P_TPOT]:
             return st.TPOT_UNREACHABLE
         while hi_b - lo_b > 1.0:  # invariant: step(lo_b) meets the target, step(hi_b) does not
             mid = math.floor(0.5 * (lo_b + hi_b))
-            step_mid = _time_per_token(mid, chunked, prompt, cached, prompt_cv, output, context, md, md_draft,
+            step_mid = _time_per_token(mid, chunked, computed, f_target, f_draft, output, context, md, md_draft,
                                        b_w, kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m,
                                        link, stage_link, p[P_LATENCY], p[P_OVERHEAD], k, a,
                                        occupancy)  # fmt: skip
@@ -245,13 +244,13 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
         batch, step = b_max, step_hi
 
     service = output * step / batch  # replica time per request at full occupancy
-    decode_only = _time_per_token(batch, False, prompt, cached, prompt_cv, output, context, md, md_draft, b_w,
+    decode_only = _time_per_token(batch, False, computed, f_target, f_draft, output, context, md, md_draft, b_w,
                                   kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, stage_link,
                                   p[P_LATENCY], p[P_OVERHEAD], k, a, 0.0)  # fmt: skip
     if chunked:  # prompt tokens flow through the budget the decode tokens leave in each cycle
         cycle = step * expected
         spare = p[P_BUDGET] - batch * (k + 1.0)
-        prefill_service = (prompt - cached) * cycle / spare
+        prefill_service = computed * cycle / spare
         prefill_duration = max(cycle, prefill_service)
     else:
         prefill_service, prefill_duration = occupancy, t_prefill

@@ -1,0 +1,103 @@
+"""The replica operating point: chunked vs whole prefill, length spread, token budget, layouts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import fleetsim
+from fleetsim import catalog
+from fleetsim import status as st
+
+OFFLINE = ["workload=offline", "finance.years=1"]
+
+
+def _hbm(hardware: str) -> float:
+    table = catalog.load().tables["hardware"]
+    row = dict(zip(table.columns, table.values[table.ids.index(hardware)], strict=True))
+    return row["hbm_capacity"]
+
+
+def test_chunked_prefill_is_never_slower_than_whole_prompts_without_a_binding_budget():
+    # chunk tokens share the decode steps' weight reads: max(a + b, c + d) <= max(a, c) + max(b, d)
+    ds = fleetsim.run([
+        *OFFLINE, "model=[llama3.1-8b,llama3.1-70b,mixtral-8x7b]", "hardware=[h100-sxm,mi300x,l40s]",
+        "deployment.tp=auto", "deployment.weight_dtype=fp8", "deployment.prefill=[chunked,whole]",
+        "deployment.step_token_budget=10000000", "workload.input_tokens=[128,2048]",
+    ])  # fmt: skip
+    tokens = ds["max_tokens_per_s_per_accelerator"]
+    chunked, whole = tokens.sel(prefill="chunked"), tokens.sel(prefill="whole")
+    both = np.isfinite(chunked) & np.isfinite(whole)
+    assert int(both.sum()) >= 12
+    assert bool((chunked >= whole * (1 - 1e-12)).where(both, True).all())
+    assert bool((chunked > whole * 1.01).where(both, False).any())  # and it matters somewhere
+
+
+def test_whole_prompts_stall_the_batch_by_their_prefill_time():
+    # TPOT = decode step + B t_prefill / O, so the prompts' share of TPOT is B t_prefill / (O TPOT)
+    ds = fleetsim.run([
+        *OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4",
+        "deployment.prefill=whole", "workload.input_tokens=2000", "workload.output_tokens=200",
+    ]).squeeze()  # fmt: skip
+    stall = float(ds.batch_size) * float(ds.prefill_time_s) / 200
+    assert float(ds.prefill_share) == pytest.approx(stall / float(ds.tpot_s))
+    # TTFT = t_prefill + M/D/1 wait on the prefill path, busy rho t_prefill / tau of the time
+    t_pf, tau = float(ds.prefill_time_s), 1 / float(ds.replica_requests_per_s)
+    r = float(ds.target_utilisation) * t_pf / tau
+    assert float(ds.ttft_s) == pytest.approx(t_pf + r * t_pf / (2 * (1 - r)))
+
+
+@pytest.mark.parametrize("cv", [0.0, 1.0])
+def test_kv_capacity_is_set_by_the_length_biased_sequences(cv):
+    # a sequence found in the batch holds S + E[O^2]/E[O] = S + O (1 + cv^2) tokens of KV
+    ds = fleetsim.run([
+        *OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4",
+        "deployment.prefill=whole", "workload.input_tokens=1000", "workload.output_tokens=1000",
+        f"workload.output_tokens_cv={cv}",
+    ]).squeeze()  # fmt: skip
+    free = 4 * _hbm("h100-sxm") * (1 - 0.1) - float(ds.weight_bytes)
+    held = 1000 + 1000 * (1 + cv**2)
+    assert float(ds.max_batch_size) == math.floor(free / (held * float(ds.kv_bytes_per_token)))
+
+
+def test_the_step_token_budget_caps_the_batch_even_below_one_sequence():
+    # a step carries B decode tokens and B S / O prompt tokens: B <= budget / (1 + S / O)
+    ds = fleetsim.run([
+        *OFFLINE, "model=llama3.1-8b", "hardware=h200", "deployment.tp=1",
+        "deployment.weight_dtype=fp8", "workload.input_tokens=[1024,4000]",
+        "workload.output_tokens=[256,10]", "deployment.step_token_budget=100",
+    ]).squeeze()  # fmt: skip
+    assert float(ds.max_batch_size.sel(input_tokens=1024, output_tokens=256)) == 20
+    # 100 / (1 + 400) = 0.249: on average a quarter of a sequence decodes while prompts fill the steps
+    fraction = ds.sel(input_tokens=4000, output_tokens=10)
+    assert int(fraction.status) == st.FEASIBLE
+    assert float(fraction.batch_size) == pytest.approx(100 / 401)
+
+
+def test_pipeline_search_places_a_model_too_large_for_one_server():
+    # Llama 3.1 405B in BF16 (~810 GB) does not fit 8 x 80 GB; two pipeline stages do
+    ds = fleetsim.run([
+        *OFFLINE, "model=llama3.1-405b", "hardware=h100-sxm", "deployment.tp=auto",
+        "deployment.pp=[1,auto]",
+    ]).squeeze()  # fmt: skip
+    assert int(ds.status.sel(pp="1")) == st.WEIGHTS_DO_NOT_FIT
+    found = ds.sel(pp="auto")
+    assert int(found.status) == st.FEASIBLE
+    assert float(found.pipeline_parallel) >= 2
+    assert float(found.accelerators_per_replica) == float(found.tensor_parallel) * float(
+        found.pipeline_parallel
+    )
+
+
+def test_a_wider_prompt_spread_never_allows_a_busier_replica():
+    # M/G/1: the same mean prefill with more spread waits longer, so a TTFT target allows less load
+    ds = fleetsim.run([
+        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "finance.years=1",
+        "deployment.prefill=whole", "workload.input_tokens=8000", "workload.ttft_slo_s=3",
+        "workload.input_tokens_cv=[0,0.5,1,2]",
+    ]).squeeze()  # fmt: skip
+    utilisation = ds.target_utilisation.values
+    assert np.all(np.diff(utilisation) <= 0)
+    assert utilisation[-1] < 0.9 * utilisation[0]
