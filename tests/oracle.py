@@ -32,7 +32,7 @@ def _row(catalog, table, entry_id):
 def _allreduce(message, n, bw, alpha):
     if n <= 1:
         return 0.0
-    return 2 * (n - 1) / n * message / bw + 2 * (n - 1) * alpha
+    return 2 * (n - 1) / n * message / bw + 2 * alpha  # reduce-scatter + all-gather, one step each
 
 
 def _expected_tokens(k, a):
@@ -106,7 +106,7 @@ def _comm(tokens, m, layers, moe_layers, tp, link, sc):
     ep = min(sc["deployment.ep"], tp)
     if ep <= 1 or moe_layers <= 0:
         return 2 * layers * _allreduce(message, tp, link, alpha)
-    a2a = (ep - 1) / ep * message * m["moe_top_k"] / link + (ep - 1) * alpha
+    a2a = (ep - 1) / ep * message * m["moe_top_k"] / link + alpha
     return (2 * layers - moe_layers) * _allreduce(message, tp, link, alpha) + moe_layers * 2 * a2a
 
 

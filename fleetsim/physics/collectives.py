@@ -6,10 +6,8 @@ from fleetsim._jit import jit
 
 
 @jit
-def ring_allreduce_time(
-    message_bytes: float, devices: float, link_bandwidth: float, latency: float
-):
-    r"""Return the time of a ring all-reduce.
+def allreduce_time(message_bytes: float, devices: float, link_bandwidth: float, latency: float):
+    r"""Return the time of an all-reduce within a switched scale-up domain.
 
     Parameters
     ----------
@@ -20,22 +18,21 @@ def ring_allreduce_time(
     link_bandwidth : float
         Achievable unidirectional bandwidth per device. [B/s]
     latency : float
-        Per-hop latency alpha. [s]
+        Latency of one communication step alpha. [s]
 
     Returns
     -------
     float
-        :math:`2 (t-1)/t \\cdot m / bw + 2 (t-1) \\alpha`; zero for one device. [s]
-
-    Notes
-    -----
-    Patarasuk and Yuan, "Bandwidth optimal all-reduce algorithms for clusters of workstations",
-    J. Parallel Distrib. Comput. 69 (2009), doi:10.1016/j.jpdc.2008.09.002.
+        :math:`2 (t-1)/t \cdot m / bw + 2 \alpha`; zero for one device. A reduce-scatter and an
+        all-gather, each one step over the full crossbar (NVSwitch, xGMI, a PCIe switch): the
+        bandwidth-optimal volume of a ring (Patarasuk and Yuan, J. Parallel Distrib. Comput. 69,
+        2009, doi:10.1016/j.jpdc.2008.09.002) without its ``2 (t-1)`` latency steps -- the
+        "two-shot" all-reduce serving engines use for the small messages of decoding
+        (TensorRT-LLM ``AllReduceStrategy.TWOSHOT``; NCCL NVLS). [s]
     """
     if devices <= 1.0:
         return 0.0
-    steps = devices - 1.0
-    return 2.0 * steps / devices * message_bytes / link_bandwidth + 2.0 * steps * latency
+    return 2.0 * (devices - 1.0) / devices * message_bytes / link_bandwidth + 2.0 * latency
 
 
 @jit
@@ -74,7 +71,7 @@ def tensor_parallel_time(
         the MLP; Shoeybi et al. 2019, arXiv:1909.08053, Fig. 3). [s]
     """
     message = tokens * d_model * activation_bytes
-    return 2.0 * layers * ring_allreduce_time(message, tp, link_bandwidth, latency)
+    return 2.0 * layers * allreduce_time(message, tp, link_bandwidth, latency)
 
 
 @jit
@@ -90,18 +87,19 @@ def all_to_all_time(message_bytes: float, devices: float, link_bandwidth: float,
     link_bandwidth : float
         Achievable unidirectional bandwidth per device. [B/s]
     latency : float
-        Per-peer latency alpha. [s]
+        Latency of one communication step alpha. [s]
 
     Returns
     -------
     float
-        :math:`(n-1)/n \\cdot m / bw + (n-1) \\alpha`; zero for one device (Thakur et al.,
-        "Optimization of collective communication operations in MPICH", IJHPCA 19(1), 2005,
-        doi:10.1177/1094342005051521). [s]
+        :math:`(n-1)/n \\cdot m / bw + \\alpha`; zero for one device: every device sends each
+        peer its share at once over the switch (the volume of Thakur et al., "Optimization of
+        collective communication operations in MPICH", IJHPCA 19(1), 2005,
+        doi:10.1177/1094342005051521, in one step, as :func:`allreduce_time`). [s]
     """
     if devices <= 1.0:
         return 0.0
-    return (devices - 1.0) / devices * message_bytes / link_bandwidth + (devices - 1.0) * latency
+    return (devices - 1.0) / devices * message_bytes / link_bandwidth + latency
 
 
 @jit
@@ -146,7 +144,7 @@ def model_parallel_time(
             tokens, d_model, activation_bytes, layers, tp, link_bandwidth, latency
         )
     message = tokens * d_model * activation_bytes
-    allreduce = ring_allreduce_time(message, tp, link_bandwidth, latency)
+    allreduce = allreduce_time(message, tp, link_bandwidth, latency)
     dispatch = all_to_all_time(message * top_k, ep, link_bandwidth, latency)
     return layers * allreduce + (layers - moe_layers) * allreduce + moe_layers * 2.0 * dispatch
 

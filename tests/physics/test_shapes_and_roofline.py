@@ -78,11 +78,11 @@ def test_weight_bytes_fp8_and_int4():
     assert model_shapes.weight_bytes(70e9, 0.5 + 2 / 128) == pytest.approx(36.09375e9)
 
 
-def test_ring_allreduce():
-    # m = 1 MB over 8 devices at 100 GB/s, alpha = 1 us:
-    # 2 * 7/8 * 1e6 / 1e11 + 2 * 7 * 1e-6 = 1.75e-5 + 1.4e-5 = 3.15e-5 s
-    assert collectives.ring_allreduce_time(1e6, 8.0, 1e11, 1e-6) == pytest.approx(3.15e-5)
-    assert collectives.ring_allreduce_time(1e6, 1.0, 1e11, 1e-6) == 0.0
+def test_allreduce():
+    # m = 1 MB over 8 devices at 100 GB/s, alpha = 1 us: reduce-scatter + all-gather, one step each
+    # 2 * 7/8 * 1e6 / 1e11 + 2 * 1e-6 = 1.75e-5 + 2e-6 = 1.95e-5 s
+    assert collectives.allreduce_time(1e6, 8.0, 1e11, 1e-6) == pytest.approx(1.95e-5)
+    assert collectives.allreduce_time(1e6, 1.0, 1e11, 1e-6) == 0.0
 
 
 def test_roofline_picks_the_slower_side():
@@ -179,13 +179,13 @@ def test_accelerator_power():
 
 
 def test_all_to_all_and_expert_parallel_communication():
-    # all-to-all of m = 8 MB over 8 devices at 100 GB/s, alpha 1 us: 7/8 * 8e6 / 1e11 + 7e-6
-    assert collectives.all_to_all_time(8e6, 8.0, 1e11, 1e-6) == pytest.approx(7e-5 + 7e-6)
+    # all-to-all of m = 8 MB over 8 devices at 100 GB/s, alpha 1 us: 7/8 * 8e6 / 1e11 + 1e-6
+    assert collectives.all_to_all_time(8e6, 8.0, 1e11, 1e-6) == pytest.approx(7e-5 + 1e-6)
     # 10 layers, 4 of them MoE, top-2, 100 tokens x 4096 x 2 B = 819,200 B per all-reduce, TP8/EP8:
-    # ring all-reduce r = 2 * 7/8 * 819200 / 1e11 + 14e-6 = 1.4336e-5 + 1.4e-5 = 2.8336e-5
-    # all-to-all of 2 x 819200 B: 7/8 * 1638400 / 1e11 + 7e-6 = 1.4336e-5 + 7e-6 = 2.1336e-5
+    # all-reduce r = 2 * 7/8 * 819200 / 1e11 + 2e-6 = 1.4336e-5 + 2e-6 = 1.6336e-5
+    # all-to-all of 2 x 819200 B: 7/8 * 1638400 / 1e11 + 1e-6 = 1.4336e-5 + 1e-6 = 1.5336e-5
     # (10 attention + 6 dense MLP) all-reduces + 4 x 2 all-to-alls
-    r, a = 2.8336e-5, 2.1336e-5
+    r, a = 1.6336e-5, 1.5336e-5
     got = collectives.model_parallel_time(100.0, 4096.0, 2.0, 10.0, 4.0, 2.0, 8.0, 8.0, 1e11, 1e-6)
     assert got == pytest.approx(16 * r + 8 * a)
     # without expert parallelism: two all-reduces per layer
