@@ -18,6 +18,7 @@ TPOT_UNREACHABLE = 4
 TTFT_UNREACHABLE = 5
 RACK_POWER_EXCEEDED = 6
 ZERO_DEMAND = 7
+MORE_STAGES_THAN_LAYERS = 8
 
 #: code -> (flag meaning, explanation)
 MEANINGS: dict[int, tuple[str, str]] = {
@@ -49,6 +50,10 @@ MEANINGS: dict[int, tuple[str, str]] = {
     ZERO_DEMAND: (
         "zero_demand",
         "no requests: the fleet is empty and cost per token is undefined",
+    ),
+    MORE_STAGES_THAN_LAYERS: (
+        "more_stages_than_layers",
+        "deployment.pp exceeds the model's layers: a pipeline stage must hold at least one layer",
     ),
 }
 

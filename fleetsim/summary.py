@@ -27,7 +27,7 @@ def summarise(ds: xr.Dataset) -> str:
     -------
     str
         Dimensions, feasibility counts, and for the cheapest scenario by final-year TCO: its
-        coordinates, accelerators, TCO, cost per million output tokens, TTFT and TPOT.
+        coordinates, accelerators, TCO, cost per million output tokens, TTFT, TPOT and layout.
     """
     dims = {d: ds.sizes[d] for d in ds["status"].dims}
     n = int(np.prod(list(dims.values())))
@@ -58,5 +58,7 @@ def summarise(ds: xr.Dataset) -> str:
         f"  cost per million output tokens (year 1): {_money(float(point['cost_per_million_output_tokens_usd'].values[0]))}",
         f"  TTFT {float(point['ttft_s']) * 1e3:,.0f} ms, TPOT {float(point['tpot_s']) * 1e3:,.1f} ms, "
         f"batch {float(point['batch_size']):,.0f}, {float(point['tokens_per_s_per_accelerator']):,.0f} tokens/s per accelerator",
+        f"  replica layout: TP{float(point['tensor_parallel']):.0f} x PP{float(point['pipeline_parallel']):.0f}"
+        f" ({float(point['accelerators_per_replica']):.0f} accelerators)",
     ]
     return "\n".join(lines)

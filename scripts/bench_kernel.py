@@ -152,6 +152,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller grid, fewer repeats")
     args = parser.parse_args()
     from fleetsim import api, axes, catalog, config, layout, sweep
+    from fleetsim import status as st
 
     print(f"machine: os.cpu_count()={os.cpu_count()}, usable CPUs={api.available_cpus()}, "
           f"numba threads={numba.config.NUMBA_NUM_THREADS}, load average={os.getloadavg()[0]:.2f}")  # fmt: skip
@@ -173,14 +174,14 @@ def main() -> None:
     print(
         f"grid: {n:,} scenarios x {years} years; " + " x ".join(f"{a.name}({len(a)})" for a in grid)
     )
-    codes, searched = np.zeros(8, dtype=np.int64), 0
+    codes, searched = np.zeros(len(st.MEANINGS), dtype=np.int64), 0
     for lo in range(0, n, 65536):
         s, _, status = sweep.evaluate_range(inputs, years, lo, min(n, lo + 65536))
         batch = s[:, layout.SCENARIO_OUTPUTS.index("batch_size")]
         bmax = s[:, layout.SCENARIO_OUTPUTS.index("max_batch_size")]
         searched += int(np.sum(np.isfinite(batch) & (batch < bmax)))
-        codes += np.bincount(status, minlength=8)[:8]
-    print(f"status mix (codes 0-7): {codes.tolist()}; the TPOT target bounds the batch "
+        codes += np.bincount(status, minlength=len(codes))[: len(codes)]
+    print(f"status mix (codes 0-{len(codes) - 1}): {codes.tolist()}; the TPOT target bounds the batch "
           f"(bisection) in {searched / n:.0%} of scenarios")  # fmt: skip
     rates = {}
     for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):

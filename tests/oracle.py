@@ -154,7 +154,9 @@ def replica(sc, catalog, hw):
         tps = [2**i for i in range(7) if 2**i <= min(hw["scaleup_domain"], 64)]
     pps = [sc["deployment.pp"]]
     if sc["deployment.pp"] == "auto":
-        pps = [1, 2, 4, 8, 16]
+        pps = [
+            pp for pp in (1, 2, 4, 8, 16) if pp <= _row(catalog, "models", sc["model"])["layers"]
+        ]
     results = [replica_at(tp, pp, sc, catalog, hw) for pp in pps for tp in tps]
     feasible = [r for r in results if r[0] == st.FEASIBLE]
     if not feasible:
@@ -180,6 +182,8 @@ def replica_at(tp, pp, sc, catalog, hw):
         "accelerators_per_replica": tp * pp,
         "weight_bytes": (m["total_params"] + (d["total_params"] if drafting else 0)) * b_w,
     }
+    if pp > m["layers"]:
+        return st.MORE_STAGES_THAN_LAYERS, out
     kv_tok = m["kv_elements_per_token"] * b_kv
     kv_d = d["kv_elements_per_token"] * b_kv if drafting else 0.0
     out["kv_bytes_per_token"] = kv_tok + kv_d

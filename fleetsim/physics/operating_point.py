@@ -156,6 +156,8 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
     ep = min(p[P_EP], tp)  # experts are spread over (at most) the tensor-parallel group
     o[S_TP] = tp
     o[S_PP] = pp
+    if pp > md[M_LAYERS]:
+        return st.MORE_STAGES_THAN_LAYERS
     n_rep = tp * pp
     w_code = int(p[P_WDTYPE])
     b_w, b_kv = dtype_bytes[w_code], dtype_bytes[int(p[P_KVDTYPE])]
@@ -318,7 +320,7 @@ def replica_operating_point(p, hw, md, md_draft, fb, dtype_bytes, compute_column
         tp_lo, tp_hi = 1.0, min(hw[H_DOMAIN], MAX_SEARCHED_TP)
     pp_lo = pp_hi = p[P_PP]
     if pp_lo <= 0.0:
-        pp_lo, pp_hi = 1.0, MAX_SEARCHED_PP
+        pp_lo, pp_hi = 1.0, min(MAX_SEARCHED_PP, md[M_LAYERS])
     if tp_lo == tp_hi and pp_lo == pp_hi:
         return _operating_point_at(
             tp_lo, pp_lo, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o

@@ -101,3 +101,8 @@ def test_a_wider_prompt_spread_never_allows_a_busier_replica():
     utilisation = ds.target_utilisation.values
     assert np.all(np.diff(utilisation) <= 0)
     assert utilisation[-1] < 0.9 * utilisation[0]
+
+
+def test_more_pipeline_stages_than_layers_is_flagged():
+    ds = fleetsim.run([*OFFLINE, "model=llama3.1-8b", "hardware=h100-sxm", "deployment.pp=64"])
+    assert int(ds.status.squeeze()) == st.MORE_STAGES_THAN_LAYERS
