@@ -182,7 +182,7 @@ def main() -> None:
         searched += int(np.sum(np.isfinite(batch) & (batch < bmax)))
         codes += np.bincount(status, minlength=len(codes))[: len(codes)]
     print(f"status mix (codes 0-{len(codes) - 1}): {codes.tolist()}; the TPOT target bounds the batch "
-          f"(bisection) in {searched / n:.0%} of scenarios")  # fmt: skip
+          f"(batch search) in {searched / n:.0%} of scenarios")  # fmt: skip
     rates = {}
     for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
         rate = kernel_rate(inputs, years, n, everything, threads, repeats)

@@ -2,7 +2,7 @@
 
 DESIGN.md section 3: KV capacity (and, with chunked prefill, the step token budget) bounds the
 batch; the time per output token grows with the batch, so the largest batch meeting the TPOT
-target is found by bisection; the planned utilisation is the largest one whose M/G/1 prefill
+target is found by a bracketing search; the planned utilisation is the largest one whose M/G/1 prefill
 queue keeps TTFT within its target.
 
 Steady state at full occupancy: ``B`` sequences decode, and as each needs ``O`` tokens, ``B/O``
@@ -231,16 +231,27 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
                                   stage_link, p[P_LATENCY], p[P_OVERHEAD], k, a, occupancy)  # fmt: skip
         if step_lo > p[P_TPOT]:
             return st.TPOT_UNREACHABLE
-        while hi_b - lo_b > 1.0:  # invariant: step(lo_b) meets the target, step(hi_b) does not
-            mid = math.floor(0.5 * (lo_b + hi_b))
+        # Bracketing search. Invariant: step(lo_b) meets the target, step(hi_b) does not, so it
+        # ends at the same batch as bisection. The time per token is close to linear in the
+        # batch, so the next probe is interpolated (regula falsi); a probe that fails to halve
+        # the bracket makes the next one a bisection, which bounds the worst case.
+        target, interpolate = p[P_TPOT], True
+        while hi_b - lo_b > 1.0:
+            width = hi_b - lo_b
+            if interpolate:
+                mid = math.floor(lo_b + width * (target - step_lo) / (step_hi - step_lo))
+                mid = min(max(mid, lo_b + 1.0), hi_b - 1.0)
+            else:
+                mid = math.floor(0.5 * (lo_b + hi_b))
             step_mid = _time_per_token(mid, chunked, computed, f_target, f_draft, output, context, md, md_draft,
                                        b_w, kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m,
                                        link, stage_link, p[P_LATENCY], p[P_OVERHEAD], k, a,
                                        occupancy)  # fmt: skip
-            if step_mid <= p[P_TPOT]:
+            if step_mid <= target:
                 lo_b, step_lo = mid, step_mid
             else:
-                hi_b = mid
+                hi_b, step_hi = mid, step_mid
+            interpolate = hi_b - lo_b <= 0.5 * width
         batch, step = lo_b, step_lo
     else:
         batch, step = b_max, step_hi
