@@ -97,6 +97,7 @@ FIELDS: tuple[Field, ...] = (
     Field("workload.output_tokens_cv", "number", 0.0, 10.0),
     Field("workload.ttft_slo_s", "number", 0.0, 1e6, nullable=True, low_exclusive=True),
     Field("workload.tpot_slo_s", "number", 0.0, 1e3, nullable=True, low_exclusive=True),
+    Field("workload.ttft_quantile", "number", 0.5, 0.9999, nullable=True),
     Field("workload.peak_to_mean", "number", 1.0, 100.0),
     Field("workload.growth_per_year", "number", -0.99, 100.0),
     Field("workload.max_utilisation", "number", 0.0, 1.0, low_exclusive=True),
@@ -193,6 +194,7 @@ class WorkloadSchema:
     output_tokens_cv: Any = MISSING
     ttft_slo_s: Any = MISSING
     tpot_slo_s: Any = MISSING
+    ttft_quantile: Any = MISSING
     peak_to_mean: Any = MISSING
     growth_per_year: Any = MISSING
     max_utilisation: Any = MISSING

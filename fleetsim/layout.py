@@ -113,6 +113,7 @@ P_DRAFT, P_DRAFT_TOKENS = _P["deployment.draft_model"], _P["deployment.draft_tok
 P_ACCEPTANCE, P_EP = _P["deployment.acceptance_rate"], _P["deployment.ep"]
 P_PREFILL, P_BUDGET = _P["deployment.prefill"], _P["deployment.step_token_budget"]
 P_IN_CV, P_OUT_CV = _P["workload.input_tokens_cv"], _P["workload.output_tokens_cv"]
+P_TTFT_Q = _P["workload.ttft_quantile"]
 
 S_BATCH, S_BMAX, S_NREP = _S["batch_size"], _S["max_batch_size"], _S["accelerators_per_replica"]
 S_WBYTES, S_KVTOK, S_PREFILL = _S["weight_bytes"], _S["kv_bytes_per_token"], _S["prefill_time_s"]

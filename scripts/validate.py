@@ -199,7 +199,7 @@ def _run(row_ids: Sequence[str] | None, out) -> dict:
         ttft = np.array([p["ttft"] / r.p99_ttft_s for r, p in srv])
         print(
             f"Latency (server rows): fleetsim's mean TPOT (incl. prompt steps) is {np.median(tpot):.2f}x the "
-            f"measured p99 TPOT (range {tpot.min():.2f}-{tpot.max():.2f}); mean TTFT (M/G/1 on the "
+            f"measured p99 TPOT (range {tpot.min():.2f}-{tpot.max():.2f}); p99 TTFT (M/G/1 tail on the "
             f"prefill path) {np.median(ttft):.2f}x the p99 TTFT (range {ttft.min():.2f}-{ttft.max():.2f}).",
             file=out,
         )

@@ -9,6 +9,7 @@ It does not import fleetsim's physics, fleet, layout or kernel modules; only the
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 from fleetsim import status as st
 
@@ -235,23 +236,40 @@ def replica_at(tp, pp, sc, catalog, hw):
         batch = lo
     tpot_b = step(batch)
     tau = O * tpot_b / batch  # replica time per request at full occupancy
+    q = sc["workload.ttft_quantile"]  # None: the TTFT target bounds the mean
+    # the q-th prompt relative to the mean, lengths lognormal with the given cv
+    sigma = math.sqrt(math.log(1 + cv_in**2))
+    longer = 1.0 if q is None else math.exp(NormalDist().inv_cdf(q) * sigma - sigma**2 / 2)
     if chunked:  # the prompt flows through the budget left by the decode tokens
         cycle = tpot_b * E
         s = (S - C) * cycle / (budget - batch * (k + 1))
-        duration = max(cycle, s)
+        duration, at_target = max(cycle, s), max(cycle, s * longer)
     else:
         s, duration = t_occ, t_pf
+        at_target = t_pf * longer
+    spread = 1 + cv_in**2
+
+    def wait(r):  # M/G/1 mean (Pollaczek-Khinchine) or its exponential-tail quantile
+        if r >= 1:
+            return math.inf
+        mean = r * s * spread / (2 * (1 - r))
+        if q is None:
+            return mean
+        return 0.0 if r <= 1 - q else mean / r * math.log(r / (1 - q))
+
     ttft = math.inf if sc["workload.ttft_slo_s"] is None else sc["workload.ttft_slo_s"]
     cap = sc["workload.max_utilisation"]
-    slack = ttft - duration
+    slack = ttft - at_target
     if slack < 0:
         return st.TTFT_UNREACHABLE, out
-    spread = 1 + cv_in**2  # M/G/1: wait = r s (1 + cv^2) / (2 (1 - r)), r = rho s / tau
     if math.isinf(slack) or s <= 0:
         rho = cap
-    else:
-        r_max = 2 * slack / (s * spread + 2 * slack)
-        rho = min(r_max * tau / s, cap)
+    else:  # the largest prefill-path utilisation whose wait fits the slack
+        lo, hi = 0.0, 1.0
+        while hi - lo > 1e-15:
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if wait(mid) <= slack else (lo, mid)
+        rho = min(lo * tau / s, cap)
     r = rho * s / tau
     decode_only = (
         _token_time(batch, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, stage,
@@ -261,7 +279,7 @@ def replica_at(tp, pp, sc, catalog, hw):
         batch_size=batch,
         tpot_s=tpot_b,
         prefill_time_s=duration,
-        ttft_s=duration + r * s * spread / (2 * (1 - r)) if r < 1 else math.inf,
+        ttft_s=at_target + wait(r),
         replica_requests_per_s=1 / tau,
         target_utilisation=rho,
         tokens_per_s_per_accelerator=batch / tpot_b / (tp * pp),

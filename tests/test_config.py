@@ -148,6 +148,7 @@ NULLABLE = {
     "deployment.max_batch",
     "facility.build_usd_per_kw",  # null: colocation instead of an owned building
     "deployment.draft_model",  # null: no speculative decoding
+    "workload.ttft_quantile",  # null: the TTFT target bounds the mean
 }
 
 

@@ -37,6 +37,7 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"workload.output_tokens=[{int(rng.integers(1, 900))}]",
         f"workload.tpot_slo_s=[null,{rng.uniform(0.005, 0.2):.4f}]",
         f"workload.ttft_slo_s=[null,{rng.uniform(0.05, 3):.3f}]",
+        f"workload.ttft_quantile={rng.choice(['null', '0.9', '0.99'])}",
         f"workload.requests_per_day=[0,{rng.uniform(1e4, 1e8):.0f}]",
         f"workload.growth_per_year=[{rng.uniform(-0.5, 2):.3f}]",
         f"network.fabric={pick(['infiniband', 'roce'], 1)}",

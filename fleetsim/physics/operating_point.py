@@ -67,6 +67,7 @@ from fleetsim.layout import (
     P_TP,
     P_TPOT,
     P_TTFT,
+    P_TTFT_Q,
     P_UCAP,
     P_WDTYPE,
     S_BATCH,
@@ -87,7 +88,11 @@ from fleetsim.layout import (
 )  # fmt: skip
 from fleetsim.physics.memory import max_batch_size
 from fleetsim.physics.model_shapes import prefill_flops
-from fleetsim.physics.queueing import time_to_first_token, utilisation_for_ttft
+from fleetsim.physics.queueing import (
+    length_quantile_ratio,
+    time_to_first_token,
+    utilisation_for_ttft,
+)
 from fleetsim.physics.serving import decode_step_time, prefill_time
 from fleetsim.physics.speculative import expected_tokens_per_step
 
@@ -260,23 +265,28 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
     decode_only = _time_per_token(batch, False, computed, f_target, f_draft, output, context, md, md_draft, b_w,
                                   kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, stage_link,
                                   p[P_LATENCY], p[P_OVERHEAD], k, a, 0.0)  # fmt: skip
+    # a TTFT quantile target meets the prompt at that quantile (prefill ~ its length) and the
+    # queue's wait at that quantile
+    quantile = p[P_TTFT_Q]
+    longer = length_quantile_ratio(prompt_cv, quantile)
     if chunked:  # prompt tokens flow through the budget the decode tokens leave in each cycle
         cycle = step * expected
         spare = p[P_BUDGET] - batch * (k + 1.0)
         prefill_service = computed * cycle / spare
         prefill_duration = max(cycle, prefill_service)
+        duration_at_target = max(cycle, prefill_service * longer)
     else:
         prefill_service, prefill_duration = occupancy, t_prefill
-    utilisation = utilisation_for_ttft(
-        p[P_TTFT], prefill_duration, prefill_service, service, prompt_cv, p[P_UCAP]
-    )
+        duration_at_target = t_prefill * longer
+    utilisation = utilisation_for_ttft(p[P_TTFT], duration_at_target, prefill_service, service,
+                                       prompt_cv, quantile, p[P_UCAP])  # fmt: skip
     if utilisation < 0.0:
         return st.TTFT_UNREACHABLE
     o[S_BATCH] = batch
     o[S_PREFILL] = prefill_duration
     o[S_TPOT] = step
     o[S_TTFT] = time_to_first_token(
-        utilisation, prefill_duration, prefill_service, service, prompt_cv
+        utilisation, duration_at_target, prefill_service, service, prompt_cv, quantile
     )
     o[S_RATE] = 1.0 / service
     o[S_UTIL] = utilisation

@@ -96,6 +96,7 @@ def test_a_wider_prompt_spread_never_allows_a_busier_replica():
     ds = fleetsim.run([
         "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "finance.years=1",
         "deployment.prefill=whole", "workload.input_tokens=8000", "workload.ttft_slo_s=3",
+        "workload.ttft_quantile=null",
         "workload.input_tokens_cv=[0,0.5,1,2]",
     ]).squeeze()  # fmt: skip
     utilisation = ds.target_utilisation.values
@@ -106,3 +107,17 @@ def test_a_wider_prompt_spread_never_allows_a_busier_replica():
 def test_more_pipeline_stages_than_layers_is_flagged():
     ds = fleetsim.run([*OFFLINE, "model=llama3.1-8b", "hardware=h100-sxm", "deployment.pp=64"])
     assert int(ds.status.squeeze()) == st.MORE_STAGES_THAN_LAYERS
+
+
+def test_a_p99_ttft_target_plans_a_less_busy_replica_than_a_mean_target():
+    ds = fleetsim.run([
+        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "finance.years=1",
+        "deployment.prefill=whole", "workload.input_tokens=8000", "workload.ttft_slo_s=3",
+        "workload.input_tokens_cv=0.5", "workload.ttft_quantile=[null,0.9,0.99]",
+    ]).squeeze()  # fmt: skip
+    utilisation = ds.target_utilisation.values
+    assert utilisation[0] > utilisation[1] > utilisation[2] > 0
+    # the reported TTFT is the statistic the target bounds: the quantile targets bind (3 s);
+    # the mean stays below it at the 90 % utilisation ceiling
+    np.testing.assert_allclose(ds.ttft_s.values[1:], 3.0)
+    assert ds.ttft_s.values[0] < 3.0

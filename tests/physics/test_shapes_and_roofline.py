@@ -157,18 +157,18 @@ def test_md1_wait_and_ttft_utilisation():
     assert queueing.mg1_wait(0.5, 1.0, 1.0) == pytest.approx(1.0)
     assert math.isinf(queueing.mg1_wait(1.0, 1.0, 0.0))
     # TTFT 1.1 s, prefill 1 s, tau 4 s: slack 0.1 -> prefill-path rho 0.2/1.2 = 1/6 -> replica rho 4/6
-    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 0.0, 0.95)
+    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 0.0, math.inf, 0.95)
     assert rho == pytest.approx(2 / 3)
     # and back: TTFT at that utilisation = 1 + (1/6) * 1 / (2 * 5/6) = 1.1 s
-    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 0.0) == pytest.approx(1.1)
+    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 0.0, math.inf) == pytest.approx(1.1)
     # prompt lengths with cv 1: prefill-path rho 0.2 / (2 + 0.2) = 1/11 -> replica rho 4/11
-    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 1.0, 0.95)
+    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 1.0, math.inf, 0.95)
     assert rho == pytest.approx(4 / 11)
-    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 1.0) == pytest.approx(1.1)
+    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 1.0, math.inf) == pytest.approx(1.1)
     # chunked: 0.25 s to the first token, the prompt occupies the prefill path 0.1 s, slack 0.05
     # -> rho_pf = 0.1 / (0.1 + 0.1) = 0.5 -> replica rho 0.5 * 4 / 0.1 = 20, capped at 0.9
-    assert queueing.utilisation_for_ttft(0.3, 0.25, 0.1, 4.0, 0.0, 0.9) == 0.9
-    args = (1.0, 1.0, 4.0, 0.0, 0.9)
+    assert queueing.utilisation_for_ttft(0.3, 0.25, 0.1, 4.0, 0.0, math.inf, 0.9) == 0.9
+    args = (1.0, 1.0, 4.0, 0.0, math.inf, 0.9)
     assert queueing.utilisation_for_ttft(0.5, *args) == -1.0  # prefill alone misses it
     assert queueing.utilisation_for_ttft(math.inf, *args) == 0.9
 
@@ -193,3 +193,20 @@ def test_all_to_all_and_expert_parallel_communication():
         100.0, 4096.0, 2.0, 10.0, 4.0, 2.0, 8.0, 1.0, 1e11, 1e-6
     )
     assert plain == pytest.approx(20 * r)
+
+
+def test_waiting_time_quantiles():
+    assert queueing.normal_quantile(0.975) == pytest.approx(1.959963985, rel=1e-9)
+    # lognormal lengths with cv 1: sigma^2 = ln 2, the median is the mean / sqrt(2)
+    assert queueing.length_quantile_ratio(1.0, 0.5) == pytest.approx(2**-0.5)
+    assert queueing.length_quantile_ratio(0.0, 0.99) == 1.0
+    assert queueing.length_quantile_ratio(1.0, math.inf) == 1.0  # the mean
+    # M/M/1 (exponential service, cv 1) at rho 0.5, s = 1 s: P(W > t) = 0.5 exp(-0.5 t), so the
+    # 99th percentile is 2 ln 50 = 7.824 s; the mean is 1 s
+    assert queueing.mg1_wait_quantile(0.5, 1.0, 1.0, 0.99) == pytest.approx(2 * math.log(50))
+    assert queueing.mg1_wait_quantile(0.5, 1.0, 1.0, math.inf) == pytest.approx(1.0)
+    assert queueing.mg1_wait_quantile(0.005, 1.0, 1.0, 0.99) == 0.0  # 99 % never wait
+    # the utilisation found for a p99 target gives that p99 back
+    rho = queueing.utilisation_for_ttft(3.0, 1.0, 1.0, 4.0, 1.0, 0.99, 0.95)
+    assert 0 < rho < 0.95
+    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 1.0, 0.99) == pytest.approx(3.0)
