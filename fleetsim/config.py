@@ -67,6 +67,8 @@ class Field:
 
 
 _YEAR = units.SECONDS_PER_YEAR
+#: most dimensions an output array may have (numpy's limit)
+MAX_DIMENSIONS = 32
 #: how prompts are prefilled: in chunks riding the decode steps, or whole in steps of their own
 #: (kernel code = index; physics.operating_point reads PREFILL_WHOLE)
 PREFILL_MODES: tuple[str, ...] = ("chunked", "whole")
@@ -520,6 +522,16 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
     _cross_checks(values, run)
     run["mix"] = hardware_mix.parse(resolved.get("mix"), catalog_ids["hardware"], swept)
     uncertain = _validate_uncertainty(resolved.get("uncertainty"), swept, run)
+    dimensions = (
+        len(set(swept) | {"model", "hardware"}) + 1 + bool(uncertain and run["sweep.samples"])
+    )
+    if dimensions > MAX_DIMENSIONS:  # year, and sample when drawing, are dimensions too
+        raise _fail(
+            swept[-1],
+            list(values[swept[-1]]),
+            f"a single value: {len(swept)} swept fields give {dimensions} output dimensions "
+            f"(with model, hardware, year and sample), NetCDF/numpy allow {MAX_DIMENSIONS}",
+        )
     return Scenario(
         values, tuple(swept), run["finance.years"], run, OmegaConf.to_yaml(cfg), uncertain
     )

@@ -22,6 +22,13 @@ from fleetsim import config
 BASE = ["finance.years=2", "model=test-dense", "hardware=test-gpu"]
 
 #: (overrides, message fragments in order); the first fragment is always the field
+#: a valid value for each numeric scenario field (to sweep many fields at once)
+_ONE_VALUE_EACH = [
+    (spec, spec.low if math.isfinite(spec.low) and not spec.low_exclusive else 1)
+    for spec in config.FIELDS
+    if spec.kind in ("number", "integer") and not spec.auto
+]
+
 CASES: list[tuple[list[str], list[str]]] = [
     # unknown keys, at the top level and in groups; adding or deleting keys
     (["foo=1"], ["foo=", "a known config key"]),
@@ -103,6 +110,14 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["sweep.chunk_size=[1,2]"], ["sweep.chunk_size=[1, 2]", "cannot be swept"]),
     (["deployment.tp=1,2"], ["deployment.tp='1,2'", "a list [a,b]", "-m"]),
     (["deployment.tp=range(1,3)"], ["deployment.tp='range(1,3)'", "-m"]),
+    # more swept fields than an output array has dimensions (each list is one; sizes are 1)
+    ([f"{spec.key}=[{value}]" for spec, value in _ONE_VALUE_EACH[:31]], [f"{_ONE_VALUE_EACH[30][0].key}=", "a single value", "allow 32"]),
+    # new workload and deployment fields
+    (["deployment.prefill=chunk"], ["deployment.prefill='chunk'", "chunked, whole", "did you mean 'chunked'"]),
+    (["deployment.step_token_budget=0"], ["deployment.step_token_budget=0", "[1, 1e+07]"]),
+    (["workload.input_tokens_cv=-0.1"], ["workload.input_tokens_cv=-0.1", "[0, 10]"]),
+    (["workload.ttft_quantile=1"], ["workload.ttft_quantile=1", "[0.5, 0.9999] or null"]),
+    (["deployment.pp=autoo"], ["deployment.pp='autoo'", "or 'auto'"]),
     # interpolations and the linspace / range resolvers
     (["deployment.tp=${nope}"], ["deployment.tp='${nope}'", "a resolvable interpolation"]),
     (["deployment.tp=${linspace:1,2}"], ["deployment.tp=", "takes 3 arguments"]),
