@@ -7,6 +7,7 @@ equation in the function's docstring, not from fleetsim itself.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import pytest
 
@@ -197,6 +198,8 @@ def test_all_to_all_and_expert_parallel_communication():
 
 def test_waiting_time_quantiles():
     assert queueing.normal_quantile(0.975) == pytest.approx(1.959963985, rel=1e-9)
+    for q in (0.5, 0.6, 0.9, 0.97, 0.99, 0.999, 0.9999):  # both branches of the approximation
+        assert queueing.normal_quantile(q) == pytest.approx(NormalDist().inv_cdf(q), abs=1e-12)
     # lognormal lengths with cv 1: sigma^2 = ln 2, the median is the mean / sqrt(2)
     assert queueing.length_quantile_ratio(1.0, 0.5) == pytest.approx(2**-0.5)
     assert queueing.length_quantile_ratio(0.0, 0.99) == 1.0
