@@ -76,8 +76,8 @@ def _token_time(batch, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, stage
 
 
 def _step_time(batch, c, n_pf, f_pf, m, hw, peak, b_w, kv_tok, tp, pp, link, stage, sc):
-    micro = batch / pp
-    tokens = (batch + n_pf) / pp  # decode tokens and prompt-chunk tokens per micro-batch
+    micro = batch / pp if batch >= pp else min(batch, 1)  # B < pp: a bubble in the pipeline
+    tokens = micro + n_pf / pp  # decode tokens and prompt-chunk tokens per micro-batch
     flops = micro * (2 * m["active_params"] + m["attention_flops_per_context_token"] * c)
     flops += f_pf / pp
     experts = m["moe_experts"]
@@ -88,7 +88,8 @@ def _step_time(batch, c, n_pf, f_pf, m, hw, peak, b_w, kv_tok, tp, pp, link, sta
     memory_time = traffic / pp / (tp * hw["hbm_bandwidth"] * hw["bandwidth_efficiency"])
     comm = _comm(tokens, m, m["layers"] / pp, m["moe_layers"] / pp, tp, link, sc)
     handoff = _handoff(tokens, m, pp, stage, sc)
-    return pp * (max(compute_time, memory_time) + comm) + handoff + sc["deployment.step_overhead_s"]
+    # one engine step (scheduling, sampling) per micro-batch: pp of them per token
+    return pp * (max(compute_time, memory_time) + comm + sc["deployment.step_overhead_s"]) + handoff
 
 
 def _handoff(tokens, m, pp, stage, sc):

@@ -25,6 +25,7 @@ EXPECTED = {
     "which_accelerator": (["which_accelerator.png"], r"^cheapest: .+\nrunner-up: .+TPOT"),
     "electricity_and_cooling": (["electricity_and_cooling.png"], r"^air cooling: cheapest \S+"),
     "build_vs_rent": (["build_vs_rent.png"], r"^b200 +(from year \d|never)"),
+    "serving_layout": (["serving_layout.png"], r"^h200: TP\d+ x PP\d+ .+chunked prefill"),
 }
 
 

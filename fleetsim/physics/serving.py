@@ -82,20 +82,22 @@ def decode_step_time(
     stage_link_bandwidth : float
         Achievable bandwidth between pipeline stages. [B/s]
     step_overhead : float
-        Fixed per-step cost (scheduling, sampling, kernel launches). [s]
+        Fixed cost of one engine step (scheduling, sampling, kernel launches); a pipeline runs
+        one step per micro-batch, ``p`` per token. [s]
 
     Returns
     -------
     float
         ``pp`` pipeline stages each process a micro-batch of ``m = (B + n)/p`` tokens holding
-        ``1/p`` of the layers: :math:`p (\\mathrm{roofline}(F_{mb}/p, bytes_{mb}/p, t) +
-        t_{comm}(m)) + t_{p2p}(m) + t_{overhead}` with :math:`F_{mb} = ((B/p)(2P_a + a c) +
+        ``1/p`` of the layers (stages balanced, the pipeline full; with fewer sequences than
+        stages each is a micro-batch of its own and stages idle): :math:`p (\\mathrm{roofline}(F_{mb}/p, bytes_{mb}/p, t) +
+        t_{comm}(m) + t_{overhead}) + t_{p2p}(m)` with :math:`F_{mb} = ((B/p)(2P_a + a c) +
         F_n/p)` and :math:`bytes_{mb} = W_{touched}(m) + (B/p) c \\cdot kv + (n/p) kv` (the
         weights are read once for decode and prompt tokens alike -- why chunked prefill raises
         throughput, Agrawal et al., Sarathi-Serve, OSDI 2024, arXiv:2403.02310; DESIGN.md
         section 3). [s]
     """
-    micro = batch / pp
+    micro = max(batch / pp, min(batch, 1.0))  # fewer sequences than stages: a bubble
     chunk = prefill_tokens / pp
     flops = (
         micro * decode_flops_per_token(active_parameters, attention_coefficient, context)
@@ -121,7 +123,7 @@ def decode_step_time(
     transfer = pipeline_transfer_time(
         micro + chunk, d_model, activation_bytes, pp, stage_link_bandwidth, link_latency
     )
-    return pp * (stage + comm) + transfer + step_overhead
+    return pp * (stage + comm + step_overhead) + transfer
 
 
 @jit
