@@ -84,7 +84,7 @@ def _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_
 def evaluate(
     lo, hi, base, axis_param, axis_offset, axis_length, axis_values, multi_start, multi_slots,
     years, hardware, models, fabrics, cooling, dtype_bytes, compute_column, pool_hardware,
-    pool_share, keep_scenario, keep_year, nan_ok, nan_ok_no_demand,
+    pool_share, keep_scenario, keep_year, nan_ok, nan_ok_no_demand, inf_ok,
     out_scenario, out_year, out_status, out_bad,
 ):  # fmt: skip
     """Evaluate flat scenario indices ``lo <= i < hi`` into column ``i - lo`` of the outputs.
@@ -121,6 +121,8 @@ def evaluate(
     nan_ok, nan_ok_no_demand : ndarray
         bool ``(len(YEAR_OUTPUTS),)``: year outputs that may be NaN in any servable scenario, and
         in a zero-demand one.
+    inf_ok : ndarray
+        bool ``(len(SCENARIO_OUTPUTS),)``: scenario outputs that may be +inf.
     out_scenario : ndarray
         float32 or float64 ``(len(keep_scenario), hi - lo)``, written.
     out_year : ndarray
@@ -180,7 +182,7 @@ def evaluate(
                 for j in range(n_keep_s):
                     value = o[keep_scenario[j]]
                     out_scenario[j, row] = value
-                    finite &= np.isfinite(value)
+                    finite &= np.isfinite(value) or (inf_ok[keep_scenario[j]] and value > 0.0)
                 no_demand = code == st.ZERO_DEMAND
                 for j in range(n_keep_y):
                     source = keep_year[j]

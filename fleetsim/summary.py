@@ -15,6 +15,11 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def _count(n: float, noun: str) -> str:
+    """Return ``"1 accelerator"`` or ``"4 accelerators"``."""
+    return f"{n:.0f} {noun}" + ("" if n == 1 else "s")
+
+
 def summarise(ds: xr.Dataset) -> str:
     """Return a few lines describing the sweep and its cheapest feasible scenario.
 
@@ -59,6 +64,6 @@ def summarise(ds: xr.Dataset) -> str:
         f"  TTFT {float(point['ttft_s']) * 1e3:,.0f} ms, TPOT {float(point['tpot_s']) * 1e3:,.1f} ms, "
         f"batch {float(point['batch_size']):,.0f}, {float(point['tokens_per_s_per_accelerator']):,.0f} tokens/s per accelerator",
         f"  replica layout: TP{float(point['tensor_parallel']):.0f} x PP{float(point['pipeline_parallel']):.0f}"
-        f" ({float(point['accelerators_per_replica']):.0f} accelerators)",
+        f" ({_count(float(point['accelerators_per_replica']), 'accelerator')})",
     ]
     return "\n".join(lines)

@@ -191,16 +191,21 @@ def output_bytes(n: int, years: int, selection: Selection | None = None) -> int:
     return int(n) * per_scenario
 
 
-def nan_masks() -> tuple[np.ndarray, np.ndarray]:
-    """Return the year outputs that may be NaN in any servable scenario, and without demand.
+def non_finite_masks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return which outputs of a servable scenario may be non-finite, from the registry.
 
-    From the registry: ``nan_when`` (NaN for a stated reason) and ``undefined_without_demand``
-    (per-token and per-request outputs of a zero-demand scenario).
+    Returns
+    -------
+    tuple of ndarray
+        bool masks: year outputs that may be NaN in any servable scenario (``nan_when``), year
+        outputs NaN in a zero-demand one (``undefined_without_demand``), and scenario outputs
+        that may be +inf (``inf_when``).
     """
     registry = dataset_registry()
     always = [bool(registry[n].get("nan_when")) for n in layout.YEAR_OUTPUTS]
     no_demand = [bool(registry[n].get("undefined_without_demand")) for n in layout.YEAR_OUTPUTS]
-    return np.array(always, dtype=np.bool_), np.array(no_demand, dtype=np.bool_)
+    unbounded = [bool(registry[n].get("inf_when")) for n in layout.SCENARIO_OUTPUTS]
+    return tuple(np.array(m, dtype=np.bool_) for m in (always, no_demand, unbounded))
 
 
 def call_kernel(
@@ -235,14 +240,14 @@ def call_kernel(
         The first row (``0 .. hi - lo - 1``) of a servable scenario with a non-finite output
         the registry does not allow, or -1.
     """
-    nan_ok, nan_ok_no_demand = nan_masks()
+    nan_ok, nan_ok_no_demand, inf_ok = non_finite_masks()
     out_bad = np.empty((hi - lo + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64)
     kernel.evaluate(
         lo, hi, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
         inputs.axis_values, inputs.multi_start, inputs.multi_slots, years, inputs.hardware,
         inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
         inputs.pool_hardware, inputs.pool_share,
-        selection.scenario, selection.year, nan_ok, nan_ok_no_demand,
+        selection.scenario, selection.year, nan_ok, nan_ok_no_demand, inf_ok,
         out_scenario, out_year, out_status, out_bad,
     )  # fmt: skip
     bad = out_bad[out_bad >= 0]
@@ -279,10 +284,8 @@ def check_outputs(
     in the registry may be NaN and those with ``inf_when`` +inf for their stated reason; every
     other output of a servable scenario must be finite.
     """
-    optional, per_token = nan_masks()
-    registry = dataset_registry()
-    unbounded = [bool(registry[n].get("inf_when")) for n in layout.SCENARIO_OUTPUTS]
-    scenario_ok = np.isfinite(out_scenario) | (np.isposinf(out_scenario) & np.array(unbounded))
+    optional, per_token, unbounded = non_finite_masks()
+    scenario_ok = np.isfinite(out_scenario) | (np.isposinf(out_scenario) & unbounded)
     year_ok = np.isfinite(out_year)
     zero_demand = out_status == st.ZERO_DEMAND
     year_ok[np.ix_(zero_demand, per_token)] = True

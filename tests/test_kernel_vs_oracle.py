@@ -160,7 +160,7 @@ def test_compiled_kernel_equals_python_kernel(monkeypatch):
         inputs.multi_start, inputs.multi_slots, 3, inputs.hardware, inputs.models, inputs.fabrics,
         inputs.cooling, inputs.dtype_bytes, inputs.compute_column, inputs.pool_hardware, inputs.pool_share,
         everything.scenario, everything.year,
-        *sweep.nan_masks(), *python, np.empty((n + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64),
+        *sweep.non_finite_masks(), *python, np.empty((n + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64),
     )  # fmt: skip
     python = (python[0].T, python[1].transpose(1, 0, 2), python[2])  # scenario-major, as compiled
     for got, expected in zip(python, compiled, strict=True):
