@@ -70,7 +70,7 @@ _YEAR = units.SECONDS_PER_YEAR
 #: most dimensions an output array may have (numpy's limit)
 MAX_DIMENSIONS = 32
 #: how prompts are prefilled: in chunks riding the decode steps, or whole in steps of their own
-#: (kernel code = index; physics.operating_point reads PREFILL_WHOLE)
+#: (kernel code = index; physics.operating_point reads PREFILL_CHUNKED)
 PREFILL_MODES: tuple[str, ...] = ("chunked", "whole")
 #: scenario fields in kernel parameter-vector order (fleetsim.kernel indexes this tuple)
 FIELDS: tuple[Field, ...] = (

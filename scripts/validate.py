@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fleetsim import api
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fit_efficiency as fe  # noqa: E402
 
@@ -52,8 +54,6 @@ def peer_standard_case(out=sys.stdout) -> dict[int, tuple[float, float, float]]:
     ``max_batch=B`` gives the same tokens/s, and its TPOT without the prompts' share is the
     decode step.
     """
-    from fleetsim import api
-
     batches = sorted(PEER_STANDARD_CASE)
     ds = api.run([
         "workload=offline", "model=llama2-70b", "hardware=h100-sxm", "deployment.tp=8",

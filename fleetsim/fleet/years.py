@@ -135,7 +135,7 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
     rental = hw[H_RENT] if math.isinf(p[P_RENT]) else p[P_RENT]
     if rental <= 0.0:  # no rental price known for this hardware
         rental = np.nan
-    # share of a replica's time (and so of its cost) spent on prompts: t_pf / (1 / lambda)
+    # share of a replica's time (and so of its cost) spent on prompts (physics.operating_point)
     input_share = o[S_PREFILL_SHARE]
     lifetime, depreciation_years = int(p[P_LIFE]), int(p[P_DEPR])
     tco = 0.0

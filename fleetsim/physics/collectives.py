@@ -23,7 +23,7 @@ def allreduce_time(message_bytes: float, devices: float, link_bandwidth: float, 
     Returns
     -------
     float
-        :math:`2 (t-1)/t \cdot m / bw + 2 \alpha`; zero for one device. A reduce-scatter and an
+        :math:`2 (t-1)/t \\cdot m / bw + 2 \\alpha`; zero for one device. A reduce-scatter and an
         all-gather, each one step over the full crossbar (NVSwitch, xGMI, a PCIe switch): the
         bandwidth-optimal volume of a ring (Patarasuk and Yuan, J. Parallel Distrib. Comput. 69,
         2009, doi:10.1016/j.jpdc.2008.09.002) without its ``2 (t-1)`` latency steps -- the

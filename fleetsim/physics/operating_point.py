@@ -140,18 +140,8 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
     ----------
     tp, pp : float
         Tensor- and pipeline-parallel degree. [1]
-    p : ndarray
-        Scenario parameter vector (SI; slots in :mod:`fleetsim.layout`).
-    hw, md, fb : ndarray
-        This scenario's hardware, model and fabric catalog rows (``*_COLUMNS`` order).
-    md_draft : ndarray
-        The speculative-decoding draft model's row (ignored without ``deployment.draft_model``).
-    dtype_bytes : ndarray
-        Bytes per element by dtype code. [B]
-    compute_column : ndarray
-        Hardware column of the peak FLOP/s computing each weight dtype.
-    o : ndarray
-        Scenario outputs, written.
+    p, hw, md, md_draft, fb, dtype_bytes, compute_column, o : ndarray
+        As in :func:`replica_operating_point`.
 
     Returns
     -------
@@ -220,7 +210,11 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
     occupancy = t_prefill / pp
     computed = prompt - cached
     f_target = prefill_flops(md[M_ACTIVE], md[M_ATTENTION], prompt, cached, prompt_cv)
-    f_draft = prefill_flops(md_draft[M_ACTIVE], md_draft[M_ATTENTION], prompt, cached, prompt_cv)
+    f_draft = 0.0
+    if k > 0.0:
+        f_draft = prefill_flops(
+            md_draft[M_ACTIVE], md_draft[M_ATTENTION], prompt, cached, prompt_cv
+        )
 
     # largest batch whose time per token meets the TPOT target (it grows with the batch)
     lo_b, hi_b = 1.0, b_max

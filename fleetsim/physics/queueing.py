@@ -30,7 +30,7 @@ _P_LOW = 0.02425
 
 @jit
 def normal_quantile(quantile: float) -> float:
-    r"""Return z with :math:`\Phi(z) = q` for the standard normal distribution.
+    r"""Return z with :math:`\\Phi(z) = q` for the standard normal distribution.
 
     Parameters
     ----------
@@ -41,7 +41,7 @@ def normal_quantile(quantile: float) -> float:
     -------
     float
         z: P. J. Acklam's rational approximation (2003), refined by one Halley step on
-        :math:`\Phi(z) = (1 + \mathrm{erf}(z/\sqrt{2}))/2` to full double precision. [1]
+        :math:`\\Phi(z) = \\mathrm{erfc}(-z/\\sqrt{2})/2` to full double precision. [1]
     """
     q = quantile
     if q < _P_LOW or q > 1.0 - _P_LOW:

@@ -90,8 +90,9 @@ def decode_step_time(
     float
         ``pp`` pipeline stages each process a micro-batch of ``m = (B + n)/p`` tokens holding
         ``1/p`` of the layers (stages balanced, the pipeline full; with fewer sequences than
-        stages each is a micro-batch of its own and stages idle): :math:`p (\\mathrm{roofline}(F_{mb}/p, bytes_{mb}/p, t) +
-        t_{comm}(m) + t_{overhead}) + t_{p2p}(m)` with :math:`F_{mb} = ((B/p)(2P_a + a c) +
+        stages each is a micro-batch of its own and stages idle):
+        :math:`p (\\mathrm{roofline}(F_{mb}/p, bytes_{mb}/p, t) + t_{comm}(m) + t_{overhead}) +
+        t_{p2p}(m)` with :math:`F_{mb} = ((B/p)(2P_a + a c) +
         F_n/p)` and :math:`bytes_{mb} = W_{touched}(m) + (B/p) c \\cdot kv + (n/p) kv` (the
         weights are read once for decode and prompt tokens alike -- why chunked prefill raises
         throughput, Agrawal et al., Sarathi-Serve, OSDI 2024, arXiv:2403.02310; DESIGN.md
@@ -99,12 +100,13 @@ def decode_step_time(
     """
     micro = max(batch / pp, min(batch, 1.0))  # fewer sequences than stages: a bubble
     chunk = prefill_tokens / pp
+    tokens = micro + chunk  # decode and prompt tokens of one micro-batch
     flops = (
         micro * decode_flops_per_token(active_parameters, attention_coefficient, context)
         + prefill_flops_in_step / pp
     )
     weights = decode_weight_bytes_touched(
-        dense_bytes, expert_bytes, moe_layers, experts, top_k, micro + chunk
+        dense_bytes, expert_bytes, moe_layers, experts, top_k, tokens
     )
     bytes_moved = weights + (micro * context + chunk) * kv_bytes_per_token
     stage = roofline_time(
@@ -117,11 +119,11 @@ def decode_step_time(
         bandwidth_efficiency,
     )
     comm = model_parallel_time(
-        micro + chunk, d_model, activation_bytes, layers / pp, moe_layers / pp, top_k, tp, ep,
+        tokens, d_model, activation_bytes, layers / pp, moe_layers / pp, top_k, tp, ep,
         link_bandwidth, link_latency,
     )  # fmt: skip
     transfer = pipeline_transfer_time(
-        micro + chunk, d_model, activation_bytes, pp, stage_link_bandwidth, link_latency
+        tokens, d_model, activation_bytes, pp, stage_link_bandwidth, link_latency
     )
     return pp * (stage + comm + step_overhead) + transfer
 

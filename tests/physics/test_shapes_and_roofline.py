@@ -152,7 +152,7 @@ def test_max_batch_by_hand():
     assert memory.max_batch_size(80e9, 0.1, 8e10, 1.0) < 0  # weights alone do not fit
 
 
-def test_md1_wait_and_ttft_utilisation():
+def test_mg1_wait_and_ttft_utilisation():
     # M/D/1 (cv 0): rho s / (2 (1 - rho)) = 0.5 * 1 / 1 = 0.5 s; M/M/1-like spread (cv 1) doubles it
     assert queueing.mg1_wait(0.5, 1.0, 0.0) == pytest.approx(0.5)
     assert queueing.mg1_wait(0.5, 1.0, 1.0) == pytest.approx(1.0)
