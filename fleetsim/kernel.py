@@ -12,9 +12,10 @@ Layout (chosen for streaming, see ``fleetsim/sweep.py``): outputs are variable-m
 contiguous block that the NetCDF writer takes without a copy; ``keep_*`` select which outputs are
 stored, and the output dtype (float32 or float64) is the stored dtype. Every scenario is computed
 into float64 scratch first (NaN-filled per block, so an output the physics never writes is
-caught), then copied and checked in one pass: a servable scenario with a non-finite stored output
-the registry does not allow marks its block in ``out_bad`` (the sweep raises
-:class:`fleetsim.sweep.SweepError`).
+caught), then copied and checked: a servable scenario with an output (stored or not) that breaks
+its rule in :mod:`fleetsim.invariants` (non-finite, negative, a utilisation above 1, a falling
+cumulative TCO, ...), or a finite value its float32 store turns into inf, marks its block in
+``out_bad`` (the sweep names the scenario and the rule and raises).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fleetsim import layout
 from fleetsim import status as st
 from fleetsim._jit import jit, kernel_jit
 from fleetsim.fleet.mix import mix_scenario, pool_scenario
+from fleetsim.invariants import first_violation
 from fleetsim.layout import P_HARDWARE
 
 #: block of consecutive scenarios one thread evaluates with one set of scratch arrays
@@ -84,7 +86,7 @@ def _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_
 def evaluate(
     lo, hi, base, axis_param, axis_offset, axis_length, axis_values, multi_start, multi_slots,
     years, hardware, models, fabrics, cooling, dtype_bytes, compute_column, pool_hardware,
-    pool_share, keep_scenario, keep_year, nan_ok, nan_ok_no_demand, inf_ok,
+    pool_share, keep_scenario, keep_year, scenario_rules, year_rules,
     out_scenario, out_year, out_status, out_bad,
 ):  # fmt: skip
     """Evaluate flat scenario indices ``lo <= i < hi`` into column ``i - lo`` of the outputs.
@@ -118,11 +120,9 @@ def evaluate(
         pools; ``(0, 0)`` without a mix.
     keep_scenario, keep_year : ndarray
         int64 indexes into ``SCENARIO_OUTPUTS`` / ``YEAR_OUTPUTS`` of the outputs to store.
-    nan_ok, nan_ok_no_demand : ndarray
-        bool ``(len(YEAR_OUTPUTS),)``: year outputs that may be NaN in any servable scenario, and
-        in a zero-demand one.
-    inf_ok : ndarray
-        bool ``(len(SCENARIO_OUTPUTS),)``: scenario outputs that may be +inf.
+    scenario_rules, year_rules : ndarray
+        float64 ``(len(SCENARIO_OUTPUTS), 3)`` and ``(len(YEAR_OUTPUTS), 3)``: each output's
+        rule (:class:`fleetsim.invariants.Rules`).
     out_scenario : ndarray
         float32 or float64 ``(len(keep_scenario), hi - lo)``, written.
     out_year : ndarray
@@ -131,7 +131,7 @@ def evaluate(
         int8 ``(hi - lo,)``, written with :mod:`fleetsim.status` codes.
     out_bad : ndarray
         int64 ``(ceil((hi - lo) / BLOCK),)``, written: the first row of each block with a
-        servable scenario and a non-finite output, or -1.
+        servable scenario that breaks a rule or overflows its store, or -1.
     """
     n = hi - lo
     n_blocks = (n + BLOCK - 1) // BLOCK
@@ -177,24 +177,20 @@ def evaluate(
                             pool_hardware, pool_share, hw, o, oy, o_pool, oy_pool, weights, bought,
                             spend)  # fmt: skip
             out_status[row] = code
-            if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store and check in one pass
-                finite = True
+            if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
+                overflow = False  # a finite value the store (float32) cannot hold
                 for j in range(n_keep_s):
                     value = o[keep_scenario[j]]
                     out_scenario[j, row] = value
-                    finite &= np.isfinite(value) or (inf_ok[keep_scenario[j]] and value > 0.0)
-                no_demand = code == st.ZERO_DEMAND
+                    overflow |= np.isinf(out_scenario[j, row]) and not np.isinf(value)
                 for j in range(n_keep_y):
                     source = keep_year[j]
-                    if nan_ok[source] or (no_demand and nan_ok_no_demand[source]):
-                        for y in range(years):
-                            out_year[j, row, y] = oy[source, y]
-                    else:
-                        for y in range(years):
-                            value = oy[source, y]
-                            out_year[j, row, y] = value
-                            finite &= np.isfinite(value)
-                if not finite and bad < 0:
+                    for y in range(years):
+                        value = oy[source, y]
+                        out_year[j, row, y] = value
+                        overflow |= np.isinf(out_year[j, row, y]) and not np.isinf(value)
+                broken = first_violation(code, o, oy, scenario_rules, year_rules) >= 0
+                if (broken or overflow) and bad < 0:
                     bad = row
             else:
                 for j in range(n_keep_s):

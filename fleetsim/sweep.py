@@ -2,7 +2,8 @@
 
 The flat index space of the (shard's) grid is evaluated in chunks of at most ``sweep.chunk_size``
 scenarios; after each chunk every output of a scenario whose status says it is servable must be
-finite, otherwise :class:`SweepError` names the scenario's coordinates (never a silent NaN).
+finite and within its rules (:mod:`fleetsim.invariants`), otherwise :class:`SweepError` names the
+scenario's coordinates, the output and the rule (never a silently written value).
 
 Two ways to run: :func:`run` keeps every output in memory (``fleetsim.run``, notebooks);
 :func:`stream` hands each chunk to a consumer on one background thread (the NetCDF writer), so
@@ -22,16 +23,15 @@ from math import prod
 import numpy as np
 
 from fleetsim import axes as axes_mod
-from fleetsim import kernel, layout
-from fleetsim import status as st
+from fleetsim import invariants, kernel, layout
 from fleetsim.catalog import Catalog, Table
 from fleetsim.config import FIELDS, Scenario
+from fleetsim.errors import ConfigError
 from fleetsim.precision import BYTES_PER_ELEMENT, COMPUTE_COLUMN
-from fleetsim.registry import registry as dataset_registry
 
 
 class SweepError(RuntimeError):
-    """The kernel produced a non-finite value for a scenario flagged as servable (a bug)."""
+    """A servable scenario broke a rule of :mod:`fleetsim.invariants` (a modelling bug)."""
 
 
 def _no_multi_start() -> np.ndarray:
@@ -191,23 +191,6 @@ def output_bytes(n: int, years: int, selection: Selection | None = None) -> int:
     return int(n) * per_scenario
 
 
-def non_finite_masks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return which outputs of a servable scenario may be non-finite, from the registry.
-
-    Returns
-    -------
-    tuple of ndarray
-        bool masks: year outputs that may be NaN in any servable scenario (``nan_when``), year
-        outputs NaN in a zero-demand one (``undefined_without_demand``), and scenario outputs
-        that may be +inf (``inf_when``).
-    """
-    registry = dataset_registry()
-    always = [bool(registry[n].get("nan_when")) for n in layout.YEAR_OUTPUTS]
-    no_demand = [bool(registry[n].get("undefined_without_demand")) for n in layout.YEAR_OUTPUTS]
-    unbounded = [bool(registry[n].get("inf_when")) for n in layout.SCENARIO_OUTPUTS]
-    return tuple(np.array(m, dtype=np.bool_) for m in (always, no_demand, unbounded))
-
-
 def call_kernel(
     inputs: KernelInputs,
     years: int,
@@ -237,17 +220,18 @@ def call_kernel(
     Returns
     -------
     int
-        The first row (``0 .. hi - lo - 1``) of a servable scenario with a non-finite output
-        the registry does not allow, or -1.
+        The first row (``0 .. hi - lo - 1``) of a servable scenario that breaks a rule of
+        :mod:`fleetsim.invariants` or holds a finite value its store cannot, or -1
+        (:func:`refuse` explains it).
     """
-    nan_ok, nan_ok_no_demand, inf_ok = non_finite_masks()
+    rules = invariants.rules()
     out_bad = np.empty((hi - lo + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64)
     kernel.evaluate(
         lo, hi, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
         inputs.axis_values, inputs.multi_start, inputs.multi_slots, years, inputs.hardware,
         inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
         inputs.pool_hardware, inputs.pool_share,
-        selection.scenario, selection.year, nan_ok, nan_ok_no_demand, inf_ok,
+        selection.scenario, selection.year, rules.scenario, rules.year,
         out_scenario, out_year, out_status, out_bad,
     )  # fmt: skip
     bad = out_bad[out_bad >= 0]
@@ -275,28 +259,37 @@ def _where(axes: tuple, flat: int) -> str:
     return ", ".join(f"{a.name}={a.labels[i]!r}" for a, i in zip(axes, index, strict=True))
 
 
-def check_outputs(
-    axes: tuple[axes_mod.Axis, ...], lo: int, out_scenario, out_year, out_status
-) -> None:
-    """Raise :class:`SweepError` if a servable scenario has a non-finite output.
+def refuse(inputs: KernelInputs, years: int, axes: tuple, flat: int) -> None:
+    """Raise the error for scenario ``flat``, which :func:`call_kernel` reported as bad.
 
-    Zero-demand scenarios legitimately have NaN per-token outputs, outputs with ``nan_when``
-    in the registry may be NaN and those with ``inf_when`` +inf for their stated reason; every
-    other output of a servable scenario must be finite.
+    The scenario is evaluated again alone, in float64 with every output, to say why.
+
+    Raises
+    ------
+    SweepError
+        If an output breaks its rule (a modelling bug: never a silently written value).
+    ConfigError
+        ``output.float32`` when every rule holds but a value exceeds float32's range.
     """
-    optional, per_token, unbounded = non_finite_masks()
-    scenario_ok = np.isfinite(out_scenario) | (np.isposinf(out_scenario) & unbounded)
-    year_ok = np.isfinite(out_year)
-    zero_demand = out_status == st.ZERO_DEMAND
-    year_ok[np.ix_(zero_demand, per_token)] = True
-    year_ok[:, optional] = True
-    finite = scenario_ok.all(axis=1) & year_ok.all(axis=(1, 2))
-    servable = np.isin(out_status, st.SERVABLE)
-    bad = np.flatnonzero(servable & ~finite)
-    if bad.size:
-        index = np.unravel_index(lo + bad[0], axes_mod.shape(axes))
-        where = ", ".join(f"{a.name}={a.labels[i]!r}" for a, i in zip(axes, index, strict=True))
-        raise SweepError(f"non-finite output for a servable scenario ({where}); please report this")
+    s, y, code = evaluate_range(inputs, years, flat, flat + 1)
+    o, oy = np.ascontiguousarray(s[0]), np.ascontiguousarray(y[0])
+    rules = invariants.rules()
+    index = invariants.first_violation(int(code[0]), o, oy, rules.scenario, rules.year)
+    where = _where(axes, flat)
+    if index >= 0:
+        raise SweepError(
+            f"{invariants.describe(index, o, oy)} for a servable scenario ({where}); "
+            "please report this"
+        )
+    largest = float(np.finfo(np.float32).max)
+    names = [n for n, v in zip(layout.SCENARIO_OUTPUTS, o, strict=True) if abs(v) > largest]
+    names += [n for n, v in zip(layout.YEAR_OUTPUTS, oy, strict=True) if np.abs(v).max() > largest]
+    raise ConfigError(
+        "output.float32",
+        True,
+        f"false for this sweep: {', '.join(names)} exceeds float32's largest value "
+        f"{largest:.3g} ({where}); float32 would store inf",
+    )
 
 
 def run(
@@ -333,10 +326,14 @@ def run(
     out_status = np.empty(n, dtype=np.int8)
     for lo in range(0, n, chunk_size):
         hi = min(n, lo + chunk_size)
-        s, y, code = evaluate_range(inputs, years, lo, hi)
-        check_outputs(axes, lo, s, y, code)
-        out_scenario[:, lo:hi] = s.T[selection.scenario]
-        out_year[:, lo:hi] = y.transpose(1, 0, 2)[selection.year]
+        s = np.empty((len(selection.scenario), hi - lo))
+        y = np.empty((len(selection.year), hi - lo, years))
+        code = np.empty(hi - lo, dtype=np.int8)
+        bad = call_kernel(inputs, years, lo, hi, selection, s, y, code)
+        if bad >= 0:
+            refuse(inputs, years, axes, lo + bad)
+        out_scenario[:, lo:hi] = s
+        out_year[:, lo:hi] = y
         out_status[lo:hi] = code
         if progress is not None:
             progress(hi - lo)
@@ -511,10 +508,7 @@ def stream(
             s, y, code = buffers.views(slab.hi - slab.lo)
             bad = call_kernel(inputs, scenario.years, slab.lo, slab.hi, selection, s, y, code)
             if bad >= 0:
-                raise SweepError(
-                    "non-finite output for a servable scenario "
-                    f"({_where(axes, slab.lo + bad)}); please report this"
-                )
+                refuse(inputs, scenario.years, axes, slab.lo + bad)
             full.put((buffers, Chunk(slab, s, y, code)))
     finally:
         full.put(None)

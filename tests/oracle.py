@@ -290,15 +290,23 @@ def replica_at(tp, pp, sc, catalog, hw):
     return st.FEASIBLE, out
 
 
+def _ceil(x):
+    """Ceiling as a float, as the kernel counts (a whole number that never wraps around)."""
+    return float(math.ceil(x))
+
+
+def _floor(x):
+    """Floor as a float, as the kernel counts."""
+    return float(math.floor(x))
+
+
 def fleet(sc, catalog, rep, years, hw):
     """Return (status, per-year outputs as lists) for a feasible replica operating point."""
     fb = _row(catalog, "fabrics", sc["network.fabric"])
     cl = _row(catalog, "cooling", sc["facility.cooling"])
     aps = hw["accelerators_per_server"]
     if sc["facility.servers_per_rack"] is None:
-        per_rack = math.floor(
-            cl["rack_power_limit"] / (aps * hw["tdp"] + hw["server_overhead_power"])
-        )
+        per_rack = _floor(cl["rack_power_limit"] / (aps * hw["tdp"] + hw["server_overhead_power"]))
     else:
         per_rack = sc["facility.servers_per_rack"]
     if per_rack < 1:
@@ -319,20 +327,20 @@ def fleet(sc, catalog, rep, years, hw):
     for y in range(years):
         rate = sc["workload.requests_per_day"] / 86400 * (1 + sc["workload.growth_per_year"]) ** y
         peak = rate * sc["workload.peak_to_mean"]
-        base = math.ceil(peak / (lam * rho))
-        replicas = base + math.ceil(sc["deployment.spare_frac"] * base)
+        base = _ceil(peak / (lam * rho))
+        replicas = base + _ceil(sc["deployment.spare_frac"] * base)
         if n_rep >= aps:
-            servers = replicas * math.ceil(n_rep / aps)
+            servers = replicas * _ceil(n_rep / aps)
         else:
-            servers = math.ceil(replicas / math.floor(aps / n_rep))
+            servers = _ceil(replicas / _floor(aps / n_rep))
         acc = servers * aps
         busy = rate / lam * n_rep / acc if acc else 0.0
         peak_busy = peak / lam * n_rep / acc if acc else 0.0
         # fat tree: tiers L with N <= 2 (k/2)^L; switches (2L-1) N / k; transceivers 2 N L
         ends = acc if servers > 1 else 0
         k = fb["switch_radix"]
-        tiers = 0 if ends <= 1 else next(L for L in range(1, 20) if ends <= 2 * (k / 2) ** L)
-        switches = 0 if tiers == 0 else (1 if tiers == 1 else math.ceil((2 * tiers - 1) * ends / k))
+        tiers = 0 if ends <= 1 else next(L for L in range(1, 2000) if ends <= 2 * (k / 2) ** L)
+        switches = 0 if tiers == 0 else (1 if tiers == 1 else _ceil((2 * tiers - 1) * ends / k))
         xcvr = 2 * ends * tiers
         net_w = (
             switches * fb["switch_power"] + xcvr * fb["transceiver_power"] + ends * fb["nic_power"]
@@ -390,7 +398,7 @@ def fleet(sc, catalog, rep, years, hw):
         row = {
             "accelerators": acc,
             "servers": servers,
-            "racks": math.ceil(servers / per_rack),
+            "racks": _ceil(servers / per_rack),
             "utilisation": busy,
             "peak_utilisation": peak_busy,
             "it_power_w": it,
@@ -404,7 +412,7 @@ def fleet(sc, catalog, rep, years, hw):
             "generated_tokens": tokens,
             "capex_usd": capex,
             "facility_capex_usd": fac_capex,
-            "floor_space_m2": math.ceil(servers / per_rack) * cl["floor_area_per_rack"],
+            "floor_space_m2": _ceil(servers / per_rack) * cl["floor_area_per_rack"],
             "hardware_capex_usd": hw_capex,
             "network_capex_usd": net_capex,
             "depreciation_usd": depreciation,

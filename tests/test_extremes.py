@@ -3,6 +3,7 @@ unflagged NaN or inf; the sweep names a servable scenario with a non-finite outp
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import fleetsim
-from fleetsim import api, axes, catalog, config, layout, paths, sweep
+from fleetsim import api, catalog, invariants, layout, paths, sweep
 from fleetsim import status as st
 from fleetsim.registry import registry
 
@@ -18,6 +19,7 @@ TINY = Path(__file__).parent / "data" / "catalog"
 #: per-token outputs, undefined without demand; outputs that may be NaN for a stated reason
 PER_TOKEN = tuple(n for n, e in registry().items() if e.get("undefined_without_demand"))
 OPTIONAL = tuple(n for n, e in registry().items() if e.get("nan_when"))
+UNBOUNDED = tuple(n for n, e in registry().items() if e.get("inf_when"))
 
 
 @pytest.fixture(autouse=True)
@@ -136,68 +138,115 @@ def test_mixed_extreme_sweep_keeps_the_flag_contract():
     assert (flagged["status"].values == st.WEIGHTS_DO_NOT_FIT).all()
 
 
-# --------------------------------------------------------------------------- check_outputs
-def _grid():
-    return (
-        axes.Axis(config.FIELD_BY_KEY["model"], ("a", "b")),
-        axes.Axis(config.FIELD_BY_KEY["hardware"], ("x", "y", "z")),
-    )
+# --------------------------------------------------------------------------- invariants
+def _arrays(years: int = 3):
+    return np.ones(len(layout.SCENARIO_OUTPUTS)), np.ones((len(layout.YEAR_OUTPUTS), years))
 
 
-def _arrays(n: int, years: int = 2):
-    scenario = np.ones((n, len(layout.SCENARIO_OUTPUTS)))
-    year = np.ones((n, len(layout.YEAR_OUTPUTS), years))
-    status = np.zeros(n, dtype=np.int8)
-    return scenario, year, status
+def _violation(code, o, oy) -> str | None:
+    table = invariants.rules()
+    index = invariants.first_violation(code, o, oy, table.scenario, table.year)
+    return None if index < 0 else invariants.describe(index, o, oy)
 
 
-def test_check_outputs_names_the_servable_scenario_with_a_nan():
-    grid = _grid()
-    scenario, year, status = _arrays(6)
-    sweep.check_outputs(grid, 0, scenario, year, status)  # all finite: fine
-    year[4, layout.YEAR_OUTPUTS.index("tco_usd"), 1] = np.nan  # flat 4 -> model b, hardware y
-    with pytest.raises(sweep.SweepError, match=r"model='b', hardware='y'"):
-        sweep.check_outputs(grid, 0, scenario, year, status)
-    status[4] = st.TPOT_UNREACHABLE  # a flagged scenario may hold NaN
-    sweep.check_outputs(grid, 0, scenario, year, status)
+def _year(name: str) -> int:
+    return layout.YEAR_OUTPUTS.index(name)
 
 
-def test_check_outputs_uses_the_chunk_offset_and_inf():
-    grid = _grid()
-    scenario, year, status = _arrays(2)
-    scenario[1, 0] = np.inf  # chunk starts at flat index 3 -> flat 4: model b, hardware y
-    with pytest.raises(sweep.SweepError, match=r"model='b', hardware='y'"):
-        sweep.check_outputs(grid, 3, scenario, year, status)
+@pytest.mark.parametrize(
+    ("name", "year", "value", "message"),
+    [
+        ("tco_usd", 1, np.nan, r"tco_usd=nan in year 2 \(allowed: 0 to inf\)"),
+        ("accelerators", 2, -1.7e19, r"accelerators=-1.7e\+19 in year 3"),
+        ("racks", 0, np.inf, "racks=inf in year 1"),
+        ("utilisation", 1, 1.5, r"utilisation=1.5 in year 2 \(allowed: 0 to 1\)"),
+        ("peak_utilisation", 0, -0.1, "peak_utilisation=-0.1"),
+        ("energy_per_token_j", 0, 0.0, r"energy_per_token_j=0 in year 1 \(allowed: > 0\)"),
+        ("tco_usd", 2, 0.5, "tco_usd=0.5 in year 3 is below 1 the year before"),
+    ],
+)
+def test_each_rule_is_enforced_and_described(name, year, value, message):
+    o, oy = _arrays()
+    assert _violation(st.FEASIBLE, o, oy) is None
+    oy[_year(name), year] = value
+    assert re.search(message, _violation(st.FEASIBLE, o, oy))
+    assert _violation(st.TPOT_UNREACHABLE, o, oy) is None  # flagged scenarios hold NaN anyway
 
 
-def test_check_outputs_zero_demand():
-    grid = _grid()
-    scenario, year, status = _arrays(6)
-    status[:] = st.ZERO_DEMAND
+def test_rounding_at_an_upper_bound_and_allowed_non_finite_values_pass():
+    o, oy = _arrays()
+    oy[_year("utilisation"), 0] = 1.0 + 2e-16
+    oy[_year("rent_tco_usd"), :] = np.nan  # no rental price known
+    o[layout.SCENARIO_OUTPUTS.index("ttft_s")] = np.inf  # prompts queue without bound
+    assert _violation(st.FEASIBLE, o, oy) is None
+    o[layout.SCENARIO_OUTPUTS.index("ttft_s")] = -np.inf
+    assert "ttft_s=-inf" in _violation(st.FEASIBLE, o, oy)
+
+
+def test_zero_demand_may_leave_per_token_outputs_undefined():
+    o, oy = _arrays()
     for name in PER_TOKEN:
-        year[:, layout.YEAR_OUTPUTS.index(name), :] = np.nan
-    sweep.check_outputs(grid, 0, scenario, year, status)  # undefined per-token cost is fine
-    year[5, layout.YEAR_OUTPUTS.index("accelerators"), 0] = np.nan
-    with pytest.raises(sweep.SweepError, match=r"model='b', hardware='z'"):
-        sweep.check_outputs(grid, 0, scenario, year, status)
+        oy[_year(name), :] = np.nan
+    assert _violation(st.ZERO_DEMAND, o, oy) is None
+    assert _violation(st.FEASIBLE, o, oy) is not None
+    oy[_year("accelerators"), 0] = np.nan
+    assert "accelerators=nan" in _violation(st.ZERO_DEMAND, o, oy)
 
 
-def test_sweep_checks_after_each_chunk(monkeypatch):
-    real = sweep.evaluate_range
+def test_a_broken_rule_names_the_scenario_in_memory_and_streamed(monkeypatch, tmp_path):
+    # a rule no fleet above 100 accelerators meets: the largest demand breaks it
+    table = invariants.rules()
+    year = table.year.copy()
+    year[_year("accelerators"), 1] = 100.0
+    monkeypatch.setattr(invariants, "rules", lambda: invariants.Rules(table.scenario, year))
+    overrides = ["finance.years=2", "deployment.tp=[1,2,4]",
+                 "workload.requests_per_day=[1e3,2e3,3e10]", "sweep.chunk_size=4"]  # fmt: skip
+    with pytest.raises(sweep.SweepError, match=r"accelerators=\S+ in year 1 \(allowed: 0 to 100\)"
+                       r" for a servable scenario \(.*tp=2, requests_per_day=30000000000.0\)"):  # fmt: skip
+        fleetsim.run(overrides)
+    with pytest.raises(sweep.SweepError, match=r"tp=2, requests_per_day=30000000000.0"):
+        api.write(overrides, tmp_path / "out.nc")
+    assert list(tmp_path.iterdir()) == []
 
-    def broken(inputs, years, lo, hi):
-        s, y, code = real(inputs, years, lo, hi)
-        if lo <= 5 < hi:
-            code[5 - lo] = st.FEASIBLE
-            s[5 - lo, 0] = np.nan
-        return s, y, code
 
-    monkeypatch.setattr(sweep, "evaluate_range", broken)
-    with pytest.raises(sweep.SweepError, match=r"tp=2, requests_per_day=3000000.0"):
-        fleetsim.run(
-            ["finance.years=2", "deployment.tp=[1,2,4]", "workload.requests_per_day=[1e6,2e6,3e6]",
-             "sweep.chunk_size=4"]
-        )  # fmt: skip
+def _check_invariants(ds) -> int:
+    """Count invariant violations in feasible cells, independently of fleetsim.invariants."""
+    feasible = ds["status"] == st.FEASIBLE
+    bad = 0
+    for name in _floats(ds):
+        values = ds[name].values[_where(ds, name, [st.FEASIBLE])]
+        if name in OPTIONAL:
+            values = values[~np.isnan(values)]
+        if name in UNBOUNDED:
+            values = values[~np.isposinf(values)]
+        bad += int((~np.isfinite(values)).sum() + (values < 0).sum())
+    for name in ("utilisation", "peak_utilisation"):
+        bad += int((ds[name].where(feasible) > 1 + 1e-9).sum())
+    bad += int((ds["energy_per_token_j"].where(feasible) <= 0).sum())
+    for name in ("tco_usd", "npv_usd"):
+        bad += int((ds[name].where(feasible).diff("year") < 0).sum())
+    return bad
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["finance.years=30", "workload.growth_per_year=[0,4,10]"],
+        ["finance.years=100", "workload.growth_per_year=[0,0.5,10]"],
+        [
+            "finance.years=100",
+            "workload.growth_per_year=-0.99",
+            "workload.requests_per_day=[1,1e12]",
+        ],
+    ],
+    ids=["30-years", "100-years", "shrinking"],
+)
+def test_long_horizons_and_fast_growth_never_wrap_around(overrides):
+    ds = fleetsim.run(["model=[llama3.1-8b,llama3.1-70b]", "hardware=[h100-sxm,b200]", *overrides])
+    assert (ds["status"] == st.FEASIBLE).any()
+    assert _check_invariants(ds) == 0
+    last = ds.isel(year=-1).where(ds["status"] == st.FEASIBLE)
+    assert float(last["accelerators"].max()) > 0
 
 
 def test_bundled_catalog_is_used():
@@ -215,3 +264,14 @@ def test_saturated_prefill_path_gives_an_unbounded_ttft_on_both_paths(tmp_path):
     path = api.write(overrides, tmp_path / "sweep.nc")
     with fleetsim.open_dataset(path) as back:
         assert np.isposinf(float(back.ttft_s.squeeze().sel(step_token_budget=100)))
+
+
+def test_float32_store_refuses_a_value_it_cannot_hold(tmp_path):
+    # shrinking demand for a century: cost per token ~1e200, finite in float64, inf in float32
+    overrides = ["workload.growth_per_year=-0.99", "finance.years=100"]
+    with pytest.raises(fleetsim.InputError, match=r"output.float32=True .*false for this sweep: "):
+        api.write(overrides, tmp_path / "f32.nc")
+    assert list(tmp_path.iterdir()) == []
+    path = api.write([*overrides, "output.float32=false"], tmp_path / "f64.nc")
+    with fleetsim.open_dataset(path) as ds:
+        assert float(ds["cost_per_request_usd"].max()) > 3.5e38

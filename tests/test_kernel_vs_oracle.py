@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fleetsim import api, axes, catalog, config, kernel, layout, sweep
+from fleetsim import api, axes, catalog, config, invariants, kernel, layout, sweep
 from fleetsim import status as st
 
 from .oracle import evaluate
@@ -160,7 +160,7 @@ def test_compiled_kernel_equals_python_kernel(monkeypatch):
         inputs.multi_start, inputs.multi_slots, 3, inputs.hardware, inputs.models, inputs.fabrics,
         inputs.cooling, inputs.dtype_bytes, inputs.compute_column, inputs.pool_hardware, inputs.pool_share,
         everything.scenario, everything.year,
-        *sweep.non_finite_masks(), *python, np.empty((n + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64),
+        invariants.rules().scenario, invariants.rules().year, *python, np.empty((n + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64),
     )  # fmt: skip
     python = (python[0].T, python[1].transpose(1, 0, 2), python[2])  # scenario-major, as compiled
     for got, expected in zip(python, compiled, strict=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from fleetsim._jit import jit
 
@@ -60,7 +60,7 @@ def fabric_switches(endpoints: float, radix: float, tiers: float) -> float:
         return 0.0
     if tiers <= 1.0:
         return 1.0
-    return math.ceil((2.0 * tiers - 1.0) * endpoints / radix)
+    return np.ceil((2.0 * tiers - 1.0) * endpoints / radix)
 
 
 @jit

@@ -1,8 +1,8 @@
-"""Replicas, servers and racks for a demand."""
+"""Replicas, servers and racks for a demand, as float64 whole numbers (never a wrapping int)."""
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from fleetsim._jit import jit
 
@@ -27,8 +27,8 @@ def replicas_needed(peak_rate: float, replica_rate: float, utilisation: float, s
     float
         :math:`n = \\lceil \\lambda_{peak} / (\\lambda_{max} \\rho) \\rceil + \\lceil s \\, n \\rceil`. [1]
     """
-    base = math.ceil(peak_rate / (replica_rate * utilisation))
-    return base + math.ceil(spare_frac * base)
+    base = np.ceil(peak_rate / (replica_rate * utilisation))
+    return base + np.ceil(spare_frac * base)
 
 
 @jit
@@ -53,9 +53,9 @@ def servers_needed(
         replicas pack :math:`\\lfloor n_s / n_r \\rfloor` to a server. [1]
     """
     if accelerators_per_replica >= accelerators_per_server:
-        return replicas * math.ceil(accelerators_per_replica / accelerators_per_server)
-    per_server = math.floor(accelerators_per_server / accelerators_per_replica)
-    return math.ceil(replicas / per_server)
+        return replicas * np.ceil(accelerators_per_replica / accelerators_per_server)
+    per_server = np.floor(accelerators_per_server / accelerators_per_replica)
+    return np.ceil(replicas / per_server)
 
 
 @jit
@@ -74,4 +74,4 @@ def servers_per_rack(server_power: float, rack_power_limit: float) -> float:
     float
         :math:`\\lfloor P_{rack} / P_{server} \\rfloor` (zero when one server exceeds the limit). [1]
     """
-    return math.floor(rack_power_limit / server_power)
+    return np.floor(rack_power_limit / server_power)

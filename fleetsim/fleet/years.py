@@ -1,7 +1,8 @@
 """The fleet over years: demand -> replicas -> servers -> racks -> fabric -> power -> money.
 
 DESIGN.md section 4. Accelerators are bought in whole servers when the fleet grows or a cohort
-reaches the end of its life, at that year's price; capex is cash; depreciation is straight-line;
+reaches the end of its life, at that year's price (every count is a float64 whole number, so
+no fleet size wraps around however long the horizon or fast the growth); capex is cash; depreciation is straight-line;
 opex is energy (facility power x price), colocation (peak IT power x $/kW-month), maintenance
 (fraction of the value in service), staff and software. Cost per token splits the year's
 accrual cost (depreciation + opex) between input and output tokens by the replica's time spent
@@ -207,7 +208,7 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
 
         oy[Y_ACC, y] = accelerators
         oy[Y_SERVERS, y] = servers
-        oy[Y_RACKS, y] = math.ceil(servers / rack_servers)
+        oy[Y_RACKS, y] = np.ceil(servers / rack_servers)
         oy[Y_FLOOR, y] = oy[Y_RACKS, y] * cl[C_FLOOR]
         oy[Y_UTIL, y] = busy
         oy[Y_PEAKUTIL, y] = peak_busy

@@ -1,0 +1,158 @@
+"""What every output of a servable scenario must satisfy, checked by the kernel itself.
+
+The rules come from the output registry (``fleetsim/variables.yaml``): every output is finite
+and at least ``min`` (default 0: each is a count, size, time, rate, power, energy, mass, money or
+fraction) and at most ``max`` (e.g. 1 for a utilisation); ``positive`` outputs are > 0;
+``non_decreasing`` outputs (cumulative TCO) never fall from one year to the next; ``nan_when``
+outputs may be NaN, ``undefined_without_demand`` ones in a zero-demand scenario, ``inf_when``
+ones +inf. The kernel (:func:`first_violation`) only says *that* a scenario breaks a rule; the
+sweep re-evaluates that one scenario and :func:`describe` says which rule, output, year and value.
+
+Upper bounds allow a relative rounding slack of :data:`TOLERANCE` (a utilisation of
+``1 + 2e-16`` is a rounding of 1, not nonsense); lower bounds and monotonicity are exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from fleetsim import layout
+from fleetsim import status as st
+from fleetsim._jit import jit
+from fleetsim.registry import registry
+
+#: flag bits of a rule (third column of the rule tables)
+NAN_OK, NAN_OK_NO_DEMAND, INF_OK, POSITIVE, NON_DECREASING = 1, 2, 4, 8, 16
+#: relative slack on upper bounds (rounding of quantities that are exactly at the bound)
+TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Rule tables the kernel reads: ``(n_outputs, 3)`` float64 rows of (min, max, flags).
+
+    Parameters
+    ----------
+    scenario : ndarray
+        One row per :data:`fleetsim.layout.SCENARIO_OUTPUTS` entry.
+    year : ndarray
+        One row per :data:`fleetsim.layout.YEAR_OUTPUTS` entry.
+    """
+
+    scenario: np.ndarray
+    year: np.ndarray
+
+
+def _row(name: str) -> list[float]:
+    entry = registry()[name]
+    flags = 0
+    flags |= NAN_OK if entry.get("nan_when") else 0
+    flags |= NAN_OK_NO_DEMAND if entry.get("undefined_without_demand") else 0
+    flags |= INF_OK if entry.get("inf_when") else 0
+    flags |= POSITIVE if entry.get("positive") else 0
+    flags |= NON_DECREASING if entry.get("non_decreasing") else 0
+    high = entry.get("max")
+    return [float(entry.get("min", 0.0)), np.inf if high is None else float(high), float(flags)]
+
+
+@cache
+def rules() -> Rules:
+    """Return the rule tables from the registry (cached; the arrays must not be modified)."""
+    return Rules(
+        np.array([_row(n) for n in layout.SCENARIO_OUTPUTS], dtype=np.float64),
+        np.array([_row(n) for n in layout.YEAR_OUTPUTS], dtype=np.float64),
+    )
+
+
+@jit
+def _breaks(value: float, rule, no_demand: bool) -> bool:
+    """Return whether one value breaks its rule (``rule``: a row of min, max, flags)."""
+    flags = int(rule[2])
+    if np.isnan(value):
+        return not ((flags & NAN_OK) or (no_demand and (flags & NAN_OK_NO_DEMAND)))
+    if np.isinf(value):
+        return not ((flags & INF_OK) and value > 0.0)
+    if value < rule[0] or value > rule[1] + TOLERANCE * abs(rule[1]):
+        return True
+    return bool(flags & POSITIVE) and value <= 0.0
+
+
+@jit
+def first_violation(code, o, oy, scenario_rules, year_rules) -> int:
+    """Return the first output of a servable scenario that breaks its rule, or -1.
+
+    Parameters
+    ----------
+    code : int
+        The scenario's status code (only servable scenarios are checked).
+    o, oy : ndarray
+        float64 scenario outputs ``(len(SCENARIO_OUTPUTS),)`` and year outputs
+        ``(len(YEAR_OUTPUTS), years)``.
+    scenario_rules, year_rules : ndarray
+        :class:`Rules` tables.
+
+    Returns
+    -------
+    int
+        -1, a scenario output ``k`` (``0 <= k < len(o)``) or ``len(o) + v * years + y`` for
+        year output ``v`` in year index ``y``.
+    """
+    if code != st.FEASIBLE and code != st.ZERO_DEMAND:
+        return -1
+    no_demand = code == st.ZERO_DEMAND
+    for k in range(o.shape[0]):
+        if _breaks(o[k], scenario_rules[k], no_demand):
+            return k
+    years = oy.shape[1]
+    for v in range(oy.shape[0]):
+        rising = int(year_rules[v, 2]) & NON_DECREASING
+        for y in range(years):
+            value = oy[v, y]
+            if _breaks(value, year_rules[v], no_demand):
+                return o.shape[0] + v * years + y
+            if rising and y > 0 and value < oy[v, y - 1]:  # False when either is NaN
+                return o.shape[0] + v * years + y
+    return -1
+
+
+def describe(index: int, o: np.ndarray, oy: np.ndarray) -> str:
+    """Return which rule output ``index`` (from :func:`first_violation`) breaks, in words.
+
+    Parameters
+    ----------
+    index : int
+        A non-negative result of :func:`first_violation` for ``o`` and ``oy``.
+    o, oy : ndarray
+        The scenario's float64 outputs.
+
+    Returns
+    -------
+    str
+        E.g. ``"utilisation=1.7 in year 12 (allowed: finite, 0 to 1)"``.
+    """
+    table = rules()
+    previous = None
+    if index < o.shape[0]:
+        name, value, rule, where = (
+            layout.SCENARIO_OUTPUTS[index],
+            o[index],
+            table.scenario[index],
+            "",
+        )
+    else:
+        v, y = divmod(index - o.shape[0], oy.shape[1])
+        name, value, rule, where = (
+            layout.YEAR_OUTPUTS[v],
+            oy[v, y],
+            table.year[v],
+            f" in year {y + 1}",
+        )
+        previous = oy[v, y - 1] if y > 0 else None
+    low, high, flags = rule[0], rule[1], int(rule[2])
+    if previous is not None and not _breaks(value, rule, False) and value < previous:
+        return f"{name}={value:.6g}{where} is below {previous:.6g} the year before (never falls)"
+    allowed = f"> {low:g}" if flags & POSITIVE else f"{low:g} to {high:g}"
+    return f"{name}={value:.6g}{where} (allowed: {allowed}{' or +inf' if flags & INF_OK else ''})"
