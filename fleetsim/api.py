@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,6 +293,10 @@ def run_config(cfg: DictConfig, progress: bool | None = None) -> xr.Dataset:
 MAX_CHUNK_BYTES = 256 * 2**20
 
 
+class Stopped(RuntimeError):
+    """:func:`write_config` was asked to stop (its ``stop`` event was set); nothing was written."""
+
+
 @dataclass(frozen=True)
 class Written:
     """What :func:`write_config` did.
@@ -340,6 +345,7 @@ def write_config(
     default_dir: str | os.PathLike = ".",
     progress: bool | None = None,
     threads: int | None = None,
+    stop: threading.Event | None = None,
 ) -> Written:
     """Run a composed configuration straight into its NetCDF file, chunk by chunk.
 
@@ -358,6 +364,9 @@ def write_config(
         Show a progress bar; default: when stderr is a terminal and ``CI`` is unset.
     threads : int, optional
         Kernel threads when ``sweep.threads`` is 0 (the CLI passes the launcher's share).
+    stop : threading.Event, optional
+        Checked before each chunk is written: once set, the temporary file is deleted and
+        :class:`Stopped` is raised (the CLI sets it on SIGTERM).
 
     Returns
     -------
@@ -395,6 +404,8 @@ def write_config(
     scenario_names, year_names = selection.scenario_names, selection.year_names
 
     def consume(chunk: sweep.Chunk) -> None:
+        if stop is not None and stop.is_set():
+            raise Stopped(f"stopped before {final} was complete")
         arrays = {"status": chunk.status}
         arrays.update(zip(scenario_names, chunk.scenario, strict=True))
         arrays.update(zip(year_names, chunk.year, strict=True))

@@ -9,7 +9,10 @@ else Hydra's sweep directory under ``-m``), and a re-run skips parts already com
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
@@ -60,6 +63,29 @@ def _summary(path: Path, scenarios: int) -> str:
             return f"scenarios: {scenarios:,} (no summary without output variable {error})"
 
 
+@contextlib.contextmanager
+def _terminable() -> Iterator[threading.Event]:
+    """Yield an event that SIGTERM (``scancel``, a time limit) sets while the block runs.
+
+    submitit's jobs ignore SIGTERM, so a cancelled shard would run on for SLURM's ``KillWait``
+    (30 s by default) and might even complete; :func:`fleetsim.api.write_config` instead stops
+    at its next chunk and deletes its temporary file, and a re-run redoes the shard. (The
+    handler only sets the event: an exception raised from it could be swallowed inside a
+    ctypes callback of Numba's compiler.) Where SIGTERM still has its default action (a plain
+    run, a joblib worker), it is left alone: it ends the process at once.
+    """
+    event = threading.Event()
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        yield event
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: event.set())
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @hydra.main(config_path=str(paths.conf_dir()), config_name="config", version_base="1.3")
 def _job(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
@@ -75,7 +101,8 @@ def _job(cfg: DictConfig) -> None:
         folder = Path(hydra_cfg.sweep.dir)
     try:
         threads = launcher_threads(hydra_cfg.launcher) if multirun else 0
-        result = api.write_config(cfg, folder, threads=threads)
+        with _terminable() as stop:
+            result = api.write_config(cfg, folder, threads=threads, stop=stop)
         if result.skipped:
             print(f"skipped: {result.path} (complete, written by the same config)")
             return
@@ -84,6 +111,8 @@ def _job(cfg: DictConfig) -> None:
         _fail(error)
     except SweepError as error:  # a kernel bug, not bad input: one line, status 1
         _fail(error, status=1)
+    except api.Stopped as error:  # SIGTERM: cancelled or out of time
+        _fail(f"SIGTERM: {error}; re-run the same command to resume", status=128 + signal.SIGTERM)
     print(f"written: {result.path}")
 
 
