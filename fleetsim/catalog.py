@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from fleetsim import paths
+from fleetsim import efficiency, paths
 from fleetsim.errors import CatalogError
 from fleetsim.physics.model_shapes import attention_flops_per_context_token, kv_elements_per_token
 from fleetsim.units import to_si
@@ -74,11 +74,18 @@ class Table:
 
 @dataclass(frozen=True)
 class Catalog:
-    """All catalogs, plus the sources and a checksum of the files read."""
+    """All catalogs, plus the sources and a checksum of the files read.
+
+    ``engine_scale``: efficiency scales, shape (hardware, efficiency.ENGINES,
+    efficiency.MODEL_CLASSES), from ``efficiency.csv`` (:func:`fleetsim.efficiency.load_scales`);
+    ``model_classes``: each model's class (``dense``, ``moe``, ``mla``), in model-table order.
+    """
 
     tables: dict[str, Table]
     sources: dict[str, dict[str, str]]
     sha256: str
+    engine_scale: np.ndarray
+    model_classes: tuple[str, ...]
 
     def ids(self) -> dict[str, tuple[str, ...]]:
         """Return table name -> valid ids (for config validation)."""
@@ -320,9 +327,11 @@ def load(directory: Path | None = None) -> Catalog:
         raise CatalogError(str(directory), "not a catalog folder (no sources.csv)")
     sources = _load_sources(directory)
     tables: dict[str, Table] = {}
+    classes: tuple[str, ...] = ()
     for name in TABLES:
         ids, entries = _load_table(directory, name, sources)
         if name == "models":
+            classes = tuple(efficiency.model_class(entries[i]) for i in ids)
             values = np.array([_model_row(i, entries[i]) for i in ids], dtype=np.float64).reshape(
                 len(ids), -1
             )
@@ -330,4 +339,5 @@ def load(directory: Path | None = None) -> Catalog:
         else:
             columns = tuple(_schema(name)["parameters"])
             tables[name] = Table(ids, columns, _dense(ids, entries, columns))
-    return Catalog(tables, sources, _checksum(directory))
+    scales = efficiency.load_scales(directory, tables["hardware"].ids, sources)
+    return Catalog(tables, sources, _checksum(directory), scales, classes)

@@ -18,7 +18,7 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from fleetsim import hardware_mix, units
+from fleetsim import efficiency, hardware_mix, units
 from fleetsim.errors import ConfigError
 from fleetsim.precision import DTYPES
 
@@ -92,6 +92,7 @@ FIELDS: tuple[Field, ...] = (
     Field("deployment.acceptance_rate", "number", 0.0, 0.99),
     Field("deployment.prefill", "choice", choices=PREFILL_MODES),
     Field("deployment.step_token_budget", "integer", 1, 10_000_000),
+    Field("deployment.engine", "choice", choices=efficiency.ENGINES),
     Field("workload.requests_per_day", "number", 0.0, 1e15, si_factor=1.0 / units.SECONDS_PER_DAY),
     Field("workload.input_tokens", "integer", 1, 10_000_000),
     Field("workload.output_tokens", "integer", 1, 10_000_000),
@@ -183,6 +184,7 @@ class DeploymentSchema:
     acceptance_rate: Any = MISSING
     prefill: Any = MISSING
     step_token_budget: Any = MISSING
+    engine: Any = MISSING
 
 
 @dataclass

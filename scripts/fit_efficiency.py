@@ -1,25 +1,30 @@
 """Fit the achievable fractions of peak (compute_efficiency, bandwidth_efficiency) to measurements.
 
 Reads the covered rows of ``data/calibration.csv`` (published serving throughput: MLPerf Inference
-v4.0/v4.1 closed, TensorRT-LLM's performance tables), evaluates fleetsim's own physics for every row
-on a grid of efficiencies and per-step overheads (one kernel call per row through
-:func:`fleetsim.sweep.evaluate_range`), fits a small hierarchical model of the efficiencies by
-minimising the summed absolute log error, and writes the result into ``data/hardware.csv`` (kind
-``fitted``; accelerators without measurements inherit a measured family's pair, kind
-``assumption``) and the fitted per-step overhead into ``conf/deployment/default.yaml``.
-Re-running gives the same files.
+v4.0, v4.1 and v5.1, TensorRT-LLM's performance tables), evaluates fleetsim's own physics for every
+row on a grid of efficiencies and per-step overheads (one kernel call per row through
+:func:`fleetsim.sweep.evaluate_range`, cached on disk), fits a small hierarchical model of the
+efficiencies by minimising the summed absolute log error, and writes the result into
+``data/hardware.csv`` (kind ``fitted``; accelerators without measurements inherit a measured
+family's pair, kind ``assumption``), the serving-engine and model-class scales into
+``data/efficiency.csv`` (:mod:`fleetsim.efficiency`) and the fitted per-step overhead into
+``conf/deployment/default.yaml``. Re-running gives the same files.
 
-Model of the efficiencies, in log space, for accelerator ``a`` of family ``f``::
+Model of the efficiencies, in log space, for accelerator ``a`` of family ``f`` and vendor ``v``,
+served by engine ``e``, model class ``c`` (dense / MoE / MLA)::
 
-    log eta_c(a) = log eta_c(f) + s(a)        log eta_m(a) = log eta_m(f) + s(a)
+    log eta_x(a, e, c) = log eta_x(f) + s(a) + g(v, e) + k(v, c)      (x = compute, memory)
 
-* ``eta_c(f), eta_m(f)``: one pair per family (architecture x form factor x the vendor-optimised
-  serving stack: TensorRT-LLM on NVIDIA, vLLM-ROCm on AMD, SynapseAI on Gaudi). A family's
-  log(eta_m/eta_c) is pulled towards the reference family's (Hopper SXM, whose rows span
-  compute- and memory-bound cases) with weight ``SHAPE_PENALTY``, so a family measured on one
-  workload only gets one effective parameter.
+* ``eta_c(f), eta_m(f)``: one pair per family (architecture x form factor), standing for the
+  vendor's serving engine on dense models (``VENDOR_ENGINE``: TensorRT-LLM on NVIDIA, vLLM on AMD,
+  SynapseAI on Gaudi). A family's log(eta_m/eta_c) is pulled towards the reference family's
+  (Hopper SXM, whose rows span compute- and memory-bound cases) with weight ``SHAPE_PENALTY``,
+  so a family measured on one workload only gets one effective parameter.
 * ``s(a)``: a per-accelerator scale, only for accelerators measured on ``MIN_SYSTEMS`` or more
   distinct systems, ridge-penalised (``SCALE_PENALTY``) towards the family.
+* ``g(v, e)``: a scale per vendor and engine other than the vendor's (vLLM and SGLang on NVIDIA,
+  LLMBoost on AMD), ``k(v, c)``: per vendor and MoE / MLA class; both where training rows exist,
+  ridge-penalised like ``s``; 1 (kind ``assumption``) elsewhere.
 * one per-decode-step overhead for all rows.
 
 eta_m is capped at ``BANDWIDTH_CEILING`` (what a streaming kernel reaches: 7.35 of 8.0 TB/s on
@@ -30,7 +35,10 @@ Tensor parallelism: rows that state their layout use it; otherwise the TP degree
 best throughput per accelerator among {1, 2, 4, 8} within the node is taken (:func:`tp_candidates`),
 which is what a serving engineer does and what a ``deployment.tp=auto`` would do in the kernel.
 
-Usage: ``python scripts/fit_efficiency.py [--check]`` (``--check``: fit and print, write nothing).
+Usage: ``python scripts/fit_efficiency.py [--check] [--train all|pre-v5.1]`` (``--check``: fit
+and print, write nothing; ``--train``: the rows fitted, by default ``DEFAULT_TRAIN``; ``pre-v5.1``
+is the time split's training set, which scripts/validate.py refits itself to predict the v5.1
+rows).
 """
 
 from __future__ import annotations
@@ -38,20 +46,23 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import hashlib
 import io
 import math
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from fleetsim import api, axes, catalog, config, layout, sweep
+from fleetsim import _jit, api, axes, catalog, config, efficiency, layout, sweep
 from fleetsim.config import FIELD_BY_KEY, FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_CSV = ROOT / "data" / "calibration.csv"
 HARDWARE_CSV = ROOT / "data" / "hardware.csv"
+EFFICIENCY_CSV = ROOT / "data" / "efficiency.csv"
 DEPLOYMENT_YAML = ROOT / "conf" / "deployment" / "default.yaml"
 
 #: source id of the fitted rows (data/sources.csv) and the date the fit's newest data refer to
@@ -69,6 +80,25 @@ ETA_M = BANDWIDTH_CEILING * GRID_RATIO ** -np.arange(91.0)[::-1]  # 0.155 .. 0.9
 #: wreck small-batch latency; aiconfigurator's measured-kernel batch-1 TPOT for 70B TP8 BF16 on H100
 #: (9.94 ms) exceeds the 100 %-roofline one (5.58 ms) by ~4 ms (../shared/PEERS.md)
 OVERHEADS = (0.0, 1e-3, 2e-3, 3e-3, 4e-3)
+#: calibration scenario -> the conf/workload preset its rows are evaluated with; every engine and
+#: workload setting a row does not state (prefill mode, step token budget, quantiles, ...) is the
+#: conf default, so the fitted factors hold for the defaults a user runs
+WORKLOAD_PRESET = {"offline": "offline", "server": "chat", "interactive": "interactive"}
+#: TRANSITIONAL, the one engine setting not yet the conf default: rows are priced with whole-prompt
+#: prefill until the step-time rewrite of issue #11 lands. Fitted in the default chunked mode, the
+#: current step-time model puts eta_m at ~0.42 (= eta_c) and the step overhead at its 4 ms bound,
+#: which makes a 25 ms TPOT target infeasible for 70B on H100 TP4 (claim3_dense_rack_memory);
+#: None = the conf default, the issue's "defaults are the calibrated mode"
+PREFILL_OVERRIDE: str | None = "whole"
+#: rounds published before MLPerf Inference v5.1: the time split's training set
+#: (:func:`train_mask` ``"pre-v5.1"``); every later row is predicted, never fitted, by it
+PRE_V51_ROUNDS = ("mlperf-inference-v4.0", "mlperf-inference-v4.1", "trtllm-perf-overview-2025")
+#: training sets :func:`train_mask` knows; the shipped catalog is fitted on DEFAULT_TRAIN. For now
+#: that is the time split's "pre-v5.1": fitted on every row, the current step-time model (no knee
+#: in t(B), issue #11) lowers eta_m to ~0.6 on Hopper to meet the Interactive rows (worst in-sample
+#: error 113 %), which would mis-price every other regime; "all" once the physics fits them
+TRAIN_SETS = ("pre-v5.1", "all")
+DEFAULT_TRAIN = "pre-v5.1"
 #: tensor-parallel degrees tried when a row does not state its layout (pp = 1)
 TP_CHOICES = (1, 2, 4, 8)
 
@@ -104,6 +134,15 @@ FALLBACK = {
     "intel-gaudi": None,
 }
 REFERENCE_FAMILY = "nvidia-hopper-sxm"
+#: the serving engine a vendor's accelerator pairs stand for (dense models: scale 1 by
+#: construction); other engines and MoE / MLA models get fitted shifts (data/efficiency.csv)
+VENDOR_ENGINE = {"nvidia": "trtllm", "amd": "vllm", "intel": "synapseai"}
+#: the engines data/efficiency.csv lists per vendor (fleetsim.efficiency.ENGINES)
+VENDOR_ENGINES = {
+    "nvidia": ("trtllm", "vllm", "sglang"),
+    "amd": ("vllm", "sglang", "llmboost"),
+    "intel": ("synapseai",),
+}
 #: penalty weights, in units of summed absolute log error; chosen among {0.1, 0.5, 2} each by the
 #: leave-one-system-out worst error (all nine pairs give cross-validated medians of 9-12 %)
 SCALE_PENALTY = 2.0
@@ -129,11 +168,14 @@ class Row:
     weight_dtype: str
     kv_dtype: str
     stack: str
-    prefill: str
+    engine: str
+    stack_version: str
     round: str
     scenario: str
     input_tokens: int
     output_tokens: int
+    output_tokens_cv: float | None
+    model_class: str
     ttft_s: float | None
     tpot_s: float | None
     measured: float
@@ -162,6 +204,8 @@ def _num(text: str) -> float | None:
 
 def load_rows(path: Path = CALIBRATION_CSV, covered_only: bool = True) -> list[Row]:
     """Read data/calibration.csv; by default only the rows fleetsim's model covers."""
+    models = catalog.load()
+    classes = dict(zip(models.tables["models"].ids, models.model_classes, strict=True))
     rows = []
     with open(path, newline="") as handle:
         for r in csv.DictReader(handle):
@@ -179,11 +223,14 @@ def load_rows(path: Path = CALIBRATION_CSV, covered_only: bool = True) -> list[R
                     weight_dtype=r["weight_dtype"],
                     kv_dtype=r["kv_dtype"],
                     stack=r["stack"],
-                    prefill=r["prefill"],
+                    engine=r["engine"],
+                    stack_version=r["stack_version"],
                     round=r["round"],
                     scenario=r["scenario"],
                     input_tokens=int(r["input_tokens"] or 0),
                     output_tokens=int(r["output_tokens"] or 0),
+                    output_tokens_cv=_num(r["output_tokens_cv"]),
+                    model_class=classes.get(r["model_id"], ""),
                     ttft_s=_num(r["ttft_limit_s"]),
                     tpot_s=_num(r["tpot_limit_s"]),
                     measured=float(r["measured_tokens_per_s_per_accelerator"] or "nan"),
@@ -197,12 +244,40 @@ def load_rows(path: Path = CALIBRATION_CSV, covered_only: bool = True) -> list[R
     return rows
 
 
+def train_mask(rows: Sequence[Row], train: str = DEFAULT_TRAIN) -> np.ndarray:
+    """Return which rows a training set holds.
+
+    ``"pre-v5.1"``: the rows of :data:`PRE_V51_ROUNDS` (MLPerf v4.0, v4.1 and TensorRT-LLM's
+    performance tables), the time split's training set; ``"all"``: every row.
+    """
+    if train not in TRAIN_SETS:
+        raise ValueError(f"train set {train!r}: expected one of {', '.join(TRAIN_SETS)}")
+    if train == "all":
+        return np.ones(len(rows), bool)
+    return np.array([r.round in PRE_V51_ROUNDS for r in rows], bool)
+
+
 def tp_candidates(row: Row) -> tuple[int, ...]:
     """Return the tensor-parallel degrees to try: the stated one, else those within the node."""
     if row.tp:
         return (row.tp,)
     limit = max(row.n_accelerators, 1)
     return tuple(t for t in TP_CHOICES if t <= limit) or (1,)
+
+
+def _cache_root() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "fleetsim" / "calibration"
+
+
+def _digest(*parts) -> str:
+    """Return a hash of arrays and strings, with the package sources' digest."""
+    digest = hashlib.sha256(_jit.source_digest().encode())
+    for part in parts:
+        value = np.ascontiguousarray(part)
+        digest.update(f"{value.dtype}{value.shape}".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()[:32]
 
 
 class Evaluator:
@@ -212,8 +287,8 @@ class Evaluator:
         self.catalog = catalog.load()
         self.slot = {spec.key: i for i, spec in enumerate(FIELDS)}
         self.inputs = {
-            "offline": self._inputs(["workload=offline"]),
-            "server": self._inputs(["workload=chat"]),
+            scenario: self._inputs([f"workload={preset}"])
+            for scenario, preset in WORKLOAD_PRESET.items()
         }
         self.hardware_ids = self.catalog.tables["hardware"].ids
         self.outputs = {name: i for i, name in enumerate(layout.SCENARIO_OUTPUTS)}
@@ -237,6 +312,31 @@ class Evaluator:
         row = self.inputs["offline"].hardware[self.hardware_ids.index(hardware)]
         return float(row[layout.H_ETA_C]), float(row[layout.H_ETA_M])
 
+    def base(self, row: Row) -> np.ndarray:
+        """Return a row's kernel parameter vector: its preset's defaults plus what the row states.
+
+        A row sets the model, precisions, lengths (and output spread where published) and its
+        latency limits; every other setting, the engine's included, stays the conf default.
+        """
+        base = self.inputs[row.scenario].base.copy()
+        values = {
+            "model": row.model,
+            "deployment.weight_dtype": row.weight_dtype,
+            "deployment.kv_dtype": row.kv_dtype,
+            "workload.input_tokens": row.input_tokens,
+            "workload.output_tokens": row.output_tokens,
+        }
+        if row.output_tokens_cv is not None:
+            values["workload.output_tokens_cv"] = row.output_tokens_cv
+        if PREFILL_OVERRIDE is not None:
+            values["deployment.prefill"] = PREFILL_OVERRIDE
+        if row.scenario != "offline":
+            values["workload.ttft_slo_s"] = row.ttft_s
+            values["workload.tpot_slo_s"] = row.tpot_s
+        for key, value in values.items():
+            base[self.slot[key]] = self._value(key, value)
+        return base
+
     def run(
         self, row: Row, efficiencies: np.ndarray, overheads: Sequence[float]
     ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
@@ -245,22 +345,8 @@ class Evaluator:
         Returns the scenario outputs, shape (pairs, TP, overheads, outputs), the status codes
         and the TP degrees tried.
         """
-        kind = "server" if row.scenario == "server" else "offline"
-        inputs = self.inputs[kind]
-        base = inputs.base.copy()
-        values = {
-            "model": row.model,
-            "deployment.weight_dtype": row.weight_dtype,
-            "deployment.kv_dtype": row.kv_dtype,
-            "deployment.prefill": row.prefill,
-            "workload.input_tokens": row.input_tokens,
-            "workload.output_tokens": row.output_tokens,
-        }
-        if kind == "server":
-            values["workload.ttft_slo_s"] = row.ttft_s
-            values["workload.tpot_slo_s"] = row.tpot_s
-        for key, value in values.items():
-            base[self.slot[key]] = self._value(key, value)
+        inputs = self.inputs[row.scenario]
+        base = self.base(row)
         hardware = inputs.hardware[self.hardware_ids.index(row.hardware)]
         table = np.repeat(hardware[None, :], len(efficiencies), axis=0)
         table[:, layout.H_ETA_C] = efficiencies[:, 0]
@@ -290,10 +376,10 @@ class Evaluator:
     ) -> np.ndarray:
         """Return predicted tokens/s per accelerator, best over TP, shape (pairs, overheads).
 
-        Offline rows: ``max_tokens_per_s_per_accelerator`` (no latency bound). Server rows:
-        ``tokens_per_s_per_accelerator x target_utilisation`` with the row's TTFT/TPOT limits and
-        the chat workload's utilisation ceiling, i.e. the sustained load fleetsim plans a replica
-        for. NaN where no TP degree is feasible.
+        Offline rows: ``max_tokens_per_s_per_accelerator`` (no latency bound). Server and
+        Interactive rows: ``tokens_per_s_per_accelerator x target_utilisation`` with the row's
+        TTFT/TPOT limits and the preset's utilisation ceiling, i.e. the sustained load fleetsim
+        plans a replica for. NaN where no TP degree is feasible.
         """
         out, status, _ = self.run(row, efficiencies, overheads)
         value = self._throughput(row, out, status)
@@ -301,7 +387,7 @@ class Evaluator:
         return np.where(np.isfinite(best), best, np.nan)
 
     def _throughput(self, row: Row, out: np.ndarray, status: np.ndarray) -> np.ndarray:
-        if row.scenario == "server":
+        if row.scenario != "offline":
             value = (
                 out[..., self.outputs["tokens_per_s_per_accelerator"]]
                 * out[..., self.outputs["target_utilisation"]]
@@ -311,26 +397,20 @@ class Evaluator:
         return np.where(status == 0, value, np.nan)
 
     def operating_point(self, row: Row, eta: tuple[float, float], overhead: float) -> dict:
-        """Return the best-TP operating point of one row (throughput, TP, batch, TTFT, TPOT)."""
+        """Return the best-TP operating point of one row.
+
+        ``tokens`` (the throughput :meth:`predict` compares), ``tp`` (the degree chosen) and every
+        scenario output of the kernel by name (``ttft_s``, ``tpot_s``, ``batch_size``, ...);
+        NaN and ``tp`` 0 where no TP degree is feasible.
+        """
         out, status, tps = self.run(row, np.array([eta]), (overhead,))
         value = self._throughput(row, out, status)[0, :, 0]
         if np.all(np.isnan(value)):
-            return {
-                "tokens": math.nan,
-                "tp": 0,
-                "batch": math.nan,
-                "ttft": math.nan,
-                "tpot": math.nan,
-            }
+            return {"tokens": math.nan, "tp": 0} | dict.fromkeys(self.outputs, math.nan)
         k = int(np.nanargmax(value))
         o = out[0, k, 0]
-        return {
-            "tokens": float(value[k]),
-            "tp": tps[k],
-            "batch": float(o[self.outputs["batch_size"]]),
-            "ttft": float(o[self.outputs["ttft_s"]]),
-            "tpot": float(o[self.outputs["tpot_s"]]),
-        }
+        outputs = {name: float(o[i]) for name, i in self.outputs.items()}
+        return {"tokens": float(value[k]), "tp": tps[k]} | outputs
 
     def grid_tables(
         self, rows: Sequence[Row], overheads: Sequence[float] = OVERHEADS
@@ -340,22 +420,72 @@ class Evaluator:
         pairs = np.column_stack([cc.ravel(), mm.ravel()])
         tables = np.empty((len(rows), len(ETA_C), len(ETA_M), len(overheads)))
         for i, row in enumerate(rows):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                pred = np.log(self.predict(row, pairs, overheads))
-            tables[i] = np.where(np.isfinite(pred), pred, np.nan).reshape(tables.shape[1:])
+            tables[i] = self._cached_table(row, pairs, overheads).reshape(tables.shape[1:])
         return tables
+
+    def _cached_table(self, row: Row, pairs: np.ndarray, overheads: Sequence[float]) -> np.ndarray:
+        """Return one row's log predictions over ``pairs x overheads``, cached on disk.
+
+        The key hashes every array the kernel reads for the row (its parameter vector, the
+        catalog tables), the grid, the TP degrees tried and the package sources, so a change to
+        the physics, the catalog or the conf misses the cache. The file is written under a
+        temporary name and renamed. ``FLEETSIM_CALIBRATION_CACHE=0`` turns the cache off.
+        """
+        inputs = self.inputs[row.scenario]
+        key = _digest(
+            self.base(row), pairs, np.asarray(overheads, float), np.asarray(tp_candidates(row)),
+            np.array([row.scenario != "offline"]), inputs.hardware, inputs.models, inputs.fabrics,
+            inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
+            np.array([self.hardware_ids.index(row.hardware)]),
+        )  # fmt: skip
+        path = _cache_root() / f"{key}.npy"
+        use = os.environ.get("FLEETSIM_CALIBRATION_CACHE", "1") != "0"
+        if use and path.exists():
+            return np.load(path).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pred = np.log(self.predict(row, pairs, overheads))
+        table = np.where(np.isfinite(pred), pred, np.nan)
+        if use:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{key}.{os.getpid()}.tmp.npy")
+            np.save(tmp, table.astype(np.float32))
+            os.replace(tmp, path)
+        return table.astype(np.float32).astype(np.float64)
 
 
 # --------------------------------------------------------------------------- fitting
+def vendor(hardware: str) -> str:
+    """Return an accelerator's vendor (the first word of its family)."""
+    return FAMILY[hardware].split("-")[0]
+
+
+def engine_key(row: Row) -> tuple[str, str] | None:
+    """Return a row's (vendor, engine) scale key; None for the vendor's own engine."""
+    v = vendor(row.hardware)
+    return None if row.engine == VENDOR_ENGINE[v] else (v, row.engine)
+
+
+def class_key(row: Row) -> tuple[str, str] | None:
+    """Return a row's (vendor, model class) scale key; None for dense models."""
+    return None if row.model_class == "dense" else (vendor(row.hardware), row.model_class)
+
+
 @dataclasses.dataclass(frozen=True)
 class Fit:
-    """A fitted efficiency model: grid indices per family, shifts per accelerator, overhead."""
+    """A fitted efficiency model.
+
+    Grid indices per family, shifts (in grid steps, both efficiencies alike) per accelerator,
+    per (vendor, engine) for the engines other than the vendor's and per (vendor, model class)
+    for MoE / MLA models, and the per-step overhead.
+    """
 
     overheads: tuple[float, ...]
     overhead_index: int
     family: dict[str, tuple[int, int]]
     shift: dict[str, int]
     loss: float
+    engine_shift: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    class_shift: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
 
     @property
     def overhead(self) -> float:
@@ -369,15 +499,32 @@ class Fit:
             family = FALLBACK[family]
         return family
 
-    def indices(self, hardware: str) -> tuple[int, int]:
-        """Return an accelerator's (eta_c, eta_m) grid indices."""
+    def _base(self, hardware: str) -> tuple[int, int]:
         family = self.source(hardware)
         if family is None:
             ic = round(float(np.mean([v[0] for v in self.family.values()])))
             im = round(float(np.mean([v[1] for v in self.family.values()])))
-        else:
-            ic, im = self.family[family]
+            return ic, im
+        return self.family[family]
+
+    def indices(self, hardware: str) -> tuple[int, int]:
+        """Return an accelerator's (eta_c, eta_m) grid indices (its vendor engine, dense)."""
+        ic, im = self._base(hardware)
         k = self.shift.get(hardware, 0)
+        return int(_clip_c(ic + k)), int(_clip_m(im + k))
+
+    def scale_shift(self, hardware: str, engine: str, model_class: str) -> int:
+        """Return the engine and class shift of (accelerator, engine, class), in grid steps."""
+        v = vendor(hardware)
+        k = 0 if engine == VENDOR_ENGINE[v] else self.engine_shift.get((v, engine), 0)
+        return k + (0 if model_class == "dense" else self.class_shift.get((v, model_class), 0))
+
+    def row_indices(self, row: Row) -> tuple[int, int]:
+        """Return a row's (eta_c, eta_m) grid indices: accelerator, engine and class shifts."""
+        ic, im = self._base(row.hardware)
+        k = self.shift.get(row.hardware, 0) + self.scale_shift(
+            row.hardware, row.engine, row.model_class
+        )
         return int(_clip_c(ic + k)), int(_clip_m(im + k))
 
     def efficiency(self, hardware: str) -> tuple[float, float]:
@@ -394,13 +541,30 @@ def _clip_m(index):
     return np.clip(index, 0, len(ETA_M) - 1)
 
 
-def _family_loss(tables, measured, shifts) -> np.ndarray:
-    """Return summed |log pred - log meas| over the family grid, rows shifted by their scale."""
-    ic = _clip_c(np.arange(len(ETA_C))[None, :] + shifts[:, None])
-    im = _clip_m(np.arange(len(ETA_M))[None, :] + shifts[:, None])
-    r = np.arange(len(shifts))[:, None, None]
-    err = np.abs(tables[r, ic[:, :, None], im[:, None, :]] - measured[:, None, None])
-    return np.where(np.isnan(err), INFEASIBLE, err).sum(axis=0)
+def _family_loss(
+    errors: np.ndarray, shifts: np.ndarray, cs: np.ndarray, ms: np.ndarray
+) -> np.ndarray:
+    """Return summed |log error| over the family grid points ``cs x ms``, rows shifted.
+
+    ``errors``: |log pred - log meas| per row on the grid, INFEASIBLE where no layout fits,
+    shape (rows, C, M); rows sharing a shift are gathered together.
+    """
+    total = np.zeros((len(cs), len(ms)))
+    for k in np.unique(shifts):
+        sel = errors[shifts == k][:, _clip_c(cs + k)][:, :, _clip_m(ms + k)]
+        total += sel.sum(axis=0)
+    return total
+
+
+def _shift_loss(errors, ic, im, rest, shifts_tried) -> np.ndarray:
+    """Return summed |log error| of rows for each candidate shift (on top of ``rest``)."""
+    r = np.arange(len(ic))[:, None]
+    k = rest[:, None] + shifts_tried[None, :]
+    return errors[r, _clip_c(ic[:, None] + k), _clip_m(im[:, None] + k)].sum(axis=0)
+
+
+#: half-width, in grid steps, of a warm-started family search before it widens to the full grid
+WINDOW = 12
 
 
 def fit(
@@ -408,6 +572,7 @@ def fit(
     rows: Sequence[Row],
     train: np.ndarray | None = None,
     overheads: Sequence[float] = OVERHEADS,
+    start: Fit | None = None,
 ) -> Fit:
     """Fit the hierarchical efficiency model on the rows where ``train`` is True.
 
@@ -421,71 +586,133 @@ def fit(
         Rows to fit on (default all).
     overheads : sequence of float
         The per-step overheads of the tables' last axis. [s]
+    start : Fit, optional
+        A fit to start from (cross-validation folds): families are searched within WINDOW grid
+        steps of it first, the full grid only when the best point lies on the window's edge.
 
     Returns
     -------
     Fit
         For each overhead, coordinate descent over the families' grid pairs and the
-        accelerators' shifts; the overhead with the lowest penalised loss wins.
+        accelerator, engine and model-class shifts (each ridge-penalised by SCALE_PENALTY);
+        the overhead with the lowest penalised loss wins.
     """
     train = np.ones(len(rows), bool) if train is None else np.asarray(train, bool)
     idx = np.flatnonzero(train)
-    measured = np.log([rows[i].measured for i in idx])
-    hardware = np.array([rows[i].hardware for i in idx])
-    family_of = np.array([rows[i].family for i in idx])
+    train_rows = [rows[i] for i in idx]
+    measured = np.log([r.measured for r in train_rows])
+    hardware = np.array([r.hardware for r in train_rows])
+    family_of = np.array([r.family for r in train_rows])
     systems: dict[str, set] = {}
-    for i in idx:
-        systems.setdefault(rows[i].hardware, set()).add(rows[i].system)
+    for r in train_rows:
+        systems.setdefault(r.hardware, set()).add(r.system)
     scaled = sorted(h for h, s in systems.items() if len(s) >= MIN_SYSTEMS)
+    groups = {
+        "engine": [engine_key(r) for r in train_rows],
+        "class": [class_key(r) for r in train_rows],
+    }
+    keys = {name: sorted({k for k in ks if k is not None}) for name, ks in groups.items()}
     families = sorted(set(family_of), key=lambda f: (f != REFERENCE_FAMILY, f))
     log_ratio = np.log(ETA_M)[None, :] - np.log(ETA_C)[:, None]
     shifts_tried = np.arange(-MAX_SHIFT, MAX_SHIFT + 1)
     shift_penalty = SCALE_PENALTY * (shifts_tried * np.log(GRID_RATIO)) ** 2
+    all_c, all_m = np.arange(len(ETA_C)), np.arange(len(ETA_M))
     best = None
     for k_o in range(len(overheads)):
         tab = tables[idx, :, :, k_o]
-        family = {f: (len(ETA_C) // 2, len(ETA_M) // 2) for f in families}
-        shift = dict.fromkeys(scaled, 0)
+        errors = np.abs(tab - measured[:, None, None])
+        errors = np.where(np.isnan(errors), INFEASIBLE, errors)
+        per_family = {f: errors[family_of == f] for f in families}
+        if start is not None:
+            family = {f: start.family.get(f, (len(ETA_C) // 2, len(ETA_M) // 2)) for f in families}
+            shift = {h: start.shift.get(h, 0) for h in scaled}
+            engine = {k: start.engine_shift.get(k, 0) for k in keys["engine"]}
+            klass = {k: start.class_shift.get(k, 0) for k in keys["class"]}
+        else:
+            family = {f: (len(ETA_C) // 2, len(ETA_M) // 2) for f in families}
+            shift = dict.fromkeys(scaled, 0)
+            engine = dict.fromkeys(keys["engine"], 0)
+            klass = dict.fromkeys(keys["class"], 0)
         for _ in range(20):
-            before = (dict(family), dict(shift))
+            before = (dict(family), dict(shift), dict(engine), dict(klass))
+            total_shift = np.array(
+                [
+                    shift.get(h, 0) + engine.get(e, 0) + klass.get(c, 0)
+                    for h, e, c in zip(hardware, groups["engine"], groups["class"], strict=True)
+                ]
+            )
             ref_ratio = None
             for f in families:
                 sel = family_of == f
-                shifts = np.array([shift.get(h, 0) for h in hardware[sel]])
-                loss = _family_loss(tab[sel], measured[sel], shifts)
-                if f != REFERENCE_FAMILY and ref_ratio is not None:
-                    loss = loss + SHAPE_PENALTY * (log_ratio - ref_ratio) ** 2
-                family[f] = tuple(int(v) for v in np.unravel_index(np.argmin(loss), loss.shape))
+                family[f] = _best_pair(
+                    per_family[f], total_shift[sel], family[f], start is not None,
+                    log_ratio, ref_ratio if f != REFERENCE_FAMILY else None, all_c, all_m,
+                )  # fmt: skip
                 if f == REFERENCE_FAMILY:
                     ref_ratio = log_ratio[family[f]]
-            for h in scaled:
-                sel = hardware == h
-                ic, im = family[FAMILY[h]]
-                err = np.abs(
-                    tab[sel][:, _clip_c(ic + shifts_tried), _clip_m(im + shifts_tried)]
-                    - measured[sel][:, None]
-                )
-                loss = np.where(np.isnan(err), INFEASIBLE, err).sum(axis=0) + shift_penalty
-                shift[h] = int(shifts_tried[np.argmin(loss)])
-            if (family, shift) == before:
+            ic = np.array([family[f][0] for f in family_of])
+            im = np.array([family[f][1] for f in family_of])
+            for _name, values, key_of in (
+                ("accelerator", shift, list(hardware)),
+                ("engine", engine, groups["engine"]),
+                ("class", klass, groups["class"]),
+            ):
+                for key in values:
+                    sel = np.array([k == key for k in key_of])
+                    total_shift = np.array(
+                        [
+                            shift.get(h, 0) + engine.get(e, 0) + klass.get(c, 0)
+                            for h, e, c in zip(
+                                hardware, groups["engine"], groups["class"], strict=True
+                            )
+                        ]
+                    )
+                    rest = total_shift[sel] - values[key]
+                    loss = _shift_loss(errors[sel], ic[sel], im[sel], rest, shifts_tried)
+                    values[key] = int(shifts_tried[np.argmin(loss + shift_penalty)])
+            if (family, shift, engine, klass) == before:
                 break
-        total = _penalised_loss(tab, measured, hardware, family, shift, log_ratio)
+        candidate = Fit(tuple(overheads), k_o, family, shift, 0.0, engine, klass)
+        total = _penalised_loss(candidate, errors, train_rows, log_ratio)
         if best is None or total < best.loss - 1e-12:
-            best = Fit(tuple(overheads), k_o, family, shift, total)
+            best = dataclasses.replace(candidate, loss=total)
     return best
 
 
-def _penalised_loss(tab, measured, hardware, family, shift, log_ratio) -> float:
-    ic = np.array([_clip_c(family[FAMILY[h]][0] + shift.get(h, 0)) for h in hardware])
-    im = np.array([_clip_m(family[FAMILY[h]][1] + shift.get(h, 0)) for h in hardware])
-    err = np.abs(tab[np.arange(len(hardware)), ic, im] - measured)
-    total = float(np.where(np.isnan(err), INFEASIBLE, err).sum())
-    total += sum(SCALE_PENALTY * (k * np.log(GRID_RATIO)) ** 2 for k in shift.values())
-    if REFERENCE_FAMILY in family:
-        ref = log_ratio[family[REFERENCE_FAMILY]]
+def _best_pair(errors, shifts, current, windowed, log_ratio, ref_ratio, all_c, all_m):
+    """Return a family's best (eta_c, eta_m) grid pair, searched near ``current`` if windowed."""
+    if windowed:
+        ic, im = current
+        cs = np.arange(max(ic - WINDOW, 0), min(ic + WINDOW + 1, len(all_c)))
+        ms = np.arange(max(im - WINDOW, 0), min(im + WINDOW + 1, len(all_m)))
+        pair = _argmin_pair(errors, shifts, cs, ms, log_ratio, ref_ratio)
+        inner_c = cs[0] < pair[0] < cs[-1] or pair[0] in (0, len(all_c) - 1)
+        inner_m = ms[0] < pair[1] < ms[-1] or pair[1] in (0, len(all_m) - 1)
+        if inner_c and inner_m:
+            return pair
+    return _argmin_pair(errors, shifts, all_c, all_m, log_ratio, ref_ratio)
+
+
+def _argmin_pair(errors, shifts, cs, ms, log_ratio, ref_ratio) -> tuple[int, int]:
+    loss = _family_loss(errors, shifts, cs, ms)
+    if ref_ratio is not None:
+        loss = loss + SHAPE_PENALTY * (log_ratio[np.ix_(cs, ms)] - ref_ratio) ** 2
+    i, j = np.unravel_index(np.argmin(loss), loss.shape)
+    return int(cs[i]), int(ms[j])
+
+
+def _penalised_loss(fit_: Fit, errors: np.ndarray, rows: Sequence[Row], log_ratio) -> float:
+    """Return a fit's summed |log error| over ``rows`` plus its penalties."""
+    pairs = [fit_.row_indices(r) for r in rows]
+    err = errors[np.arange(len(rows)), [p[0] for p in pairs], [p[1] for p in pairs]]
+    total = float(err.sum())
+    shifts = [*fit_.shift.values(), *fit_.engine_shift.values(), *fit_.class_shift.values()]
+    total += sum(SCALE_PENALTY * (k * np.log(GRID_RATIO)) ** 2 for k in shifts)
+    if REFERENCE_FAMILY in fit_.family:
+        ref = log_ratio[fit_.family[REFERENCE_FAMILY]]
         total += sum(
             SHAPE_PENALTY * (log_ratio[v] - ref) ** 2
-            for f, v in family.items()
+            for f, v in fit_.family.items()
             if f != REFERENCE_FAMILY
         )
     return total
@@ -495,7 +722,7 @@ def predict_log(fit_: Fit, tables: np.ndarray, rows: Sequence[Row]) -> np.ndarra
     """Return a fit's log predictions for ``rows`` from their grid tables."""
     out = np.empty(len(rows))
     for i, row in enumerate(rows):
-        ic, im = fit_.indices(row.hardware)
+        ic, im = fit_.row_indices(row)
         out[i] = tables[i, ic, im, fit_.overhead_index]
     return out
 
@@ -513,9 +740,10 @@ def cross_validate(
     """
     keys = [getattr(r, group) for r in rows]
     out = np.empty(len(rows))
+    everything = fit(tables, rows, None, overheads)
     for key in dict.fromkeys(keys):
         held = np.array([k == key for k in keys])
-        fitted = fit(tables, rows, ~held, overheads)
+        fitted = fit(tables, rows, ~held, overheads, start=everything)
         out[held] = predict_log(
             fitted, tables[held], [r for r, h in zip(rows, held, strict=True) if h]
         )
@@ -572,6 +800,70 @@ def hardware_csv_text(fit_: Fit, rows: Sequence[Row], text: str) -> str:
     return "".join(out)
 
 
+def _versions(rows: Sequence[Row]) -> str:
+    """Return the distinct software versions of rows, shortest form (engine and version)."""
+    return "; ".join(dict.fromkeys(r.stack_version.split(",")[0].strip() for r in rows))
+
+
+def _scale_row(fit_: Fit, hardware: str, engine: str, klass: str, rows: Sequence[Row]) -> list:
+    """Return one data/efficiency.csv row: the scale, its kind, versions and note."""
+    v = vendor(hardware)
+    resolved = VENDOR_ENGINE[v] if engine == "vendor" else engine
+    value = GRID_RATIO ** fit_.scale_shift(hardware, resolved, klass)
+    parts, missing, used = [], [], []
+    if resolved != VENDOR_ENGINE[v]:
+        key = (v, resolved)
+        these = [r for r in rows if engine_key(r) == key]
+        if key in fit_.engine_shift:
+            parts.append(f"engine {resolved} on {v}: x{GRID_RATIO ** fit_.engine_shift[key]:.3f}")
+            used += these
+        else:
+            missing.append(f"no {resolved} rows on {v}: taken as {VENDOR_ENGINE[v]}")
+    if klass != "dense":
+        key = (v, klass)
+        these = [r for r in rows if class_key(r) == key]
+        if key in fit_.class_shift:
+            parts.append(f"class {klass} on {v}: x{GRID_RATIO ** fit_.class_shift[key]:.3f}")
+            used += these
+        else:
+            missing.append(f"no {klass} rows on {v}: taken as dense")
+    if not parts and not missing:
+        kind = "derived"
+        used = [
+            r
+            for r in rows
+            if r.family == FAMILY[hardware] and not engine_key(r) and not class_key(r)
+        ]
+        note = (
+            f"1 by construction: the data/hardware.csv pair stands for {VENDOR_ENGINE[v]} on "
+            "dense models"
+        )
+    else:
+        kind = "fitted" if not missing else "assumption"
+        ids = ",".join(dict.fromkeys(r.id for r in used))
+        fitted_note = [
+            f"fit: scripts/fit_efficiency.py, rows {ids}; shifts ridge-penalised "
+            f"({SCALE_PENALTY:g}) towards 1"
+        ]
+        note = "; ".join([*parts, *missing] + (fitted_note if ids else []))
+    return [
+        hardware, engine, klass, "efficiency_scale", f"{value:.3f}", "1", SOURCE_ID, AS_OF, kind,
+        _versions(used), note,
+    ]  # fmt: skip
+
+
+def efficiency_csv_text(fit_: Fit, rows: Sequence[Row]) -> str:
+    """Return data/efficiency.csv's text: a scale per (accelerator, engine, model class)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(efficiency.COLUMNS)
+    for hardware in FAMILY:
+        for engine in ("vendor", *VENDOR_ENGINES[vendor(hardware)]):
+            for klass in efficiency.MODEL_CLASSES:
+                writer.writerow(_scale_row(fit_, hardware, engine, klass, rows))
+    return buffer.getvalue()
+
+
 def deployment_yaml_text(overhead: float, text: str) -> str:
     """Return conf/deployment/default.yaml's text with the fitted step overhead."""
     prefix = f"step_overhead_s: {overhead:g}"
@@ -586,14 +878,24 @@ def deployment_yaml_text(overhead: float, text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fit and print; write nothing")
+    parser.add_argument(
+        "--train",
+        choices=TRAIN_SETS,
+        default=DEFAULT_TRAIN,
+        help=f"rows to fit on (default {DEFAULT_TRAIN}: rounds {', '.join(PRE_V51_ROUNDS)})",
+    )
     args = parser.parse_args(argv)
-    rows = load_rows()
+    everything = load_rows()
+    rows = [r for r, t in zip(everything, train_mask(everything, args.train), strict=True) if t]
     evaluator = Evaluator()
     tables = evaluator.grid_tables(rows)
     fitted = fit(tables, rows)
     measured = np.log([r.measured for r in rows])
     errors = 100 * (np.exp(predict_log(fitted, tables, rows) - measured) - 1)
-    print(f"{len(rows)} covered rows; step overhead {1e3 * fitted.overhead:g} ms")
+    print(
+        f"{len(rows)} covered rows (train set {args.train}); step overhead "
+        f"{1e3 * fitted.overhead:g} ms"
+    )
     for hardware in sorted(FAMILY):
         eta_c, eta_m = fitted.efficiency(hardware)
         kind, _ = _note(fitted, hardware, rows)
@@ -605,10 +907,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.check:
         return 0
+    for kind, shifts in (("engine", fitted.engine_shift), ("class", fitted.class_shift)):
+        for key, k in shifts.items():
+            print(f"  {kind} scale {'/'.join(key):18s} x{GRID_RATIO**k:.3f}")
     hardware_text = hardware_csv_text(fitted, rows, HARDWARE_CSV.read_text())
     HARDWARE_CSV.write_text(hardware_text)
+    EFFICIENCY_CSV.write_text(efficiency_csv_text(fitted, rows))
     DEPLOYMENT_YAML.write_text(deployment_yaml_text(fitted.overhead, DEPLOYMENT_YAML.read_text()))
-    print(f"wrote {HARDWARE_CSV.relative_to(ROOT)} and {DEPLOYMENT_YAML.relative_to(ROOT)}")
+    print(
+        f"wrote {HARDWARE_CSV.relative_to(ROOT)}, {EFFICIENCY_CSV.relative_to(ROOT)} and "
+        f"{DEPLOYMENT_YAML.relative_to(ROOT)}"
+    )
     return 0
 
 

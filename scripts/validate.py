@@ -1,10 +1,19 @@
-"""Check fleetsim's physics against the calibration set, in-sample and cross-validated.
+"""Check fleetsim's physics against the calibration set: the time split, cross-validation, tails.
 
-For every covered row of ``data/calibration.csv``: the measured tokens/s per accelerator, what
-fleetsim predicts with the catalog as written (``data/hardware.csv`` efficiencies, the conf's step
-overhead, the best TP degree), the error, and the leave-one-system-out prediction (the efficiency
-model of ``scripts/fit_efficiency.py`` refitted without the held-out system's rows). Then the median
-and worst absolute errors, Offline and Server separately, and a note on peer tools.
+For every covered row of ``data/calibration.csv`` fleetsim predicts tokens/s per accelerator with
+the efficiency model of ``scripts/fit_efficiency.py`` (conf defaults for every engine setting the
+row does not state). Printed, per (model, scenario) group and overall (median, p90 and worst
+|error|, and the median signed error):
+
+* the **time split** (the headline): fitted on the rows published before MLPerf Inference v5.1
+  (``fit_efficiency.PRE_V51_ROUNDS``), every v5.1 row predicted -- the forward test;
+* leave one system out over every row (refit without the held-out submission);
+* the Interactive/Offline and Server/Offline throughput ratio per system, predicted vs measured;
+* predicted vs measured p99 TPOT and p99 TTFT of the Server and Interactive rows;
+
+each beside the targets of issue #11 with pass/fail. Then fleetsim at 100 % of peak, the peer
+tools' standard case and the rows not covered. The kernel evaluations are cached on disk
+(``fit_efficiency._cached_table``), so a second run takes seconds.
 
 Usage: ``python scripts/validate.py [--rows C01o,C05o,...] [--coarse]`` (``--coarse``: a 4x coarser
 efficiency grid, for quick checks and tests).
@@ -14,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -87,13 +97,177 @@ def peer_standard_case(out=sys.stdout) -> dict[int, tuple[float, float, float]]:
     return cells
 
 
-def summarise(errors: np.ndarray, server: np.ndarray) -> dict[str, tuple[float, float, int]]:
-    """Return {scenario: (median |error| %, worst |error| %, rows)}."""
-    out = {}
-    for name, mask in (("offline", ~server), ("server", server)):
-        e = np.abs(errors[mask])
-        out[name] = (float(np.median(e)), float(e.max()), int(mask.sum())) if e.size else (0, 0, 0)
-    return out
+#: issue #11's targets on the time split
+TARGET_MEDIAN = 12.0  # overall median |error| [%]
+TARGET_P90 = 30.0  # overall p90 |error| [%]
+TARGET_GROUP_MEDIAN = 20.0  # median |error| of every (model, scenario) group with >= 5 rows [%]
+TARGET_GROUP_ROWS = 5
+TARGET_RATIO = 0.10  # |predicted - measured| Interactive/Offline ratio, every system with both
+TARGET_TAIL_FACTOR = 1.5  # predicted / measured p99 TPOT and TTFT on the median row
+SCENARIOS = ("offline", "server", "interactive")
+
+
+def stats(errors: np.ndarray) -> tuple[int, float, float, float, float]:
+    """Return (rows, median |e|, p90 |e|, worst |e|, median e) of errors in %."""
+    e = np.asarray(errors, float)
+    if not e.size:
+        return 0, math.nan, math.nan, math.nan, math.nan
+    a = np.abs(e)
+    return (
+        e.size,
+        float(np.median(a)),
+        float(np.percentile(a, 90)),
+        float(a.max()),
+        float(np.median(e)),
+    )
+
+
+def group_table(rows: Sequence[fe.Row], errors: np.ndarray, title: str, out) -> dict:
+    """Print per-(model, scenario) and overall error statistics; return them by group key."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r.model, r.scenario), []).append(i)
+    print(f"\n{title}", file=out)
+    print(
+        f"  {'model':14s} {'scenario':11s} {'rows':>4s} {'median':>7s} {'p90':>7s} {'worst':>7s}"
+        f" {'bias':>7s}   (|error| %; bias = median signed error, + = fleetsim too optimistic)",
+        file=out,
+    )
+    result = {}
+    order = sorted(groups, key=lambda k: (k[0], SCENARIOS.index(k[1])))
+    for key in [*order, ("all", "")]:
+        idx = groups.get(key, range(len(rows)))
+        s = stats(errors[list(idx)])
+        result[key] = s
+        verdict = ""
+        if key != ("all", "") and s[0] >= TARGET_GROUP_ROWS:
+            ok = s[1] <= TARGET_GROUP_MEDIAN
+            verdict = f"  target median <= {TARGET_GROUP_MEDIAN:g} %: {'pass' if ok else 'FAIL'}"
+        print(
+            f"  {key[0]:14s} {key[1]:11s} {s[0]:4d} {s[1]:7.1f} {s[2]:7.1f} {s[3]:7.1f} {s[4]:+7.1f}"
+            f"{verdict}",
+            file=out,
+        )
+    return result
+
+
+def targets(result: dict, out) -> dict[str, bool]:
+    """Print the time split's throughput targets with pass/fail; return them."""
+    n, median, p90, _, _ = result[("all", "")]
+    big = {k: v for k, v in result.items() if k != ("all", "") and v[0] >= TARGET_GROUP_ROWS}
+    checks = {
+        f"overall median |error| <= {TARGET_MEDIAN:g} % (is {median:.1f} %)": median
+        <= TARGET_MEDIAN,
+        f"overall p90 |error| <= {TARGET_P90:g} % (is {p90:.1f} %)": p90 <= TARGET_P90,
+        f"every group with >= {TARGET_GROUP_ROWS} rows: median <= {TARGET_GROUP_MEDIAN:g} % "
+        f"({sum(v[1] <= TARGET_GROUP_MEDIAN for v in big.values())} of {len(big)} pass)": all(
+            v[1] <= TARGET_GROUP_MEDIAN for v in big.values()
+        ),
+    }
+    for text, ok in checks.items():
+        print(f"  target: {text}: {'pass' if ok else 'FAIL'}", file=out)
+    return checks
+
+
+def ratio_table(rows: Sequence[fe.Row], predicted: np.ndarray, out) -> dict[str, list]:
+    """Print Interactive/Offline and Server/Offline per system, predicted vs measured."""
+    by_system: dict[str, dict[str, int]] = {}
+    for i, r in enumerate(rows):
+        by_system.setdefault(r.system, {})[r.scenario] = i
+    print(
+        "\nThroughput ratio per system (same submission), predicted (time-split fit) vs measured:",
+        file=out,
+    )
+    print(
+        f"  {'system':58s} {'model':13s} {'ratio':>7s} {'meas':>6s} {'pred':>6s} {'diff':>6s}",
+        file=out,
+    )
+    result: dict[str, list] = {"interactive": [], "server": []}
+    for system, scen in by_system.items():
+        if "offline" not in scen:
+            continue
+        o = scen["offline"]
+        for kind in ("interactive", "server"):
+            if kind not in scen:
+                continue
+            k = scen[kind]
+            meas = rows[k].measured / rows[o].measured
+            pred = predicted[k] / predicted[o]
+            diff = pred - meas
+            result[kind].append((system, meas, pred))
+            verdict = ""
+            if kind == "interactive":
+                verdict = f"  target +-{TARGET_RATIO:g}: {'pass' if abs(diff) <= TARGET_RATIO else 'FAIL'}"
+            label = "I/O" if kind == "interactive" else "S/O"
+            print(
+                f"  {system[:58]:58s} {rows[o].model:13s} {label:>7s} {meas:6.2f} {pred:6.2f}"
+                f" {diff:+6.2f}{verdict}",
+                file=out,
+            )
+    for kind, label in (("interactive", "Interactive/Offline"), ("server", "Server/Offline")):
+        d = np.array([p - m for _, m, p in result[kind]])
+        if d.size:
+            print(
+                f"  {label}: {d.size} systems, median predicted - measured {np.median(d):+.2f}, "
+                f"worst {d[np.argmax(np.abs(d))]:+.2f}"
+                + (
+                    f"; target every system within +-{TARGET_RATIO:g}: "
+                    f"{'pass' if np.all(np.abs(d) <= TARGET_RATIO) else 'FAIL'}"
+                    if kind == "interactive"
+                    else ""
+                ),
+                file=out,
+            )
+    return result
+
+
+def tail_table(rows: Sequence[fe.Row], points: Sequence[dict], out) -> dict[str, float]:
+    """Print predicted vs measured p99 TPOT and TTFT of Server/Interactive rows."""
+    names = fe.layout.SCENARIO_OUTPUTS
+    tpot_name = "tpot_p99_s" if "tpot_p99_s" in names else "tpot_s"
+    ttft_name = "ttft_p99_s" if "ttft_p99_s" in names else "ttft_s"
+    label = {
+        "tpot_p99_s": "p99 TPOT",
+        "ttft_p99_s": "p99 TTFT",
+        "tpot_s": "MEAN TPOT (no tpot_p99_s output yet)",
+        "ttft_s": "MEAN TTFT (no ttft_p99_s output yet)",
+    }
+    print(
+        f"\nLatency tails, Server and Interactive rows (time-split fit): fleetsim's "
+        f"{label[tpot_name]} and {label[ttft_name]} / the measured p99s",
+        file=out,
+    )
+    print(f"  {'model':14s} {'scenario':11s} {'rows':>4s} {'TPOT median':>12s} {'range':>13s}"
+          f" {'TTFT median':>12s} {'range':>13s}", file=out)  # fmt: skip
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(rows):
+        if r.scenario != "offline" and r.p99_tpot_s and r.p99_ttft_s:
+            groups.setdefault((r.model, r.scenario), []).append(i)
+    every = [i for idx in groups.values() for i in idx]
+    result = {}
+    for key in [*sorted(groups), ("all", "")]:
+        idx = groups.get(key, every)
+        tpot = np.array([points[i][tpot_name] / rows[i].p99_tpot_s for i in idx])
+        ttft = np.array([points[i][ttft_name] / rows[i].p99_ttft_s for i in idx])
+        print(
+            f"  {key[0]:14s} {key[1]:11s} {len(idx):4d} {np.nanmedian(tpot):12.2f}"
+            f" {np.nanmin(tpot):6.2f}-{np.nanmax(tpot):<6.2f} {np.nanmedian(ttft):12.2f}"
+            f" {np.nanmin(ttft):6.2f}-{np.nanmax(ttft):<6.2f}",
+            file=out,
+        )
+        if key == ("all", ""):
+            result = {"tpot": float(np.nanmedian(tpot)), "ttft": float(np.nanmedian(ttft))}
+    for name, value in result.items():
+        ok = 1 / TARGET_TAIL_FACTOR <= value <= TARGET_TAIL_FACTOR
+        print(
+            f"  target: {name.upper()} within a factor {TARGET_TAIL_FACTOR:g} of the measured p99 "
+            f"on the median row (is {value:.2f}x): {'pass' if ok else 'FAIL'}"
+            + (
+                "" if tpot_name == "tpot_p99_s" else " [means, not p99s: not the target's quantity]"
+            ),
+            file=out,
+        )
+    return result
 
 
 @contextlib.contextmanager
@@ -116,6 +290,21 @@ def run(row_ids: Sequence[str] | None = None, coarse: bool = False, out=sys.stdo
         return _run(row_ids, out)
 
 
+def counts(rows: Sequence[fe.Row], out) -> None:
+    """Print the covered rows per round, scenario and model."""
+    table: dict[tuple[str, str], dict[str, int]] = {}
+    for r in rows:
+        cell = table.setdefault((r.round, r.model), {})
+        cell[r.scenario] = cell.get(r.scenario, 0) + 1
+    print(f"\nCovered rows: {len(rows)}", file=out)
+    print(f"  {'round':26s} {'model':14s} " + " ".join(f"{s:>11s}" for s in SCENARIOS), file=out)
+    for (rnd, model), cell in sorted(table.items()):
+        print(
+            f"  {rnd:26s} {model:14s} " + " ".join(f"{cell.get(s, 0):11d}" for s in SCENARIOS),
+            file=out,
+        )
+
+
 def _run(row_ids: Sequence[str] | None, out) -> dict:
     start = time.perf_counter()
     rows = fe.load_rows()
@@ -123,86 +312,75 @@ def _run(row_ids: Sequence[str] | None, out) -> dict:
         rows = [r for r in rows if r.id in set(row_ids)]
     evaluator = fe.Evaluator()
     measured = np.array([r.measured for r in rows])
-    server = np.array([r.scenario == "server" for r in rows])
-
-    # fleetsim with the catalog as written (exact kernel evaluation, best TP)
-    overhead = evaluator.default_overhead()
-    points = [
-        evaluator.operating_point(r, evaluator.catalog_efficiency(r.hardware), overhead)
-        for r in rows
-    ]
-    predicted = np.array([p["tokens"] for p in points])
-    in_sample = 100 * (predicted / measured - 1)
-    # before calibration: the placeholder 0.55 / 0.92 and no step overhead; and 100 % of peak
-    before = np.array([evaluator.operating_point(r, (0.55, 0.92), 0.0)["tokens"] for r in rows])
-    ideal = np.array([evaluator.operating_point(r, (1.0, 1.0), 0.0)["tokens"] for r in rows])
-
+    log_measured = np.log(measured)
+    train = fe.train_mask(rows, "pre-v5.1")
+    test = ~train
     tables = evaluator.grid_tables(rows)
-    cv_system = 100 * (np.exp(fe.cross_validate(tables, rows, "system")) / measured - 1)
-    cv_hardware = 100 * (np.exp(fe.cross_validate(tables, rows, "hardware")) / measured - 1)
 
     print(
         f"fleetsim vs {len(rows)} published measurements (data/calibration.csv, covered rows); "
-        f"catalog as written, step overhead {1e3 * overhead:g} ms",
+        "conf defaults for every engine setting a row does not state",
         file=out,
     )
+    counts(rows, out)
+
+    # the time split: fit on the rows published before MLPerf v5.1, predict every later row
+    split = fe.fit(tables, rows, train)
+    predicted = np.exp(fe.predict_log(split, tables, rows))
+    error = 100 * (predicted / measured - 1)
+    shipped = " (= the fit shipped in data/hardware.csv)" if fe.DEFAULT_TRAIN == "pre-v5.1" else ""
     print(
-        f"{'id':5s} {'scen':7s} {'case':62s} {'measured':>9s} {'predicted':>9s} {'err%':>6s}"
-        f" {'CV pred':>9s} {'CV err%':>7s}",
+        f"\nTIME SPLIT (headline): fitted on {int(train.sum())} rows of rounds "
+        f"{', '.join(fe.PRE_V51_ROUNDS)}{shipped}; step overhead {1e3 * split.overhead:g} ms; "
+        f"predicting the {int(test.sum())} rows of mlperf-inference-v5.1",
         file=out,
     )
-    for r, p, e, c in zip(rows, points, in_sample, cv_system, strict=True):
-        case = f"{r.case} ->tp{p['tp']}"
-        cv_pred = r.measured * (1 + c / 100)
+    test_rows = [r for r, t in zip(rows, test, strict=True) if t]
+    points = []
+    for r in rows:
+        ic, im = split.indices(r.hardware)
+        points.append(evaluator.operating_point(r, (fe.ETA_C[ic], fe.ETA_M[im]), split.overhead))
+    print(
+        f"  {'id':6s} {'scenario':11s} {'case':66s} {'measured':>9s} {'predicted':>9s} {'err%':>6s}",
+        file=out,
+    )
+    for i in np.flatnonzero(test):
+        r = rows[i]
+        case = f"{r.case} ->tp{points[i]['tp']}"
         print(
-            f"{r.id:5s} {r.scenario:7s} {case:62s} {r.measured:9.0f} {p['tokens']:9.0f} {e:+6.1f}"
-            f" {cv_pred:9.0f} {c:+7.1f}",
+            f"  {r.id:6s} {r.scenario:11s} {case[:66]:66s} {r.measured:9.1f} {predicted[i]:9.1f}"
+            f" {error[i]:+6.1f}",
             file=out,
         )
-    results = {
-        "in-sample (catalog as written)": summarise(in_sample, server),
-        "cross-validated, leave one system out": summarise(cv_system, server),
-        "cross-validated, leave one accelerator out": summarise(cv_hardware, server),
-        "before calibration (0.55/0.92, no overhead)": summarise(
-            100 * (before / measured - 1), server
-        ),
-    }
-    print(
-        "\n|error| %                                      offline: median  worst   server: median  worst",
-        file=out,
-    )
-    for name, s in results.items():
-        print(
-            f"  {name:44s} {s['offline'][0]:13.1f} {s['offline'][1]:6.1f} {s['server'][0]:15.1f}"
-            f" {s['server'][1]:6.1f}",
-            file=out,
+    split_result = {}
+    split_checks = {}
+    if test.any():
+        split_result = group_table(
+            test_rows, error[test], "Time split, v5.1 rows predicted (|error| %):", out
         )
-    print(
-        f"  rows: offline {results[next(iter(results))]['offline'][2]}, server "
-        f"{results[next(iter(results))]['server'][2]}; a 'system' is one submission "
-        "(submitter, platform, round)",
-        file=out,
+        split_checks = targets(split_result, out)
+    in_sample = group_table(
+        [r for r, t in zip(rows, train, strict=True) if t],
+        error[train],
+        "Time split, the training rows in-sample (|error| %):",
+        out,
     )
 
+    # leave one system out over every row
+    cv_system = 100 * (np.exp(fe.cross_validate(tables, rows, "system")) / measured - 1)
+    loso = group_table(rows, cv_system, "Leave one system out over every row (|error| %):", out)
+
+    ratios = ratio_table(rows, predicted, out)
+    tails = tail_table(rows, points, out)
+
+    ideal = np.array([evaluator.operating_point(r, (1.0, 1.0), 0.0)["tokens"] for r in rows])
     ratio = ideal / measured
     print(
-        f"\nfleetsim at 100 % of peak (eta_c = eta_m = 1, no overhead) predicts {np.median(ratio):.1f}x"
-        f" the measured throughput (median; range {ratio.min():.1f}-{ratio.max():.1f}x).",
+        f"\nfleetsim at 100 % of peak (eta_c = eta_m = 1, no overhead) predicts {np.nanmedian(ratio):.1f}x"
+        f" the measured throughput (median; range {np.nanmin(ratio):.1f}-{np.nanmax(ratio):.1f}x).",
         file=out,
     )
     print(PEERS_NOTE, file=out)
-    srv = [
-        (r, p) for r, p in zip(rows, points, strict=True) if r.scenario == "server" and r.p99_tpot_s
-    ]
-    if srv:
-        tpot = np.array([p["tpot"] / r.p99_tpot_s for r, p in srv])
-        ttft = np.array([p["ttft"] / r.p99_ttft_s for r, p in srv])
-        print(
-            f"Latency (server rows): fleetsim's mean TPOT (incl. prompt steps) is {np.median(tpot):.2f}x the "
-            f"measured p99 TPOT (range {tpot.min():.2f}-{tpot.max():.2f}); p99 TTFT (M/G/1 tail on the "
-            f"prefill path) {np.median(ttft):.2f}x the p99 TTFT (range {ttft.min():.2f}-{ttft.max():.2f}).",
-            file=out,
-        )
     peer_standard_case(out)
     not_covered = [r for r in fe.load_rows(covered_only=False) if not r.covered]
     print(
@@ -210,14 +388,20 @@ def _run(row_ids: Sequence[str] | None, out) -> dict:
         file=out,
     )
     for r in not_covered:
-        print(f"  {r.id:5s} {r.note.removeprefix('NOT COVERED: ')[:110]}", file=out)
+        print(f"  {r.id:6s} {r.note.removeprefix('NOT COVERED: ')[:110]}", file=out)
     print(f"\nruntime {time.perf_counter() - start:.1f} s", file=out)
     return {
-        "in_sample": in_sample,
-        "cv_system": cv_system,
-        "cv_hardware": cv_hardware,
-        "summary": results,
         "rows": rows,
+        "train": train,
+        "time_split": error,
+        "time_split_groups": split_result,
+        "time_split_targets": split_checks,
+        "in_sample_groups": in_sample,
+        "cv_system": cv_system,
+        "loso_groups": loso,
+        "ratios": ratios,
+        "tails": tails,
+        "log_measured": log_measured,
     }
 
 

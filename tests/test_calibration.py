@@ -21,15 +21,26 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import fit_efficiency as fe  # noqa: E402
 import validate  # noqa: E402
 
-#: cross-validated worst |error| the calibration is accepted at (scripts/validate.py)
-VALIDATED_ERROR = 0.35
+#: |predicted / measured - 1| a pinned row may show: the issue's per-group target (median
+#: |error| <= 20 %) with a margin for one row
+PIN_TOLERANCE = 0.25
 
-#: row id -> fleetsim's prediction with the catalog as fitted (tokens/s per accelerator)
+#: rows pinned per regime: fleetsim with the catalog as shipped (fitted on every covered row) must
+#: land within PIN_TOLERANCE of the published measurement, which the test reads from
+#: data/calibration.csv (the forward test, the time split, is scripts/validate.py's)
 PINNED = {
-    "C05o": 3608.0,  # llama2-70b, 8x H200, TensorRT-LLM FP8, MLPerf v4.1 Offline
-    "C09s": 2630.0,  # llama2-70b, 8x MI300X, vLLM-ROCm FP8, MLPerf v4.1 Server
-    "C14o": 453.0,  # llama2-70b, 8x L40S, TensorRT-LLM, MLPerf v4.1 Offline (TP over PCIe)
-    "C28": 7054.0,  # llama3.1-70b, B200 TP1 FP4, TensorRT-LLM 1000/1000
+    "offline": ("C01o", "C28", "C49o"),  # H100 TRT-LLM v4.1 70B; B200 TP1 FP4; 8x B200 v5.1
+    "server": ("C01s", "C09s"),  # H100 TRT-LLM v4.1; MI300X vLLM v4.1
+    "interactive": ("C54i", "C53i", "C62i", "C88i"),  # v5.1: 70B H200 x2, 70B MI300X, 8B B200
+    "moe": ("C16o", "C16s", "C43o", "C43s"),  # Mixtral H100 v4.1; DeepSeek-R1 8x B200 v5.1
+}
+#: pinned rows the current step-time model misses (issue #11: latency-bound regimes and MoE/MLA
+#: are too optimistic); strict, so the mark must go when the physics gets them right
+KNOWN_MISSES = {
+    "C62i": "Interactive too optimistic: +90 % on MI300X (no knee in the step time)",
+    "C88i": "Interactive too optimistic: +28 % for 8B on B200",
+    "C43o": "DeepSeek-R1 (MLA + 256 experts) too optimistic: +44 %",
+    "C43s": "DeepSeek-R1 Server too optimistic: +132 %",
 }
 
 
@@ -43,20 +54,78 @@ def rows():
     return {r.id: r for r in fe.load_rows()}
 
 
-@pytest.mark.parametrize("row_id", sorted(PINNED))
-def test_pinned_prediction(evaluator, rows, row_id):
+def _train_rows():
+    rows = fe.load_rows()
+    return [r for r, t in zip(rows, fe.train_mask(rows), strict=True) if t]
+
+
+@pytest.mark.parametrize(
+    "row_id",
+    [
+        pytest.param(
+            i,
+            id=f"{regime}-{i}",
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[i])]
+            if i in KNOWN_MISSES
+            else [],
+        )
+        for regime, ids in PINNED.items()
+        for i in ids
+    ],
+)
+def test_pinned_row_is_within_tolerance_of_the_measurement(evaluator, rows, row_id):
     row = rows[row_id]
     eta = evaluator.catalog_efficiency(row.hardware)
     predicted = evaluator.operating_point(row, eta, evaluator.default_overhead())["tokens"]
-    assert abs(predicted / row.measured - 1) <= VALIDATED_ERROR
-    assert predicted == pytest.approx(PINNED[row_id], rel=0.02)
+    assert abs(predicted / row.measured - 1) <= PIN_TOLERANCE, (row.case, predicted, row.measured)
+
+
+def test_pinned_rows_cover_their_regimes(rows):
+    for regime, ids in PINNED.items():
+        for i in ids:
+            row = rows[i]
+            if regime == "moe":
+                assert row.model in ("mixtral-8x7b", "deepseek-r1"), i
+            else:
+                assert row.scenario == regime, i
+
+
+def test_time_split_trains_only_on_rounds_before_v51():
+    rows = fe.load_rows()
+    mask = fe.train_mask(rows)
+    assert mask.any()
+    assert not mask.all()
+    assert all(r.round in fe.PRE_V51_ROUNDS for r, t in zip(rows, mask, strict=True) if t)
+    assert all("v5.1" in r.round for r, t in zip(rows, mask, strict=True) if not t)
+    with pytest.raises(ValueError, match="train set 'v6'"):
+        fe.train_mask(rows, "v6")
+
+
+def test_rows_are_evaluated_with_the_conf_defaults(evaluator, rows):
+    """No engine setting comes from a row: e.g. the prefill mode and step token budget stay the
+    conf defaults (chunked, 8192) for every scenario; the row's own facts are set."""
+    cfg = fe.api.compose([])
+    defaults = {
+        "deployment.prefill": float(fe.config.PREFILL_MODES.index(cfg.deployment.prefill)),
+        "deployment.step_token_budget": float(cfg.deployment.step_token_budget),
+        "deployment.memory_reserve_frac": float(cfg.deployment.memory_reserve_frac),
+    }
+    if fe.PREFILL_OVERRIDE is not None:  # transitional, until the step-time rewrite lands
+        defaults["deployment.prefill"] = float(fe.config.PREFILL_MODES.index(fe.PREFILL_OVERRIDE))
+    for row_id in ("C01o", "C01s", "C49i", "C43s"):
+        base = evaluator.base(rows[row_id])
+        for key, value in defaults.items():
+            assert base[evaluator.slot[key]] == value, (row_id, key)
+        assert base[evaluator.slot["workload.output_tokens"]] == rows[row_id].output_tokens
+    assert base[evaluator.slot["workload.output_tokens_cv"]] == 1.25  # DeepSeek-R1's spread
+    assert base[evaluator.slot["workload.tpot_slo_s"]] == rows["C43s"].tpot_s
 
 
 def test_efficiency_rows_are_fitted_and_cite_the_calibration():
     with open(ROOT / "data" / "sources.csv", newline="") as handle:
         sources = {r["source_id"] for r in csv.DictReader(handle)}
     assert fe.SOURCE_ID in sources
-    measured = {r.hardware for r in fe.load_rows()}
+    measured = {r.hardware for r in _train_rows()}
     with open(ROOT / "data" / "hardware.csv", newline="") as handle:
         rows = [
             r
@@ -74,25 +143,45 @@ def test_efficiency_rows_are_fitted_and_cite_the_calibration():
 
 
 def test_catalog_is_what_the_fit_writes(evaluator):
-    """Re-running scripts/fit_efficiency.py would not change data/hardware.csv or the conf."""
-    rows = fe.load_rows()
+    """Re-running scripts/fit_efficiency.py would not change data/hardware.csv,
+    data/efficiency.csv or the conf."""
+    rows = _train_rows()
     fitted = fe.fit(evaluator.grid_tables(rows), rows)
     text = fe.HARDWARE_CSV.read_text()
     assert fe.hardware_csv_text(fitted, rows, text) == text
+    assert fe.efficiency_csv_text(fitted, rows) == fe.EFFICIENCY_CSV.read_text()
     assert fitted.overhead == pytest.approx(evaluator.default_overhead())
     conf = fe.DEPLOYMENT_YAML.read_text()
     assert fe.deployment_yaml_text(fitted.overhead, conf) == conf
 
 
-def test_cross_validation_runs_on_a_reduced_set():
-    ids = ["C01o", "C01s", "C05o", "C05s", "C09o", "C09s", "C13o", "C14o", "C23", "C28", "C29"]
-    result = validate.run(ids, coarse=True, out=io.StringIO())
+def test_validation_runs_on_a_reduced_set():
+    ids = ["C01o", "C01s", "C05o", "C05s", "C09o", "C09s", "C28", "C49o", "C49s", "C49i", "C62o",
+           "C62i"]  # fmt: skip
+    out = io.StringIO()
+    result = validate.run(ids, coarse=True, out=out)
+    text = out.getvalue()
     assert [r.id for r in result["rows"]] == ids
-    cv = result["cv_system"]
-    assert np.all(np.isfinite(cv))
-    offline = result["summary"]["cross-validated, leave one system out"]["offline"]
-    assert offline[2] == 8
-    assert offline[0] < 100.0
+    assert list(result["train"]) == [True] * 7 + [False] * 5
+    assert np.all(np.isfinite(result["time_split"]))
+    assert np.all(np.isfinite(result["cv_system"]))
+    n, median, p90, worst, _ = result["time_split_groups"][("all", "")]
+    assert n == 5
+    assert median <= p90 <= worst
+    assert result["time_split_groups"][("llama2-70b", "interactive")][0] == 2
+    # one system with Offline, Server and Interactive rows: both ratios, predicted vs measured
+    system = {s for s, *_ in result["ratios"]["interactive"]}
+    assert rows_system("C49i") in system
+    assert rows_system("C62i") in system
+    (meas,) = [m for s, m, _ in result["ratios"]["interactive"] if s == rows_system("C49i")]
+    assert meas == pytest.approx(7443.18 / 12690.9)
+    assert set(result["tails"]) == {"tpot", "ttft"}
+    for heading in ("TIME SPLIT", "Leave one system out", "Interactive/Offline", "p99", "target"):
+        assert heading in text
+
+
+def rows_system(row_id: str) -> str:
+    return next(r.system for r in fe.load_rows() if r.id == row_id)
 
 
 def test_standard_case_is_closer_to_measured_kernels_than_the_roofline_peers():
