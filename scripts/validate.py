@@ -170,10 +170,10 @@ def targets(result: dict, out) -> dict[str, bool]:
 
 
 def ratio_table(rows: Sequence[fe.Row], predicted: np.ndarray, out) -> dict[str, list]:
-    """Print Interactive/Offline and Server/Offline per system, predicted vs measured."""
-    by_system: dict[str, dict[str, int]] = {}
+    """Print Interactive/Offline and Server/Offline per system and model, predicted vs measured."""
+    by_system: dict[tuple[str, str], dict[str, int]] = {}
     for i, r in enumerate(rows):
-        by_system.setdefault(r.system, {})[r.scenario] = i
+        by_system.setdefault((r.system, r.model), {})[r.scenario] = i
     print(
         "\nThroughput ratio per system (same submission), predicted (time-split fit) vs measured:",
         file=out,
@@ -183,7 +183,7 @@ def ratio_table(rows: Sequence[fe.Row], predicted: np.ndarray, out) -> dict[str,
         file=out,
     )
     result: dict[str, list] = {"interactive": [], "server": []}
-    for system, scen in by_system.items():
+    for (system, _), scen in by_system.items():
         if "offline" not in scen:
             continue
         o = scen["offline"]
