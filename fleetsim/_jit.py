@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -52,6 +53,39 @@ def _cache_dir() -> Path:
 
 if CACHE:
     numba.config.CACHE_DIR = str(_cache_dir())
+
+#: wall time of the first compile of the kernels, measured on a 2-core machine (README,
+#: "Performance"): what the first run after an install or an upgrade announces
+COMPILE_SECONDS = 30
+
+#: written into the cache directory once the kernels have been compiled there
+_COMPILED_MARKER = "compiled"
+
+
+def announce_compile(dispatcher) -> bool:
+    """Say on stderr that the kernels are about to compile, when they will; return whether.
+
+    They compile when ``dispatcher`` has no compiled signature in this process and the cache
+    holds none yet (no marker from an earlier compile in this cache directory), or caching is
+    off. Call :func:`compiled` after the call that compiled.
+    """
+    if dispatcher.signatures:
+        return False
+    if CACHE and (Path(numba.config.CACHE_DIR) / _COMPILED_MARKER).exists():
+        return False
+    when = "first run only" if CACHE else "every process: FLEETSIM_NUMBA_CACHE=0"
+    print(f"fleetsim: compiling kernels ({when}), about {COMPILE_SECONDS} s", file=sys.stderr,
+          flush=True)  # fmt: skip
+    return True
+
+
+def compiled() -> None:
+    """Record in the cache directory that the kernels are compiled there."""
+    if CACHE:
+        marker = Path(numba.config.CACHE_DIR) / _COMPILED_MARKER
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
 
 _OPTIONS = {"cache": CACHE, "error_model": "numpy", "fastmath": False, "nogil": True}
 

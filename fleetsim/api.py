@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
+import hashlib
 import os
 import sys
 import threading
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from fleetsim import config, paths
 from fleetsim.errors import ConfigError, one_line
@@ -122,12 +124,52 @@ def _known_group(key: str, known: set[str]) -> str:
 def compose(overrides: Sequence[str] | None = None) -> DictConfig:
     """Compose the configuration from ``conf/`` and ``overrides`` (Hydra compose API).
 
+    Composed configs are cached per process, keyed by the content of the ``conf/`` tree and
+    the overrides (an edited YAML file composes afresh); each call returns its own copy.
+
     Raises
     ------
     ConfigError
         For unknown keys, unknown group options, malformed overrides and multirun sweeps
         (``key=a,b``), which only the CLI's ``-m`` can launch.
     """
+    return copy.deepcopy(_composed(overrides))
+
+
+def conf_digest() -> str:
+    """Return a hash of every file of the ``conf/`` tree (names and contents)."""
+    digest = hashlib.sha256()
+    root = paths.conf_dir()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+#: (conf digest, overrides) -> composed config, read-only (see :func:`_composed`)
+_COMPOSED: dict[tuple[str, tuple[str, ...]], DictConfig] = {}
+
+
+def _composed(overrides: Sequence[str] | None) -> DictConfig:
+    """Return the composed config (read-only: copy it to change it).
+
+    From the per-process cache when the same ``conf/`` tree and overrides were composed before.
+    """
+    if isinstance(overrides, str):
+        raise ConfigError("overrides", overrides, "a list of key=value strings")
+    items = list(overrides or [])
+    key = (conf_digest(), tuple(str(o) for o in items))
+    cfg = _COMPOSED.get(key)
+    if cfg is None:
+        cfg = _compose_with_hydra(items)
+        OmegaConf.set_readonly(cfg, True)
+        _COMPOSED[key] = cfg
+    return cfg
+
+
+def _compose_with_hydra(overrides: list) -> DictConfig:
+    """Check ``overrides`` and compose ``conf/`` with them through Hydra (no cache)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -169,11 +211,15 @@ def compose(overrides: Sequence[str] | None = None) -> DictConfig:
         raise ConfigError("overrides", overrides, f"a valid composition ({message})") from None
 
 
-def _check_memory(n: int, years: int, shards: int, selection=None) -> None:
-    """Refuse a sweep whose outputs cannot fit in memory, before allocating them."""
+def _check_memory(n: int, years: int, shards: int, selection=None, dtype=np.float32) -> None:
+    """Refuse a sweep whose outputs cannot fit in memory, before allocating them.
+
+    Counts what :func:`fleetsim.sweep.run` allocates: the outputs in their stored dtype (no
+    other copy is made).
+    """
     from fleetsim import sweep
 
-    need = sweep.output_bytes(n, years, selection)
+    need = sweep.output_bytes(n, years, selection, dtype)
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):  # not POSIX: let numpy report it
@@ -266,20 +312,23 @@ def run_config(cfg: DictConfig, progress: bool | None = None) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        The sweep (or this job's shard of it), float64, with the ``output.variables``.
+        The sweep (or this job's shard of it) with the ``output.variables``, in float32
+        (``output.float32``, the default: the kernel's float64 values rounded once, as a file
+        stores them) or float64 (``output.float32=false``).
     """
     from fleetsim import axes, dataset, sweep
 
     loaded, scenario, whole, grid = _prepare(cfg)
     selection = sweep.Selection.of(scenario.run["output.variables"])
+    dtype = np.float32 if scenario.run["output.float32"] else np.float64
     total = axes.size(grid)
-    _check_memory(total, scenario.years, scenario.run["sweep.shards"], selection)
+    _check_memory(total, scenario.years, scenario.run["sweep.shards"], selection, dtype)
     set_threads(scenario.run["sweep.threads"])
     bar = _progress_bar(progress, total)
     try:
         arrays = sweep.run(
             scenario, loaded, grid, scenario.run["sweep.chunk_size"],
-            bar.update if bar else None, selection,
+            bar.update if bar else None, selection, dtype,
         )  # fmt: skip
     finally:
         if bar is not None:
@@ -398,7 +447,7 @@ def write_config(
     writer = io.StreamWriter(
         template, final, dict(zip(template["status"].dims, chunk_shape, strict=True)),
         overwrite=run["output.overwrite"], float32=run["output.float32"],
-        compression_level=run["output.compression_level"],
+        compression=run["output.compression"], compression_level=run["output.compression_level"],
         significant_digits=run["output.significant_digits"],
     )  # fmt: skip
     scenario_names, year_names = selection.scenario_names, selection.year_names
@@ -465,8 +514,8 @@ def warm() -> None:
     first = [f"{f.key}={ids[f.catalog][0]}" for f in config.FIELDS if f.kind == "catalog"]
     scenario = config.validate(compose(first), ids)
     grid = axes.build(scenario)
-    for dtype in (np.float32, np.float64):
-        sweep.stream(scenario, loaded, grid, 1, lambda chunk: None, dtype=dtype, depth=0)
+    # one compiled signature serves float32 and float64 outputs (see fleetsim.kernel.evaluate)
+    sweep.stream(scenario, loaded, grid, 1, lambda chunk: None, depth=0)
 
 
 def run(overrides: list[str] | None = None) -> xr.Dataset:
@@ -487,4 +536,4 @@ def run(overrides: list[str] | None = None) -> xr.Dataset:
     fleetsim.InputError
         For any bad config value, override or catalog row (one line: field, value, allowed).
     """
-    return run_config(compose(overrides))
+    return run_config(_composed(overrides))

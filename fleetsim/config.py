@@ -258,7 +258,8 @@ class OutputSchema:
 
     path: Any = None
     float32: Any = True
-    compression_level: Any = 1
+    compression: Any = "blosc_lz4"
+    compression_level: Any = None
     significant_digits: Any = None
     overwrite: Any = False
     variables: Any = "all"
@@ -596,6 +597,7 @@ def known_keys() -> set[str]:
         {f.key for f in FIELDS}
         | set(RUN_FIELDS)
         | {"output.path", "output.float32", "output.overwrite", "output.variables"}
+        | {"output.compression"}
         | {"mix.candidates", "mix.share_step", "mix.shares"}
         | uncertain
         | {f"{key}.{p}" for key in uncertain for p in PARAMETERS}
@@ -624,7 +626,7 @@ def _validate_run(cfg: DictConfig) -> dict[str, Any]:
     run: dict[str, Any] = {}
     for key, (_, low, high) in RUN_FIELDS.items():
         value = _get(cfg, key)
-        if key == "output.significant_digits" and value is None:
+        if key in ("output.significant_digits", "output.compression_level") and value is None:
             run[key] = None
             continue
         whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
@@ -646,6 +648,12 @@ def _validate_run(cfg: DictConfig) -> dict[str, Any]:
     if path is not None and (not isinstance(path, str) or not path.strip()):
         raise _fail("output.path", path, "a file path (non-empty string) or null")
     run["output.path"] = path
+    compression = _get(cfg, "output.compression")
+    if compression not in COMPRESSIONS:
+        close = difflib.get_close_matches(str(compression), COMPRESSIONS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _fail("output.compression", compression, f"one of {', '.join(COMPRESSIONS)}{hint}")
+    run["output.compression"] = compression
     run["output.variables"] = _validate_variables(_get(cfg, "output.variables"))
     return run
 
@@ -673,6 +681,9 @@ def _validate_variables(value: object) -> tuple[str, ...]:
             raise _fail("output.variables", name, f"one of {', '.join(names)}{hint}")
     return tuple(n for n in names if n == "status" or n in items)
 
+
+#: ``output.compression`` choices (the default first; see fleetsim.io.encoding and the README)
+COMPRESSIONS = ("blosc_lz4", "zstd", "zlib", "none")
 
 #: most significant digits netCDF can keep (netCDF-C NC_QUANTIZE_MAX_FLOAT_NSD / _DOUBLE_NSD)
 MAX_SIGNIFICANT_DIGITS = {True: 7, False: 15}

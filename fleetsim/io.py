@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from fleetsim.config import MAX_SIGNIFICANT_DIGITS
+from fleetsim.config import COMPRESSIONS, MAX_SIGNIFICANT_DIGITS
 from fleetsim.errors import ConfigError, InputError
 
 
@@ -27,10 +27,31 @@ class OutputExistsError(InputError):
     """The output file exists and ``output.overwrite`` is false."""
 
 
+#: HDF5 filters of each ``output.compression`` (all built into the pinned netCDF4 wheel, which
+#: reads them back without any set-up). blosc's own byte shuffle replaces HDF5's shuffle filter;
+#: ``zstd`` is blosc's zstd, because netCDF4's plain zstd filter silently drops ``shuffle``.
+_FILTERS: dict[str, dict[str, object]] = {
+    "blosc_lz4": {"compression": "blosc_lz4", "blosc_shuffle": 1, "shuffle": False},
+    "zstd": {"compression": "blosc_zstd", "blosc_shuffle": 1, "shuffle": False},
+    "zlib": {"compression": "zlib", "shuffle": True},
+    "none": {"shuffle": False},
+}
+#: smallest NetCDF chunk [B] given to a blosc filter. netCDF-C's blosc filter is mandatory and
+#: fails the write when blosc cannot shrink a chunk (its 16-byte header on a few incompressible
+#: values); below this size a variable is written with zlib instead, which costs nothing there.
+MIN_BLOSC_CHUNK_BYTES = 64 * 2**10
+
+#: level of each compressor when ``output.compression_level`` is null (measured on fleetsim
+#: chunks, see the README's performance section: LZ4 level 5 is 1.1x zlib-1's size at ~9x its
+#: speed; zstd and zlib gain little size beyond level 1 for much more time)
+DEFAULT_LEVEL = {"blosc_lz4": 5, "zstd": 1, "zlib": 1, "none": 0}
+
+
 def encoding(
     ds: xr.Dataset,
     float32: bool = True,
-    compression_level: int = 1,
+    compression: str = "blosc_lz4",
+    compression_level: int | None = None,
     significant_digits: int | None = None,
     chunks: dict[str, int] | None = None,
 ) -> dict[str, dict]:
@@ -42,8 +63,15 @@ def encoding(
         Dataset to write.
     float32 : bool
         Store floating-point variables as float32 (7 significant digits).
-    compression_level : int
-        zlib level 0-9 (0 = uncompressed).
+    compression : str
+        ``output.compression``: ``blosc_lz4`` (default: byte shuffle + LZ4 through blosc, fast
+        enough to keep the writer off a sweep's critical path), ``zstd`` (blosc's zstd + byte
+        shuffle: smaller, slower), ``zlib`` (shuffle + deflate: the most portable, the slowest)
+        or ``none``.
+    compression_level : int, optional
+        Level 0-9 of that compressor (0 = uncompressed); default :data:`DEFAULT_LEVEL`. A
+        variable whose chunks are under :data:`MIN_BLOSC_CHUNK_BYTES` gets zlib at its default
+        level instead of blosc (``blosc_lz4``, ``zstd``).
     significant_digits : int, optional
         Quantise floats to this many significant digits (netCDF-C ``quantize``) before compression.
     chunks : dict, optional
@@ -61,18 +89,37 @@ def encoding(
             significant_digits,
             f"null or a whole number in [1, {limit}] with output.float32={str(float32).lower()}",
         )
+    if compression not in _FILTERS:
+        raise ConfigError("output.compression", compression, f"one of {', '.join(COMPRESSIONS)}")
+    if compression_level == 0:
+        compression = "none"
     result: dict[str, dict] = {}
     for name, variable in ds.data_vars.items():
         enc: dict[str, object] = {}
-        if compression_level > 0:
-            enc.update(zlib=True, complevel=compression_level, shuffle=True)
+        dtype = variable.dtype
         if np.issubdtype(variable.dtype, np.floating):
-            enc["dtype"] = "float32" if float32 else "float64"
-            enc["_FillValue"] = np.float32(np.nan) if float32 else np.nan
+            dtype = np.dtype(np.float32 if float32 else np.float64)
+            enc["dtype"] = dtype.name
+            enc["_FillValue"] = dtype.type(np.nan)
             if significant_digits is not None:
                 enc.update(significant_digits=significant_digits, quantize_mode="GranularBitRound")
+        shape = tuple(variable.sizes.values())
         if chunks is not None:
-            enc["chunksizes"] = tuple(min(chunks.get(d, n), n) for d, n in variable.sizes.items())
+            shape = tuple(min(chunks.get(d, n), n) for d, n in variable.sizes.items())
+            enc["chunksizes"] = shape
+        chosen = compression
+        if (
+            chosen in ("blosc_lz4", "zstd")
+            and np.prod(shape) * dtype.itemsize < MIN_BLOSC_CHUNK_BYTES
+        ):
+            chosen = "zlib"
+        enc.update(_FILTERS[chosen])
+        if "compression" in enc:
+            enc["complevel"] = (
+                DEFAULT_LEVEL[chosen]
+                if compression_level is None or chosen != compression
+                else compression_level
+            )
         result[name] = enc
     return result
 
@@ -265,7 +312,8 @@ class StreamWriter:
     overwrite : bool
         Replace an existing file at :meth:`commit` (else :class:`OutputExistsError`).
     **encoding_options
-        ``float32``, ``compression_level``, ``significant_digits`` (see :func:`encoding`).
+        ``float32``, ``compression``, ``compression_level``, ``significant_digits`` (see
+        :func:`encoding`).
     """
 
     def __init__(
@@ -300,7 +348,8 @@ class StreamWriter:
 
     def _create(self, variable: xr.DataArray, enc: dict, coordinates: str | None) -> None:
         dtype = np.dtype(enc.get("dtype", variable.dtype))
-        options = {k: enc[k] for k in ("zlib", "complevel", "shuffle", "chunksizes") if k in enc}
+        keys = ("compression", "complevel", "shuffle", "blosc_shuffle", "chunksizes")
+        options = {k: enc[k] for k in keys if k in enc}
         if "significant_digits" in enc:
             options.update(
                 significant_digits=enc["significant_digits"], quantize_mode=enc["quantize_mode"]

@@ -8,9 +8,10 @@ point; the fleet loop over years (section 4) sizes and prices it. Infeasible sce
 status code from :mod:`fleetsim.status` and NaN outputs. No I/O, no Python objects.
 
 Layout (chosen for streaming, see ``fleetsim/sweep.py``): outputs are variable-major,
-``out_scenario[j, row]`` and ``out_year[j, row, year]``, so each stored variable of a chunk is one
-contiguous block that the NetCDF writer takes without a copy; ``keep_*`` select which outputs are
-stored, and the output dtype (float32 or float64) is the stored dtype. Every scenario is computed
+``out_scenario[j, column]`` and ``out_year[j, column, year]``, so each stored variable of a chunk
+is one contiguous block that the NetCDF writer takes without a copy, and an in-memory sweep's
+final arrays are written in place (no copy either); ``keep_*`` select which outputs are stored,
+and the output dtype (float32 or float64) is the stored dtype. Every scenario is computed
 into float64 scratch first (NaN-filled per block, so an output the physics never writes is
 caught), then copied and checked: a servable scenario with an output (stored or not) that breaks
 its rule in :mod:`fleetsim.invariants` (non-finite, negative, a utilisation above 1, a falling
@@ -86,10 +87,10 @@ def _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_
 def evaluate(
     lo, hi, base, axis_param, axis_offset, axis_length, axis_values, multi_start, multi_slots,
     years, hardware, models, fabrics, cooling, dtype_bytes, compute_column, pool_hardware,
-    pool_share, keep_scenario, keep_year, scenario_rules, year_rules,
-    out_scenario, out_year, out_status, out_bad,
+    pool_share, keep_scenario, keep_year, scenario_rules, year_rules, narrow, at,
+    out_scenario32, out_year32, out_scenario64, out_year64, out_status, out_bad,
 ):  # fmt: skip
-    """Evaluate flat scenario indices ``lo <= i < hi`` into column ``i - lo`` of the outputs.
+    """Evaluate flat scenario indices ``lo <= i < hi`` into column ``at + i - lo`` of the outputs.
 
     Parameters
     ----------
@@ -123,12 +124,20 @@ def evaluate(
     scenario_rules, year_rules : ndarray
         float64 ``(len(SCENARIO_OUTPUTS), 3)`` and ``(len(YEAR_OUTPUTS), 3)``: each output's
         rule (:class:`fleetsim.invariants.Rules`).
-    out_scenario : ndarray
-        float32 or float64 ``(len(keep_scenario), hi - lo)``, written.
-    out_year : ndarray
-        Same dtype, ``(len(keep_year), hi - lo, years)``, written.
+    narrow : bool
+        Store into the float32 arrays (``out_*32``); else into the float64 ones (``out_*64``).
+        Both dtypes go through one compiled signature (the unused pair is empty), so a float32
+        and a float64 sweep share one compile.
+    at : int
+        Output column of scenario ``lo`` (0 for a chunk buffer; ``lo`` when the outputs hold
+        the whole sweep, so the kernel writes straight into the final arrays).
+    out_scenario32, out_scenario64 : ndarray
+        float32 / float64 ``(len(keep_scenario), >= at + hi - lo)``, columns
+        ``at .. at + hi - lo - 1`` written (the other dtype's pair may be empty).
+    out_year32, out_year64 : ndarray
+        Same dtypes, ``(len(keep_year), >= at + hi - lo, years)``, written likewise.
     out_status : ndarray
-        int8 ``(hi - lo,)``, written with :mod:`fleetsim.status` codes.
+        int8 ``(>= at + hi - lo,)``, written with :mod:`fleetsim.status` codes.
     out_bad : ndarray
         int64 ``(ceil((hi - lo) / BLOCK),)``, written: the first row of each block with a
         servable scenario that breaks a rule or overflows its store, or -1.
@@ -176,26 +185,39 @@ def evaluate(
             code = scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
                             pool_hardware, pool_share, hw, o, oy, o_pool, oy_pool, weights, bought,
                             spend)  # fmt: skip
-            out_status[row] = code
+            col = at + row
+            out_status[col] = code
             if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
                 overflow = False  # a finite value the store (float32) cannot hold
                 for j in range(n_keep_s):
                     value = o[keep_scenario[j]]
-                    out_scenario[j, row] = value
-                    overflow |= np.isinf(out_scenario[j, row]) and not np.isinf(value)
+                    if narrow:
+                        out_scenario32[j, col] = value
+                        overflow |= np.isinf(out_scenario32[j, col]) and not np.isinf(value)
+                    else:
+                        out_scenario64[j, col] = value
                 for j in range(n_keep_y):
                     source = keep_year[j]
                     for y in range(years):
                         value = oy[source, y]
-                        out_year[j, row, y] = value
-                        overflow |= np.isinf(out_year[j, row, y]) and not np.isinf(value)
+                        if narrow:
+                            out_year32[j, col, y] = value
+                            overflow |= np.isinf(out_year32[j, col, y]) and not np.isinf(value)
+                        else:
+                            out_year64[j, col, y] = value
                 broken = first_violation(code, o, oy, scenario_rules, year_rules) >= 0
                 if (broken or overflow) and bad < 0:
                     bad = row
             else:
                 for j in range(n_keep_s):
-                    out_scenario[j, row] = np.nan
+                    if narrow:
+                        out_scenario32[j, col] = np.nan
+                    else:
+                        out_scenario64[j, col] = np.nan
                 for j in range(n_keep_y):
                     for y in range(years):
-                        out_year[j, row, y] = np.nan
+                        if narrow:
+                            out_year32[j, col, y] = np.nan
+                        else:
+                            out_year64[j, col, y] = np.nan
         out_bad[block] = bad

@@ -1,11 +1,13 @@
 """Orchestration: axes -> chunks -> kernel calls -> output arrays. No physics here.
 
 The flat index space of the (shard's) grid is evaluated in chunks of at most ``sweep.chunk_size``
-scenarios; after each chunk every output of a scenario whose status says it is servable must be
-finite and within its rules (:mod:`fleetsim.invariants`), otherwise :class:`SweepError` names the
-scenario's coordinates, the output and the rule (never a silently written value).
+scenarios; every output of a scenario whose status says it is servable must be finite and within
+its rules (:mod:`fleetsim.invariants`), checked by the kernel as it stores them (nothing checks
+them again), otherwise :class:`SweepError` names the scenario's coordinates, the output and the
+rule (never a silently written value).
 
-Two ways to run: :func:`run` keeps every output in memory (``fleetsim.run``, notebooks);
+Two ways to run: :func:`run` keeps every output in memory (``fleetsim.run``, notebooks), the
+kernel writing each chunk straight into the final arrays in the stored dtype;
 :func:`stream` hands each chunk to a consumer on one background thread (the NetCDF writer), so
 compression overlaps the next chunk's kernel call and memory stays at a few chunks whatever the
 sweep's size. Stream chunks are hyperslabs (:func:`plan`): whole trailing axes times a run of the
@@ -22,8 +24,8 @@ from math import prod
 
 import numpy as np
 
+from fleetsim import _jit, invariants, kernel, layout
 from fleetsim import axes as axes_mod
-from fleetsim import invariants, kernel, layout
 from fleetsim.catalog import Catalog, Table
 from fleetsim.config import FIELDS, Scenario
 from fleetsim.errors import ConfigError
@@ -169,7 +171,7 @@ def _pool_tables(scenario: Scenario, catalog: Catalog) -> dict[str, np.ndarray]:
     }
 
 
-def output_bytes(n: int, years: int, selection: Selection | None = None) -> int:
+def output_bytes(n: int, years: int, selection: Selection | None = None, dtype=np.float32) -> int:
     """Return the bytes :func:`run` allocates for the outputs of ``n`` scenarios.
 
     Parameters
@@ -180,15 +182,26 @@ def output_bytes(n: int, years: int, selection: Selection | None = None) -> int:
         Horizon in years.
     selection : Selection, optional
         Stored outputs (default: all).
+    dtype : numpy dtype
+        Stored floating-point dtype (float32 or float64).
 
     Returns
     -------
     int
-        float64 per-scenario and per-year outputs plus the int8 status. [B]
+        Per-scenario and per-year outputs in ``dtype`` plus the int8 status (:func:`run` makes
+        no other copy). [B]
     """
     selection = everything() if selection is None else selection
-    per_scenario = 8 * (len(selection.scenario) + len(selection.year) * years) + 1
+    itemsize = np.dtype(dtype).itemsize
+    per_scenario = itemsize * (len(selection.scenario) + len(selection.year) * years) + 1
     return int(n) * per_scenario
+
+
+#: float32 and float64 stand-ins for the output pair a kernel call does not use
+_UNUSED = {
+    np.dtype(t): (np.zeros((0, 0), dtype=t), np.zeros((0, 0, 0), dtype=t))
+    for t in (np.float32, np.float64)
+}
 
 
 def call_kernel(
@@ -200,8 +213,12 @@ def call_kernel(
     out_scenario: np.ndarray,
     out_year: np.ndarray,
     out_status: np.ndarray,
+    at: int = 0,
 ) -> int:
     """Run the kernel on flat indices ``lo .. hi-1`` into variable-major outputs.
+
+    The kernel stores each output in the outputs' dtype and checks the scenario in the same
+    pass (:mod:`fleetsim.invariants`); nothing checks the stored outputs again.
 
     Parameters
     ----------
@@ -214,26 +231,48 @@ def call_kernel(
     selection : Selection
         Outputs to store.
     out_scenario, out_year, out_status : ndarray
-        C-contiguous ``(len(selection.scenario), hi - lo)``, ``(len(selection.year), hi - lo,
-        years)`` (float32 or float64) and int8 ``(hi - lo,)``, written.
+        C-contiguous ``(len(selection.scenario), m)``, ``(len(selection.year), m, years)``
+        (float32 or float64, both alike) and int8 ``(m,)`` with ``m >= at + hi - lo``; columns
+        ``at .. at + hi - lo - 1`` are written.
+    at : int
+        Column of scenario ``lo`` (0 for a chunk buffer, ``lo`` for whole-sweep arrays).
 
     Returns
     -------
     int
-        The first row (``0 .. hi - lo - 1``) of a servable scenario that breaks a rule of
-        :mod:`fleetsim.invariants` or holds a finite value its store cannot, or -1
-        (:func:`refuse` explains it).
+        The first row (``0 .. hi - lo - 1``, relative to ``lo``) of a servable scenario that
+        breaks a rule of :mod:`fleetsim.invariants` or holds a finite value its store cannot,
+        or -1 (:func:`refuse` explains it).
     """
+    dtype = out_scenario.dtype
+    if dtype not in _UNUSED or out_year.dtype != dtype or out_status.dtype != np.int8:
+        raise TypeError(f"outputs must be float32 or float64 (both alike) and int8, not "
+                        f"{out_scenario.dtype}, {out_year.dtype}, {out_status.dtype}")  # fmt: skip
+    columns = at + hi - lo
+    if (
+        out_scenario.shape[0] != len(selection.scenario)
+        or out_year.shape[0] != len(selection.year)
+        or min(out_scenario.shape[1], out_year.shape[1], out_status.shape[0]) < columns
+        or out_year.shape[2] != years
+    ):
+        raise ValueError(f"output arrays too small for {columns} columns: {out_scenario.shape}, "
+                         f"{out_year.shape}, {out_status.shape}")  # fmt: skip
+    narrow = dtype == np.float32
+    unused = _UNUSED[np.dtype(np.float64 if narrow else np.float32)]
+    pairs = ((out_scenario, out_year), unused) if narrow else (unused, (out_scenario, out_year))
     rules = invariants.rules()
     out_bad = np.empty((hi - lo + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64)
+    compiling = _jit.announce_compile(kernel.evaluate)
     kernel.evaluate(
         lo, hi, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
         inputs.axis_values, inputs.multi_start, inputs.multi_slots, years, inputs.hardware,
         inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
         inputs.pool_hardware, inputs.pool_share,
-        selection.scenario, selection.year, rules.scenario, rules.year,
-        out_scenario, out_year, out_status, out_bad,
+        selection.scenario, selection.year, rules.scenario, rules.year, narrow, at,
+        *pairs[0], *pairs[1], out_status, out_bad,
     )  # fmt: skip
+    if compiling:
+        _jit.compiled()
     bad = out_bad[out_bad >= 0]
     return int(bad.min()) if bad.size else -1
 
@@ -299,6 +338,7 @@ def run(
     chunk_size: int,
     progress: Callable[[int], None] | None = None,
     selection: Selection | None = None,
+    dtype=np.float32,
 ) -> SweepArrays:
     """Evaluate every scenario of ``axes`` in chunks and return the outputs in memory.
 
@@ -316,25 +356,28 @@ def run(
         Called with the number of scenarios finished after each chunk.
     selection : Selection, optional
         Outputs to keep (default: all).
+    dtype : numpy dtype
+        Stored floating-point dtype (``output.float32``: float32, else float64). The kernel
+        writes each chunk straight into the returned arrays and is the only check.
+
+    Raises
+    ------
+    SweepError, ConfigError
+        As :func:`refuse`, for the first servable scenario the kernel reports.
     """
     selection = everything() if selection is None else selection
     inputs = kernel_inputs(scenario, catalog, axes)
     n = axes_mod.size(axes)
     years = scenario.years
-    out_scenario = np.empty((len(selection.scenario), n))
-    out_year = np.empty((len(selection.year), n, years))
+    # the final arrays, in the stored dtype: the kernel writes each chunk's columns in place
+    out_scenario = np.empty((len(selection.scenario), n), dtype=dtype)
+    out_year = np.empty((len(selection.year), n, years), dtype=dtype)
     out_status = np.empty(n, dtype=np.int8)
     for lo in range(0, n, chunk_size):
         hi = min(n, lo + chunk_size)
-        s = np.empty((len(selection.scenario), hi - lo))
-        y = np.empty((len(selection.year), hi - lo, years))
-        code = np.empty(hi - lo, dtype=np.int8)
-        bad = call_kernel(inputs, years, lo, hi, selection, s, y, code)
+        bad = call_kernel(inputs, years, lo, hi, selection, out_scenario, out_year, out_status, lo)
         if bad >= 0:
             refuse(inputs, years, axes, lo + bad)
-        out_scenario[:, lo:hi] = s
-        out_year[:, lo:hi] = y
-        out_status[lo:hi] = code
         if progress is not None:
             progress(hi - lo)
     return SweepArrays(

@@ -1,15 +1,19 @@
 """Benchmark a large sweep written to NetCDF: wall time, peak memory, and where the time goes.
 
-    python scripts/bench_sweep.py                 # ~10 M scenarios x 10 years (a few minutes)
+    python scripts/bench_sweep.py                 # ~10 M scenarios x 10 years (many minutes)
     python scripts/bench_sweep.py --scale 0.2     # ~2 M scenarios
 
-1. The ``fleetsim`` command end to end in a subprocess (its wall time and peak RSS).
+1. The ``fleetsim`` command end to end in a subprocess (default settings: its wall time, peak
+   RSS and file size).
 2. The same sweep in this process through ``fleetsim.api.write_config`` with timers on the kernel
-   calls (main thread), the NetCDF writes (writer thread: quantisation, compression, disk) and
-   the file set-up; then uncompressed, to separate compression from disk.
-3. The disk's raw speed for the same bytes (``numpy.tofile``, with and without fsync).
+   calls (main thread) and the NetCDF writes (writer thread: compression and disk; wall and
+   that thread's CPU time), for each ``output.compression`` (zlib-1 was the default before
+   blosc-lz4).
+3. The disk's raw speed for the same bytes (``numpy.tofile``, page cache).
 
-Asserts nothing; the machine is shared, so the load average is printed.
+Prints kernel, writer, tofile and total side by side with the target ratios (writer <= kernel,
+total <= 1.3 x kernel, file <= 1.2 x the zlib file, peak RSS <= 1 GiB). Asserts nothing; the
+machine is shared, so the load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -49,21 +53,23 @@ def grid(scale: float) -> list[str]:
 
 
 class Timer:
-    """Thread-safe accumulated seconds of a wrapped callable."""
+    """Thread-safe accumulated wall and thread-CPU seconds of a wrapped callable."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.cpu = 0.0
         self.calls = 0
         self._lock = threading.Lock()
 
     def wrap(self, function):
         def timed(*args, **kwargs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
                 with self._lock:
                     self.seconds += time.perf_counter() - start
+                    self.cpu += time.thread_time() - cpu
                     self.calls += 1
 
         return timed
@@ -89,7 +95,9 @@ def instrumented(overrides: list[str], path: Path) -> dict[str, float]:
         (sweep.call_kernel, io.StreamWriter.write, io.StreamWriter.__init__,
          io.StreamWriter.commit) = originals  # fmt: skip
     result = {name: t.seconds for name, t in timers.items()}
-    result.update(total=total, bytes=path.stat().st_size, scenarios=written.scenarios)
+    result.update(write_cpu=timers["write"].cpu, total=total, bytes=path.stat().st_size,
+                  scenarios=written.scenarios)  # fmt: skip
+    path.unlink()
     return result
 
 
@@ -139,60 +147,40 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
         size = (folder / "cli.nc").stat().st_size
         n = int(result.stdout.split("scenarios: ")[1].split()[0].replace(",", ""))
-        print(f"fleetsim CLI: {n:,} scenarios x 10 years in {wall:.1f} s wall "
-              f"({n / wall:,.0f} scenarios/s = {10 * n / wall:,.0f} scenario-years/s end to end, "
-              f"all cores), peak RSS {rss:.2f} GiB, file {size / 2**30:.2f} GiB "
-              f"(zlib 1, float32, all {_n_outputs()} variables)")  # fmt: skip
+        print(f"fleetsim CLI (defaults: blosc_lz4, float32, all {_n_outputs()} variables): "
+              f"{n:,} scenarios x 10 years in {wall:.1f} s wall ({n / wall:,.0f} scenarios/s "
+              f"end to end, all cores), peak RSS {rss:.2f} GiB, file {size / 2**30:.2f} GiB")  # fmt: skip
         (folder / "cli.nc").unlink()
 
-        # 1b. one kernel thread, a tenth of the grid
-        small = grid(args.scale / 10)
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "fleetsim", *small, "sweep.threads=1",
-             f"output.path={folder}/one.nc", f"hydra.run.dir={folder}/one"],
-            capture_output=True, check=True, cwd=ROOT,
-        )  # fmt: skip
-        one = time.perf_counter() - start
-        from fleetsim import api, axes, catalog, config
-
-        m = axes.size(axes.build(config.validate(api.compose(small), catalog.load().ids())))
-        print(f"fleetsim CLI with sweep.threads=1: {m:,} scenarios in {one:.1f} s wall "
-              f"({m / one:,.0f} scenarios/s = {10 * m / one:,.0f} scenario-years/s; the writer "
-              "thread still runs beside the kernel)")  # fmt: skip
-        (folder / "one.nc").unlink()
-
-        # 2. where the time goes
+        # 2. where the time goes, per compression
         from fleetsim import layout
 
         raw_bytes = n * 4 * (len(layout.SCENARIO_OUTPUTS) + 10 * len(layout.YEAR_OUTPUTS)) + n
-        for level in (1, 0):
-            t = instrumented([*overrides, f"output.compression_level={level}"], folder / "x.nc")
-            print(f"compression_level={level}: total {t['total']:.1f} s = file set-up "
-                  f"{t['create']:.2f} s + streaming; kernel {t['kernel']:.1f} s (main thread), "
-                  f"NetCDF writes {t['write']:.1f} s (writer thread, overlapped), close+rename "
-                  f"{t['commit']:.2f} s; {raw_bytes / 2**30:.2f} GiB of values -> "
-                  f"{t['bytes'] / 2**30:.2f} GiB file ({raw_bytes / t['write'] / 2**20:,.0f} MiB/s "
-                  "of values through the writer)")  # fmt: skip
-            if level == 0:
-                plain = t
-            else:
-                packed = t
-        print(f"so: at level 1 the writer ({packed['write']:.1f} s) is the critical path and "
-              f"nearly all CPU (zlib + shuffle; its {packed['bytes'] / 2**30:.2f} GiB reach the "
-              f"disk in about a second, see below); at level 0 its {plain['write']:.1f} s are "
-              f"HDF5 plus the page cache absorbing {plain['bytes'] / 2**30:.1f} GiB")  # fmt: skip
-        # 3. the disk's raw speed for the same bytes
-        for label, nbytes, netcdf in (("uncompressed", plain["bytes"], plain["write"]),
-                                      ("compressed", packed["bytes"], packed["write"])):  # fmt: skip
-            cached = raw_write(nbytes, folder, fsync=False)
-            synced = raw_write(nbytes, folder, fsync=True)
-            print(f"raw write of the {label} file's {nbytes / 2**30:.2f} GiB: numpy.tofile "
-                  f"{cached:.1f} s (page cache), {synced:.1f} s with fsync; the NetCDF writer took "
-                  f"{netcdf:.1f} s")  # fmt: skip
+        runs = {}
+        for compression in ("blosc_lz4", "zstd", "zlib", "none"):
+            t = instrumented([*overrides, f"output.compression={compression}"], folder / "x.nc")
+            t["tofile"] = raw_write(int(t["bytes"]), folder, fsync=False)
+            runs[compression] = t
+        print(
+            f"{raw_bytes / 2**30:.2f} GiB of values; seconds (writer: wall on its thread, "
+            "overlapping the kernel, and that thread's CPU):"
+        )
+        print(f"  {'compression':12s} {'kernel':>7s} {'writer':>7s} {'w. CPU':>7s} "
+              f"{'tofile':>7s} {'total':>7s} {'file GiB':>8s}  writer/kernel total/kernel "
+              "file/zlib")  # fmt: skip
+        for name, t in runs.items():
+            print(f"  {name:12s} {t['kernel']:7.1f} {t['write']:7.1f} {t['write_cpu']:7.1f} "
+                  f"{t['tofile']:7.1f} {t['total']:7.1f} {t['bytes'] / 2**30:8.2f}  "
+                  f"{t['write'] / t['kernel']:13.2f} {t['total'] / t['kernel']:12.2f} "
+                  f"{t['bytes'] / runs['zlib']['bytes']:9.2f}")  # fmt: skip
+        print(
+            "targets (default compression): writer/kernel <= 1, total/kernel <= 1.3, "
+            "file/zlib <= 1.2, CLI peak RSS <= 1 GiB"
+        )
         print(
             f"peak RSS of this process (in-process runs): "
-            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB"
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; "
+            f"load average now {os.getloadavg()[0]:.2f}"
         )
     finally:
         if not args.dir:

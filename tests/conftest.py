@@ -36,3 +36,22 @@ def _no_catalog_cache_leak():
     elsewhere cannot leak its catalog into the next test (a reload takes ~20 ms)."""
     yield
     fleetsim.catalog.load.cache_clear()
+
+
+@pytest.fixture
+def float64_runs(monkeypatch):
+    """Make ``fleetsim.run`` keep float64 outputs (``output.float32=false``) unless a test says
+    otherwise: hand-computed physics is checked at float64's precision, not float32's."""
+    import fleetsim
+    from fleetsim import api
+
+    real = api.run
+
+    def run(overrides=None):
+        overrides = list(overrides or [])
+        if not any(str(o).startswith("output.float32=") for o in overrides):
+            overrides.append("output.float32=false")
+        return real(overrides)
+
+    monkeypatch.setattr(fleetsim, "run", run)
+    monkeypatch.setattr(api, "run", run)

@@ -96,7 +96,7 @@ def test_kernel_matches_oracle(monkeypatch, catalog_dir, seed, forced):
     loaded = catalog.load()
     rng = np.random.default_rng(seed)
     overrides = _random_overrides(rng, loaded.tables["models"].ids, loaded.tables["hardware"].ids)
-    overrides += forced
+    overrides += [*forced, "output.float32=false"]  # the physics in float64, as computed
     cfg = api.compose(overrides)
     scenario = config.validate(cfg, loaded.ids())
     ds = api.run_config(cfg, progress=False)
@@ -159,8 +159,9 @@ def test_compiled_kernel_equals_python_kernel(monkeypatch):
         0, n, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length, inputs.axis_values,
         inputs.multi_start, inputs.multi_slots, 3, inputs.hardware, inputs.models, inputs.fabrics,
         inputs.cooling, inputs.dtype_bytes, inputs.compute_column, inputs.pool_hardware, inputs.pool_share,
-        everything.scenario, everything.year,
-        invariants.rules().scenario, invariants.rules().year, *python, np.empty((n + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64),
+        everything.scenario, everything.year, invariants.rules().scenario, invariants.rules().year,
+        False, 0, np.empty((0, 0), np.float32), np.empty((0, 0, 0), np.float32), *python,
+        np.empty((n + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64),
     )  # fmt: skip
     python = (python[0].T, python[1].transpose(1, 0, 2), python[2])  # scenario-major, as compiled
     for got, expected in zip(python, compiled, strict=True):

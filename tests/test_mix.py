@@ -8,6 +8,9 @@ import pytest
 import fleetsim
 from fleetsim import analysis, hardware_mix
 
+#: mixes are compared with single-hardware runs at float64 precision
+pytestmark = pytest.mark.usefixtures("float64_runs")
+
 BASE = [
     "finance.years=4",
     "workload.requests_per_day=2e7",
