@@ -151,6 +151,10 @@ def conf_digest() -> str:
 _COMPOSED: dict[tuple[str, tuple[str, ...]], DictConfig] = {}
 
 
+#: (id of a cached config, catalog checksum) -> its validated Scenario (see :func:`_prepare`)
+_VALIDATED: dict[tuple[int, str], config.Scenario] = {}
+
+
 def _composed(overrides: Sequence[str] | None) -> DictConfig:
     """Return the composed config (read-only: copy it to change it).
 
@@ -279,7 +283,12 @@ def _prepare(cfg: DictConfig):
     from fleetsim import axes, catalog
 
     loaded = catalog.load()
-    scenario = config.validate(cfg, loaded.ids())
+    key = (id(cfg), loaded.sha256)  # a cached config lives (and keeps its id) for the process
+    scenario = _VALIDATED.get(key)
+    if scenario is None:
+        scenario = config.validate(cfg, loaded.ids())
+        if any(cached is cfg for cached in _COMPOSED.values()):
+            _VALIDATED[key] = scenario
     whole = axes.build(scenario)
     grid = axes.shard(whole, scenario.run["sweep.shards"], scenario.run["sweep.shard"])
     return loaded, scenario, whole, grid

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import sys
+from functools import cache
 
 import numpy as np
 import xarray as xr
@@ -40,8 +41,9 @@ _KEY_UNITS = {
 }
 
 
+@cache
 def version() -> str:
-    """Return the installed fleetsim version."""
+    """Return the installed fleetsim version (read once per process)."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as package_version
 
@@ -116,7 +118,8 @@ def config_sha256(scenario: Scenario, catalog_sha256: str) -> str:
     never keeps parts computed by different physics). A shard's file is complete and current
     when it exists under its final name with this value in its ``config_sha256`` attribute.
     """
-    tree = yaml.safe_load(scenario.resolved_yaml) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster, same tree
+    tree = yaml.load(scenario.resolved_yaml, Loader=loader) or {}  # noqa: S506 (a safe loader)
     for group, key in _NOT_HASHED:
         tree.get(group, {}).pop(key, None)
     tree.pop("hydra", None)
