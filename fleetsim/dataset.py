@@ -118,8 +118,12 @@ def config_sha256(scenario: Scenario, catalog_sha256: str) -> str:
     never keeps parts computed by different physics). A shard's file is complete and current
     when it exists under its final name with this value in its ``config_sha256`` attribute.
     """
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster, same tree
-    tree = yaml.load(scenario.resolved_yaml, Loader=loader) or {}  # noqa: S506 (a safe loader)
+    # yaml.safe_load with libyaml's safe loader when present (~10x faster, the same tree)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(scenario.resolved_yaml)
+    try:
+        tree = loader.get_single_data() or {}
+    finally:
+        loader.dispose()
     for group, key in _NOT_HASHED:
         tree.get(group, {}).pop(key, None)
     tree.pop("hydra", None)
