@@ -573,6 +573,7 @@ def fit(
     train: np.ndarray | None = None,
     overheads: Sequence[float] = OVERHEADS,
     start: Fit | None = None,
+    errors: np.ndarray | None = None,
 ) -> Fit:
     """Fit the hierarchical efficiency model on the rows where ``train`` is True.
 
@@ -588,7 +589,10 @@ def fit(
         The per-step overheads of the tables' last axis. [s]
     start : Fit, optional
         A fit to start from (cross-validation folds): families are searched within WINDOW grid
-        steps of it first, the full grid only when the best point lies on the window's edge.
+        steps of it first, the full grid only when the best point lies on the window's edge,
+        and only the overheads next to its own are tried.
+    errors : ndarray, optional
+        :func:`log_errors` of ``tables`` (passed by cross-validation, which reuses them).
 
     Returns
     -------
@@ -600,7 +604,6 @@ def fit(
     train = np.ones(len(rows), bool) if train is None else np.asarray(train, bool)
     idx = np.flatnonzero(train)
     train_rows = [rows[i] for i in idx]
-    measured = np.log([r.measured for r in train_rows])
     hardware = np.array([r.hardware for r in train_rows])
     family_of = np.array([r.family for r in train_rows])
     systems: dict[str, set] = {}
@@ -617,12 +620,25 @@ def fit(
     shifts_tried = np.arange(-MAX_SHIFT, MAX_SHIFT + 1)
     shift_penalty = SCALE_PENALTY * (shifts_tried * np.log(GRID_RATIO)) ** 2
     all_c, all_m = np.arange(len(ETA_C)), np.arange(len(ETA_M))
+    if errors is None:
+        errors = log_errors(tables, rows)
+    tried = range(len(overheads))
+    if start is not None:  # a fold moves the overhead by one grid step at most
+        tried = range(max(start.overhead_index - 1, 0), min(start.overhead_index + 2, len(tried)))
+    key_of = {
+        "accelerator": list(hardware),
+        "engine": groups["engine"],
+        "class": groups["class"],
+    }
+    members = {
+        (name, key): np.array([k == key for k in key_of[name]])
+        for name, ks in (("accelerator", scaled), *keys.items())
+        for key in ks
+    }
     best = None
-    for k_o in range(len(overheads)):
-        tab = tables[idx, :, :, k_o]
-        errors = np.abs(tab - measured[:, None, None])
-        errors = np.where(np.isnan(errors), INFEASIBLE, errors)
-        per_family = {f: errors[family_of == f] for f in families}
+    for k_o in tried:
+        errors_o = errors[idx, :, :, k_o]
+        per_family = {f: errors_o[family_of == f] for f in families}
         if start is not None:
             family = {f: start.family.get(f, (len(ETA_C) // 2, len(ETA_M) // 2)) for f in families}
             shift = {h: start.shift.get(h, 0) for h in scaled}
@@ -652,31 +668,28 @@ def fit(
                     ref_ratio = log_ratio[family[f]]
             ic = np.array([family[f][0] for f in family_of])
             im = np.array([family[f][1] for f in family_of])
-            for _name, values, key_of in (
-                ("accelerator", shift, list(hardware)),
-                ("engine", engine, groups["engine"]),
-                ("class", klass, groups["class"]),
-            ):
+            for name, values in (("accelerator", shift), ("engine", engine), ("class", klass)):
                 for key in values:
-                    sel = np.array([k == key for k in key_of])
-                    total_shift = np.array(
-                        [
-                            shift.get(h, 0) + engine.get(e, 0) + klass.get(c, 0)
-                            for h, e, c in zip(
-                                hardware, groups["engine"], groups["class"], strict=True
-                            )
-                        ]
-                    )
+                    sel = members[(name, key)]
                     rest = total_shift[sel] - values[key]
-                    loss = _shift_loss(errors[sel], ic[sel], im[sel], rest, shifts_tried)
-                    values[key] = int(shifts_tried[np.argmin(loss + shift_penalty)])
+                    loss = _shift_loss(errors_o[sel], ic[sel], im[sel], rest, shifts_tried)
+                    new = int(shifts_tried[np.argmin(loss + shift_penalty)])
+                    total_shift[sel] += new - values[key]
+                    values[key] = new
             if (family, shift, engine, klass) == before:
                 break
         candidate = Fit(tuple(overheads), k_o, family, shift, 0.0, engine, klass)
-        total = _penalised_loss(candidate, errors, train_rows, log_ratio)
+        total = _penalised_loss(candidate, errors_o, train_rows, log_ratio)
         if best is None or total < best.loss - 1e-12:
             best = dataclasses.replace(candidate, loss=total)
     return best
+
+
+def log_errors(tables: np.ndarray, rows: Sequence[Row]) -> np.ndarray:
+    """Return |log prediction - log measurement| on the grid, INFEASIBLE where nothing fits."""
+    measured = np.log([r.measured for r in rows])
+    errors = np.abs(tables - measured[:, None, None, None])
+    return np.where(np.isnan(errors), INFEASIBLE, errors)
 
 
 def _best_pair(errors, shifts, current, windowed, log_ratio, ref_ratio, all_c, all_m):
@@ -740,10 +753,11 @@ def cross_validate(
     """
     keys = [getattr(r, group) for r in rows]
     out = np.empty(len(rows))
-    everything = fit(tables, rows, None, overheads)
+    errors = log_errors(tables, rows)
+    everything = fit(tables, rows, None, overheads, errors=errors)
     for key in dict.fromkeys(keys):
         held = np.array([k == key for k in keys])
-        fitted = fit(tables, rows, ~held, overheads, start=everything)
+        fitted = fit(tables, rows, ~held, overheads, start=everything, errors=errors)
         out[held] = predict_log(
             fitted, tables[held], [r for r, h in zip(rows, held, strict=True) if h]
         )
