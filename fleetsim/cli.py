@@ -52,7 +52,8 @@ def launcher_threads(launcher: DictConfig | None) -> int:
 
 
 def _summary(path: Path, scenarios: int) -> str:
-    from fleetsim import io, summary
+    from fleetsim import io
+    from fleetsim.analysis import summary
 
     if scenarios > SUMMARY_LIMIT:
         return f"scenarios: {scenarios:,} (summary skipped above {SUMMARY_LIMIT:,})"

@@ -18,53 +18,11 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from fleetsim import efficiency, hardware_mix, units
+from fleetsim import efficiency, hardware_mix, uncertainty, units
 from fleetsim.errors import ConfigError
+from fleetsim.fields import Field
 from fleetsim.precision import DTYPES
-
-
-@dataclass(frozen=True)
-class Field:
-    """One scenario field of the config.
-
-    Parameters
-    ----------
-    key : str
-        Dotted config key.
-    kind : str
-        ``"number"``, ``"integer"``, ``"choice"`` or ``"catalog"``.
-    low, high : float
-        Inclusive bounds for numbers (``high`` may be ``inf``).
-    choices : tuple of str
-        Allowed labels for ``"choice"`` fields.
-    catalog : str
-        Catalog table for ``"catalog"`` fields (``"hardware"``, ``"models"``, ...).
-    nullable : bool
-        ``null`` allowed, meaning "no bound" (stored as ``inf``).
-    si_factor : float
-        Multiply the config value by this to get SI (e.g. USD/kWh -> USD/J).
-    low_exclusive : bool
-        The lower bound itself is not allowed.
-    auto : bool
-        The label ``"auto"`` is allowed (the kernel searches the value; stored as 0).
-    """
-
-    key: str
-    kind: str
-    low: float = -math.inf
-    high: float = math.inf
-    choices: tuple[str, ...] = ()
-    catalog: str = ""
-    nullable: bool = False
-    si_factor: float = 1.0
-    low_exclusive: bool = False
-    auto: bool = False
-
-    @property
-    def name(self) -> str:
-        """Dimension name of the field when swept: the last part of its key."""
-        return self.key.rsplit(".", 1)[-1]
-
+from fleetsim.registry import registry
 
 _YEAR = units.SECONDS_PER_YEAR
 #: most dimensions an output array may have (numpy's limit)
@@ -542,8 +500,6 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
 
 def _validate_uncertainty(tree: object, swept: list[str], run: dict[str, Any]) -> dict[str, Any]:
     """Return key -> distribution for the fields the ``uncertainty`` group makes uncertain."""
-    from fleetsim import uncertainty
-
     uncertain: dict[str, Any] = {}
     for spec in FIELDS:
         node = tree
@@ -588,8 +544,6 @@ def known_keys() -> set[str]:
     set of str
         Keys of :data:`FIELDS`, :data:`RUN_FIELDS` and the ``output`` switches.
     """
-    from fleetsim.uncertainty import PARAMETERS
-
     uncertain = {
         f"uncertainty.{f.key}" for f in FIELDS if f.kind in ("number", "integer") and "." in f.key
     }
@@ -600,7 +554,7 @@ def known_keys() -> set[str]:
         | {"output.compression"}
         | {"mix.candidates", "mix.share_step", "mix.shares"}
         | uncertain
-        | {f"{key}.{p}" for key in uncertain for p in PARAMETERS}
+        | {f"{key}.{p}" for key in uncertain for p in uncertainty.PARAMETERS}
     )
 
 
@@ -659,14 +613,12 @@ def _validate_run(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _validate_variables(value: object) -> tuple[str, ...]:
-    """Return the output variables ``output.variables`` asks for, in kernel order.
+    """Return the output variables ``output.variables`` asks for (registry order).
 
     ``"all"`` (default) or a list of names from ``fleetsim/variables.yaml``; ``status`` is always
     written (it says which scenarios are feasible).
     """
-    from fleetsim import layout
-
-    names = ("status", *layout.SCENARIO_OUTPUTS, *layout.YEAR_OUTPUTS)
+    names = tuple(registry())
     if value == "all":
         return names
     items = value if isinstance(value, list | tuple) else None

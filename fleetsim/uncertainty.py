@@ -22,14 +22,11 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fleetsim.errors import ConfigError
-
-if TYPE_CHECKING:
-    from fleetsim.config import Field
+from fleetsim.fields import Field
 
 #: distribution name -> its parameters (all required, in this order)
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {

@@ -48,7 +48,7 @@ _PER_HARDWARE = {
 
 
 def _registry() -> dict:
-    path = Path(fleetsim.analysis.__file__).parent / "variables.yaml"
+    path = Path(fleetsim.analysis.__file__).parents[1] / "variables.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 

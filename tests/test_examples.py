@@ -14,7 +14,7 @@ import matplotlib.image
 import pytest
 
 import fleetsim
-import fleetsim.plots as fp
+import fleetsim.analysis.plots as fp
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "scripts" / "examples"

@@ -1,4 +1,4 @@
-"""Figures of fleetsim.plots and the fleetsim-report command on the synthetic Dataset."""
+"""Figures of fleetsim.analysis.plots and the fleetsim-report command on the synthetic Dataset."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 import fleetsim.analysis as an
-import fleetsim.plots as fp
-import fleetsim.report as fr
+import fleetsim.analysis.plots as fp
+import fleetsim.analysis.report as fr
 from tests.synthetic import add_samples, make_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -312,7 +312,7 @@ def test_python_dash_m_entry_point(tmp_path):
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
     run = subprocess.run(
-        [sys.executable, "-m", "fleetsim.report", str(tmp_path / "missing.nc")],
+        [sys.executable, "-m", "fleetsim.analysis.report", str(tmp_path / "missing.nc")],
         capture_output=True,
         text=True,
         cwd=tmp_path,

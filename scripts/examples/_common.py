@@ -2,7 +2,7 @@
 
 Every example runs as ``python scripts/examples/NAME.py [--out DIR] [--quick]``: it simulates
 with :func:`fleetsim.run`, draws with matplotlib (no pyplot, Agg canvas) in the style of
-:mod:`fleetsim.plots`, writes PNG files to ``DIR`` (default ``docs/figures``) and prints its
+:mod:`fleetsim.analysis.plots`, writes PNG files to ``DIR`` (default ``docs/figures``) and prints its
 answer in a few lines. ``--quick`` runs a reduced sweep (used by the tests).
 """
 

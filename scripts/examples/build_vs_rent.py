@@ -22,7 +22,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 import fleetsim
-from fleetsim.plots import COMPACT, STYLE, axis_label
+from fleetsim.analysis.plots import COMPACT, STYLE, axis_label
 
 MODEL = "llama3.1-70b"
 YEARS = 5

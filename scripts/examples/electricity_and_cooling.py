@@ -19,7 +19,7 @@ from _common import Timer, figure, parse_args, save, usd
 from matplotlib.lines import Line2D
 
 import fleetsim
-from fleetsim.plots import COMPACT, STYLE, axis_label
+from fleetsim.analysis.plots import COMPACT, STYLE, axis_label
 
 MODEL = "llama3.1-70b"
 YEARS = 5

@@ -18,7 +18,7 @@ from _common import Timer, figure, parse_args, save
 
 import fleetsim
 from fleetsim.analysis import decode_status
-from fleetsim.plots import STYLE, compact
+from fleetsim.analysis.plots import STYLE, compact
 
 MODEL = "llama3.1-405b"
 HARDWARE = ("h100-sxm", "h200", "b200", "mi300x")

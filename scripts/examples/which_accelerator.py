@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 
 import fleetsim
 from fleetsim.analysis import decode_status, scenario_table
-from fleetsim.plots import COMPACT, STYLE, axis_label, compact
+from fleetsim.analysis.plots import COMPACT, STYLE, axis_label, compact
 
 MODEL = "llama3.1-70b"
 YEARS = 5

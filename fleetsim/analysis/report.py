@@ -26,9 +26,9 @@ from fleetsim.analysis import (
     scenario_dims,
     tco_residual,
 )
+from fleetsim.analysis.plots import standard_figures
 from fleetsim.errors import InputError
 from fleetsim.io import open_dataset
-from fleetsim.plots import standard_figures
 
 #: resolution of the written PNG files [dots per inch]
 DPI = 110

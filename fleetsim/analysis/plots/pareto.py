@@ -1,0 +1,109 @@
+"""Trade-off figures: cost against latency with the Pareto front.
+
+Serving-frontier figures (e.g. cost against tokens per second per user) belong here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from fleetsim.analysis.dims import mean_over_samples, scenario_dims
+from fleetsim.analysis.pareto import pareto_front
+from fleetsim.analysis.plots.style import (
+    COST,
+    STYLE,
+    axis_label,
+    fmt,
+    new_figure,
+    no_data,
+    set_title,
+    year_text,
+)
+from fleetsim.analysis.selection import scenario_table
+
+
+def _annotate_front(ax: Axes, front: Any, cost: str, latency: str, dims: list[Hashable]) -> None:
+    """Label each Pareto point with its scenario's labels along the swept dimensions.
+
+    Scenarios at the same point (ties, e.g. a swept setting that changes nothing) share one
+    label listing their values as ``a/b/c``, so labels never print on top of each other.
+    """
+    for (x, y), group in front.groupby([latency, cost], sort=False):
+        parts = ("/".join(dict.fromkeys(fmt(value) for value in group[dim])) for dim in dims)
+        ax.annotate(", ".join(parts), (x, y), xytext=(6, 4), textcoords="offset points", fontsize=9)
+
+
+def _log_if_wide(ax: Axes, values: Any, axis: str) -> None:
+    """Use a log scale on ``axis`` when positive values span more than two decades."""
+    values = np.asarray(values, dtype=float)
+    if values.size and values.min() > 0 and values.max() / values.min() > 100:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+
+
+def plot_pareto(
+    ds: xr.Dataset,
+    cost: str = COST,
+    latency: str = "ttft_s",
+    year: int | None = None,
+    hue: Hashable = "hardware",
+) -> Figure:
+    """Scatter of cost against latency for every scenario, with the Pareto front highlighted.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fleetsim result.
+    cost : str, default "cost_per_million_output_tokens_usd"
+        Cost variable (vertical axis). [USD]
+    latency : str, default "ttft_s"
+        Latency variable (horizontal axis). [s]
+    year : int, optional
+        Year used for per-year variables. Default: the last year. [year]
+    hue : hashable, default "hardware"
+        Dimension whose labels colour the points.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Infeasible scenarios are left out.
+    """
+    ds = mean_over_samples(ds)
+    points = scenario_table(ds, [cost, latency], year).dropna(subset=[cost, latency])
+    front = pareto_front(ds, cost, latency, year)
+    swept = [dim for dim in scenario_dims(ds[cost]) if ds.sizes[dim] > 1]
+    fig = new_figure("pareto")
+    with mpl.rc_context(STYLE):
+        ax = fig.add_subplot()
+        set_title(ax, f"Cost against latency{year_text(ds[cost], year)}", {})
+        ax.set_xlabel(axis_label(ds[latency]))
+        ax.set_ylabel(axis_label(ds[cost]))
+        if points.empty:
+            no_data(ax, "no feasible scenario")
+            return fig
+        groups = points.groupby(hue, sort=False) if hue in points else [("all", points)]
+        for label, group in groups:
+            ax.scatter(group[latency], group[cost], s=30, alpha=0.8, label=fmt(label))
+        ax.plot(
+            front[latency],
+            front[cost],
+            "k--",
+            marker="o",
+            mfc="none",
+            ms=11,
+            lw=1,
+            label="Pareto front",
+        )
+        if len(front) <= 10:
+            _annotate_front(ax, front, cost, latency, swept)
+        _log_if_wide(ax, points[latency], "x")
+        _log_if_wide(ax, points[cost], "y")
+        ax.margins(0.12)
+        ax.legend(title=str(hue) if hue in points else None, loc="best")
+    return fig

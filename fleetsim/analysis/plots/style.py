@@ -1,0 +1,178 @@
+"""The house style of fleetsim figures: sizes, fonts, number formats, labels in words.
+
+Every figure is a :class:`matplotlib.figure.Figure` drawn on an Agg canvas (no pyplot state, no
+display needed) with constrained layout. Axis labels are ``long_name [units]`` from the
+variables' attributes.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from fleetsim.analysis.dims import YEAR, at_year, scenario_dims
+from fleetsim.analysis.selection import cheapest_scenario
+
+COST = "cost_per_million_output_tokens_usd"
+#: figure sizes [in]; at the report's 110 dpi text stays legible
+FIGSIZE = {
+    "tco_breakdown": (9.0, 5.5),
+    "cost_heatmap": (9.0, 6.0),
+    "pareto": (9.0, 6.0),
+    "fleet": (13.0, 4.5),
+    "sensitivity": (9.0, 5.0),
+}
+#: at most this many tick labels per axis
+MAX_TICKS = 25
+#: a dotted config key such as ``finance.electricity_usd_per_kwh``, optionally `` (uncertain)``
+CONFIG_KEY = re.compile(r"(?:[a-z][a-z0-9_]*\.)+(?P<leaf>[a-z][a-z0-9_]*)(?P<suffix> \(.+\))?")
+#: last words of a config key that already say it is an amount of money
+MONEY_WORDS = frozenset({"cost", "price", "capex", "opex"})
+STYLE = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "figure.titlesize": 13,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+
+Selection = Mapping[Hashable, Any]
+
+
+def new_figure(name: str) -> Figure:
+    """Return an empty constrained-layout Figure of the standard size for ``name``."""
+    fig = Figure(figsize=FIGSIZE[name], layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _readable(name: str, units: str) -> str:
+    """Return a dotted config key (``long_name`` of a swept coordinate) as words.
+
+    ``finance.electricity_usd_per_kwh`` with units ``USD/kWh`` becomes ``electricity price``: the
+    last key part without the trailing words that restate the units (``usd per kwh``; "price"
+    added when those were money), underscores as spaces. A suffix such as `` (uncertain)`` is
+    kept; any other text is returned unchanged.
+    """
+    match = CONFIG_KEY.fullmatch(name)
+    if match is None:
+        return name
+    words = match["leaf"].split("_")
+    unit_words = {"per", *re.findall(r"[a-z]+", units.lower())} if units not in ("1", "") else set()
+    stripped = []
+    while len(words) > 1 and words[-1] in unit_words:
+        stripped.insert(0, words.pop())
+    if stripped[:1] == ["usd"] and words[-1] not in MONEY_WORDS:
+        words.append("price")  # electricity_usd_per_kwh is a price
+    return " ".join(words) + (match["suffix"] or "")
+
+
+def axis_label(da: xr.DataArray) -> str:
+    """Return ``long_name [units]`` (units omitted when dimensionless).
+
+    A coordinate whose ``long_name`` is its dotted config key is shown as words
+    (``finance.electricity_usd_per_kwh`` -> ``electricity price [USD/kWh]``).
+    """
+    units = str(da.attrs.get("units", "1"))
+    name = _readable(str(da.attrs.get("long_name", da.name)), units)
+    return name if units in ("1", "") else f"{name} [{units}]"
+
+
+def fmt(label: Any) -> str:
+    """Return a coordinate label as short text."""
+    return f"{label:g}" if isinstance(label, float | np.floating) else str(label)
+
+
+def compact(value: float, _position: object = None) -> str:
+    """Return a number with 3 significant digits and a k/M/G/T suffix above a thousand."""
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+COMPACT = FuncFormatter(compact)
+
+
+def _describe(selection: Selection) -> str:
+    """Return ``dim=label, ...`` for a scenario selection."""
+    return ", ".join(f"{dim}={fmt(label)}" for dim, label in selection.items())
+
+
+def set_title(ax_or_fig: Axes | Figure, title: str, selection: Selection) -> None:
+    """Set a title with the wrapped scenario description as a second line."""
+    text = title if not selection else f"{title}\n" + textwrap.fill(_describe(selection), 95)
+    if isinstance(ax_or_fig, Figure):
+        ax_or_fig.suptitle(text)
+    else:
+        ax_or_fig.set_title(text)
+
+
+def year_text(da: xr.DataArray, year: int | None) -> str:
+    """Return ", year N" naming the year shown of a per-year variable, else ""."""
+    return f", year {int(at_year(da, year)[YEAR])}" if YEAR in da.dims else ""
+
+
+def no_data(ax: Axes, message: str) -> None:
+    """Write ``message`` in the middle of an empty axes (without ticks)."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="dimgray")
+
+
+def complete_selection(da: xr.DataArray, sel: Selection | None = None) -> dict[Hashable, Any]:
+    """Complete ``sel`` with the lowest-``da`` scenario among those matching it.
+
+    Falls back to the first label of each free dimension when every candidate is infeasible.
+    """
+    chosen = dict(sel or {})
+    candidates = da.sel(chosen)
+    name = str(da.name or "value")
+    try:
+        best = cheapest_scenario(candidates.to_dataset(name=name), name)
+    except ValueError:
+        best = {dim: candidates[dim].values[0] for dim in scenario_dims(candidates)}
+    return {dim: chosen.get(dim, best.get(dim)) for dim in scenario_dims(da)}
+
+
+def _points(key: str) -> float:
+    """Return the font size [pt] of rcParams ``key`` (named sizes count as ``font.size``)."""
+    size = mpl.rcParams[key]
+    return float(size) if isinstance(size, int | float) else float(mpl.rcParams["font.size"])
+
+
+def set_ticks(ax: Axes, axis: str, labels: list[str]) -> None:
+    """Put category labels on ``axis`` ("x" or "y"), thinned and turned so they do not overlap.
+
+    X labels stay horizontal when their estimated width (0.6 em a character) fits in three
+    quarters of the figure width, and are turned upright otherwise.
+    """
+    step = int(np.ceil(len(labels) / MAX_TICKS))
+    positions = np.arange(0, len(labels), step)
+    shown = [labels[i] for i in positions]
+    if axis == "y":
+        ax.set_yticks(positions, shown)
+        return
+    width = len(shown) * (max(map(len, shown)) + 2) * 0.6 * _points("xtick.labelsize") / 72
+    fits = width < 0.75 * ax.get_figure().get_figwidth()
+    ax.set_xticks(positions, shown, rotation=0 if fits else 90)
+
+
+def legend_columns(fig: Figure, labels: list[str]) -> int:
+    """Return how many legend columns of ``labels`` fit across the figure (0.55 em a char)."""
+    column = (max(map(len, labels), default=1) + 5) * 0.55 * _points("legend.fontsize") / 72
+    return int(max(1, min(len(labels), fig.get_figwidth() // column)))

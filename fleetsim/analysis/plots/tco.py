@@ -1,0 +1,155 @@
+"""Figures of one scenario over years: the TCO lines as stacked bars, the fleet's size and power."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import matplotlib as mpl
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from fleetsim.analysis.breakdown import tco_breakdown
+from fleetsim.analysis.dims import YEAR, mean_over_samples
+from fleetsim.analysis.plots.style import (
+    COMPACT,
+    STYLE,
+    Selection,
+    axis_label,
+    compact,
+    complete_selection,
+    fmt,
+    legend_columns,
+    new_figure,
+    no_data,
+    set_title,
+)
+
+FLEET_VARIABLES = ("accelerators", "facility_power_w", "utilisation")
+
+
+def _stack_bars(ax: Axes, parts: xr.Dataset) -> np.ndarray:
+    """Draw the variables of ``parts`` as stacked bars over years; return the yearly totals."""
+    years = parts[YEAR].values
+    above = np.zeros(years.size)
+    below = np.zeros(years.size)
+    colors = mpl.colormaps["tab10"]
+    for index, line in enumerate(parts.data_vars.values()):
+        values = np.asarray(line.values, dtype=float).reshape(years.size)
+        base = np.where(values >= 0, above, below)
+        label = str(line.attrs.get("long_name", line.name))
+        bars = ax.bar(years, values, bottom=base, color=colors(index % 10), label=label)
+        for bar in bars:  # a zero-height bar on top must not stop the y margin
+            bar.sticky_edges.y[:] = [0.0]
+        above += np.clip(values, 0, None)
+        below += np.clip(values, None, 0)
+    return above + below
+
+
+def plot_tco_breakdown(ds: xr.Dataset, sel: Selection | None = None) -> Figure:
+    """Stacked bars of the annual TCO component lines of one scenario.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fleetsim result.
+    sel : mapping, optional
+        ``{dimension: label}``; missing dimensions default to the cheapest scenario (lowest
+        ``tco_usd`` in the last year) among those matching ``sel``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Annual cost per component over years, with the yearly total written above each bar
+        (legend entries are the components' long names; all share the units of ``tco_usd``).
+        The lines are not checked against ``tco_usd`` here (a file stored with few significant
+        digits would fail); the report shows the residual.
+    """
+    ds = mean_over_samples(ds)
+    scenario = complete_selection(ds["tco_usd"], sel)
+    parts = tco_breakdown(ds, check=False, **scenario)
+    fig = new_figure("tco_breakdown")
+    with mpl.rc_context(STYLE):
+        ax = fig.add_subplot()
+        set_title(ax, "Annual total cost of ownership by component", scenario)
+        ax.set_xlabel(axis_label(ds[YEAR]))
+        units = ds["tco_usd"].attrs.get("units", "USD")
+        ax.set_ylabel(f"annual cost [{units}]")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(COMPACT)
+        if all(bool(parts[name].isnull().all()) for name in parts.data_vars):
+            no_data(ax, "infeasible scenario: no costs")
+            return fig
+        totals = _stack_bars(ax, parts)
+        for year, total in zip(parts[YEAR].values, totals, strict=True):
+            ax.annotate(
+                compact(total),
+                (year, max(total, 0)),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
+        ax.margins(y=0.12)
+        labels = ax.get_legend_handles_labels()[1]
+        fig.legend(loc="outside lower center", ncols=legend_columns(fig, labels), frameon=False)
+    return fig
+
+
+def _fleet_panel(ax: Axes, da: xr.DataArray, hue: Hashable | None) -> None:
+    """Plot one per-year fleet variable, one line per ``hue`` label."""
+    lines = [(label, da.sel({hue: label})) for label in da[hue].values] if hue else [("", da)]
+    for label, line in lines:
+        if not bool(line.isnull().all()):
+            ax.plot(line[YEAR].values, line.values, marker="o", label=fmt(label))
+    ax.set_xlabel(axis_label(da[YEAR]))
+    ax.set_ylabel(axis_label(da))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if "utilisation" in str(da.name):
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    else:
+        ax.yaxis.set_major_formatter(COMPACT)
+
+
+def plot_fleet(ds: xr.Dataset, sel: Selection | None = None, hue: Hashable = "hardware") -> Figure:
+    """Three panels over years: accelerators, facility power and utilisation.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fleetsim result.
+    sel : mapping, optional
+        Labels of the dimensions other than ``hue``; missing ones default to the cheapest
+        scenario.
+    hue : hashable, default "hardware"
+        Dimension drawn as one line per label (ignored when it has a single value).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Infeasible scenarios draw no line.
+    """
+    ds = mean_over_samples(ds)
+    hue_dim = hue if hue in ds.dims and ds.sizes[hue] > 1 else None
+    scenario = complete_selection(ds["tco_usd"], sel)
+    fixed = {dim: label for dim, label in scenario.items() if dim != hue_dim}
+    fig = new_figure("fleet")
+    with mpl.rc_context(STYLE):
+        axes = fig.subplots(1, len(FLEET_VARIABLES))
+        for ax, name in zip(axes, FLEET_VARIABLES, strict=True):
+            _fleet_panel(ax, ds[name].sel(fixed), hue_dim)
+        set_title(fig, "Fleet over years", fixed)
+        if hue_dim is not None:
+            handles, labels = axes[0].get_legend_handles_labels()
+            fig.legend(
+                handles,
+                labels,
+                loc="outside lower center",
+                title=str(hue_dim),
+                ncols=legend_columns(fig, labels),
+                frameon=False,
+            )
+    return fig
