@@ -23,46 +23,54 @@ from fleetsim.errors import ConfigError, one_line
 GROUPS = ("deployment", "workload", "facility", "network", "finance", "experiment", "local")
 
 
-def group_options(group: str) -> tuple[str, ...]:
+def group_options(group: str, config_dir: str | os.PathLike | None = None) -> tuple[str, ...]:
     """Return the options of a config group: the YAML files in ``conf/<group>/``.
 
     Parameters
     ----------
     group : str
         One of :data:`GROUPS`.
+    config_dir : path-like, optional
+        A user config folder (the CLI's ``--config-dir``) whose ``<group>/*.yaml`` files are
+        options too.
 
     Returns
     -------
     tuple of str
         File names without ``.yaml``, sorted.
     """
-    folder = paths.conf_dir() / group
-    return tuple(sorted(p.stem for p in folder.glob("*.yaml"))) if folder.is_dir() else ()
+    folders = [paths.conf_dir() / group]
+    if config_dir is not None:
+        folders.append(Path(config_dir) / group)
+    return tuple(sorted({p.stem for folder in folders for p in folder.glob("*.yaml")}))
 
 
-def _check_group(group: str, value: object) -> None:
+def _check_group(group: str, value: object, config_dir: str | os.PathLike | None) -> None:
     """Reject ``group=option`` when the option is not a file of the group."""
     choices = getattr(value, "list", None)  # a multirun sweep a,b,c
     for option in choices if isinstance(choices, list) else [value]:
         if option is not None and not isinstance(option, str):
             continue  # a dict or list merges into the group; the schema checks its keys
-        options = group_options(group)
+        options = group_options(group, config_dir)
         if option in options:
             continue
         close = difflib.get_close_matches(str(option), options, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         listing = ", ".join(options) or "there are none yet"
-        raise ConfigError(group, option, f"one of the files in conf/{group}/: {listing}{hint}")
+        where = f"conf/{group}/" + (f" or {Path(config_dir) / group}/" if config_dir else "")
+        raise ConfigError(group, option, f"one of the files in {where}: {listing}{hint}")
 
 
-def check_overrides(overrides: Sequence[str]) -> None:
+def check_overrides(overrides: Sequence[str], config_dir: str | os.PathLike | None = None) -> None:
     """Reject overrides of keys fleetsim does not have, before Hydra composes anything.
 
     Parameters
     ----------
     overrides : sequence of str
         ``key=value`` strings as on the command line (Hydra's own ``hydra.*`` and
-        ``hydra/...`` overrides and flags starting with ``-`` are passed through).
+        ``hydra/...`` overrides are passed through).
+    config_dir : path-like, optional
+        A user config folder whose group files are options too (``--config-dir``).
 
     Raises
     ------
@@ -77,8 +85,6 @@ def check_overrides(overrides: Sequence[str]) -> None:
     for item in overrides:
         if not isinstance(item, str):
             raise ConfigError("overrides", item, "strings of the form key=value")
-        if item.startswith("-"):
-            continue
         key, sep, value = item.partition("=")
         if "_target_" in key:
             raise ConfigError(
@@ -98,7 +104,7 @@ def check_overrides(overrides: Sequence[str]) -> None:
             reason = one_line(str(error).split("See https://")[0])
             raise ConfigError(key, value, f"valid override syntax ({reason})") from None
         if key in GROUPS:
-            _check_group(key, parsed.value())
+            _check_group(key, parsed.value(), config_dir)
             continue
         if key in known or key.startswith("hydra"):
             continue
@@ -121,11 +127,25 @@ def _known_group(key: str, known: set[str]) -> str:
     return parts[0]
 
 
-def compose(overrides: Sequence[str] | None = None) -> DictConfig:
+def compose(
+    overrides: Sequence[str] | None = None,
+    config_dir: str | os.PathLike | None = None,
+    config_name: str = "config",
+) -> DictConfig:
     """Compose the configuration from ``conf/`` and ``overrides`` (Hydra compose API).
 
     Composed configs are cached per process, keyed by the content of the ``conf/`` tree and
     the overrides (an edited YAML file composes afresh); each call returns its own copy.
+
+    Parameters
+    ----------
+    overrides : sequence of str, optional
+        ``key=value`` strings as on the command line.
+    config_dir : path-like, optional
+        A user config folder searched after ``conf/`` (as the CLI's ``--config-dir``): its
+        group files (``experiment/mine.yaml``) compose with the packaged ones.
+    config_name : str, default "config"
+        The primary config (the CLI's ``--config-name``).
 
     Raises
     ------
@@ -133,7 +153,7 @@ def compose(overrides: Sequence[str] | None = None) -> DictConfig:
         For unknown keys, unknown group options, malformed overrides and multirun sweeps
         (``key=a,b``), which only the CLI's ``-m`` can launch.
     """
-    return copy.deepcopy(_composed(overrides))
+    return copy.deepcopy(_composed(overrides, config_dir, config_name))
 
 
 def conf_digest() -> str:
@@ -155,14 +175,21 @@ _COMPOSED: dict[tuple[str, tuple[str, ...]], DictConfig] = {}
 _VALIDATED: dict[tuple[int, str], config.Scenario] = {}
 
 
-def _composed(overrides: Sequence[str] | None) -> DictConfig:
+def _composed(
+    overrides: Sequence[str] | None,
+    config_dir: str | os.PathLike | None = None,
+    config_name: str = "config",
+) -> DictConfig:
     """Return the composed config (read-only: copy it to change it).
 
-    From the per-process cache when the same ``conf/`` tree and overrides were composed before.
+    From the per-process cache when the same ``conf/`` tree and overrides were composed before
+    (a user ``config_dir`` or another ``config_name`` always composes afresh).
     """
     if isinstance(overrides, str):
         raise ConfigError("overrides", overrides, "a list of key=value strings")
     items = list(overrides or [])
+    if config_dir is not None or config_name != "config":
+        return _compose_with_hydra(items, config_dir, config_name)
     key = (conf_digest(), tuple(str(o) for o in items))
     cfg = _COMPOSED.get(key)
     if cfg is None:
@@ -172,7 +199,9 @@ def _composed(overrides: Sequence[str] | None) -> DictConfig:
     return cfg
 
 
-def _compose_with_hydra(overrides: list) -> DictConfig:
+def _compose_with_hydra(
+    overrides: list, config_dir: str | os.PathLike | None = None, config_name: str = "config"
+) -> DictConfig:
     """Check ``overrides`` and compose ``conf/`` with them through Hydra (no cache)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -185,7 +214,7 @@ def _compose_with_hydra(overrides: list) -> DictConfig:
     flags = [o for o in overrides if isinstance(o, str) and o.startswith("-")]
     if flags:
         raise ConfigError("overrides", flags[0], "key=value overrides (flags are for the CLI)")
-    check_overrides(overrides)
+    check_overrides(overrides, config_dir)
     parser = OverridesParser.create()
     for item in overrides:
         if item.startswith("hydra") or "=" not in item:
@@ -198,13 +227,18 @@ def _compose_with_hydra(overrides: list) -> DictConfig:
                 "a single value or a list [a,b] (a list sweeps inside one run; "
                 "key=a,b launches separate jobs and needs the CLI's -m)",
             )
+    search = []
+    if config_dir is not None:
+        if not Path(config_dir).is_dir():
+            raise ConfigError("--config-dir", str(config_dir), "an existing folder")
+        search = [f"hydra.searchpath=[file://{Path(config_dir).resolve().as_posix()}]"]
     config.register()
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(
             config_dir=str(paths.conf_dir()), version_base="1.3", job_name="fleetsim"
         ):
-            return hydra_compose(config_name="config", overrides=overrides)
+            return hydra_compose(config_name=config_name, overrides=overrides + search)
     except Exception as error:  # Hydra/OmegaConf raise several types; users get one
         message = " ".join(str(error).split("Config search path")[0].split())
         if "uncertainty." in message and "+uncertainty" in message:  # a parameter of a null
@@ -213,6 +247,47 @@ def _compose_with_hydra(overrides: list) -> DictConfig:
                 "uncertainty.finance.electricity_usd_per_kwh={dist:uniform,low:0.05,high:0.12}"
             )
         raise ConfigError("overrides", overrides, f"a valid composition ({message})") from None
+
+
+#: most compositions :func:`sweep_points` asks for (beyond it: the first value of each sweep)
+MAX_SWEEP_CHECKS = 64
+
+
+def sweep_points(overrides: Sequence[str]) -> list[list[str]]:
+    """Return override lists that together try every value of a multirun's sweeps.
+
+    Hydra's ``-m`` launches one job per combination of ``key=a,b,c`` sweeps; checking each
+    value once (with the other sweeps at their first value) finds a bad value before any job
+    starts, in ``sum`` rather than ``product`` of the sweeps' lengths compositions.
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        Overrides as given to ``fleetsim -m``.
+
+    Returns
+    -------
+    list of list of str
+        Single-run override lists (no sweep left in them); only the first combination when
+        the sweeps have more than :data:`MAX_SWEEP_CHECKS` values in all.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    choices = []
+    for override in parsed:
+        if override.is_sweep_override():
+            key = override.get_key_element()
+            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+        else:
+            choices.append([override.input_line])
+    first = [options[0] for options in choices]
+    if sum(len(options) - 1 for options in choices) + 1 > MAX_SWEEP_CHECKS:
+        return [first]
+    points = [first]
+    for index, options in enumerate(choices):
+        points += [[*first[:index], option, *first[index + 1 :]] for option in options[1:]]
+    return points
 
 
 def _check_memory(n: int, years: int, shards: int, selection=None, dtype=np.float32) -> None:

@@ -8,18 +8,18 @@ else Hydra's sweep directory under ``-m``), and a re-run skips parts already com
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
 from fleetsim import config, paths
-from fleetsim.errors import InputError, one_line
+from fleetsim.errors import ConfigError, InputError, one_line
 
 #: above this many scenarios the printed summary is skipped (it reads the file back)
 SUMMARY_LIMIT = 20_000_000
@@ -87,8 +87,8 @@ def _terminable() -> Iterator[threading.Event]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@hydra.main(config_path=str(paths.conf_dir()), config_name="config", version_base="1.3")
 def _job(cfg: DictConfig) -> None:
+    """Hydra's task function: one job writes its file and prints its summary."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -117,26 +117,87 @@ def _job(cfg: DictConfig) -> None:
     print(f"written: {result.path}")
 
 
-def main() -> None:
-    """Entry point of the ``fleetsim`` console script and ``python -m fleetsim``.
+def args_parser() -> argparse.ArgumentParser:
+    """Return Hydra's own command-line parser, with fleetsim's name, description and version.
 
-    Overrides are checked (and, for a single run, composed) before Hydra starts, so a bad
-    override prints one line and exits with status 2. Multirun sweeps (``-m``) and other Hydra
-    flags are left to Hydra, which reports its own errors; before a multirun launches its jobs,
-    the kernel is compiled once here (unless ``FLEETSIM_NUMBA_CACHE=0``) so the jobs load it
-    from Numba's cache instead of racing to write it.
+    Every Hydra flag (``--cfg``, ``--info``, ``-cd``/``--config-dir``, ``-cn``, ``--resolve``,
+    ``--shell-completion``, ``-m``, ...) is Hydra's; only ``--version`` says fleetsim's version
+    (and Hydra's).
     """
-    from fleetsim import _jit, api
+    from hydra import __version__ as hydra_version
+    from hydra._internal.utils import get_args_parser
 
-    argv = sys.argv[1:]
+    import fleetsim
+
+    parser = get_args_parser()
+    parser.prog = "fleetsim"
+    parser.description = "fleetsim: total cost of ownership of LLM inference fleets"
+    for action in parser._actions:
+        if action.dest == "version":
+            action.version = f"fleetsim {fleetsim.__version__} (Hydra {hydra_version})"
+            action.help = "Show fleetsim's version and exit"
+    return parser
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Check the overrides before Hydra starts; a bad one exits with one line (status 2).
+
+    Overrides name known keys and group options (packaged or in ``--config-dir``). A run (not
+    ``--cfg``, ``--info`` or ``--help``) is composed and validated too, so a bad value never
+    leaves an empty output folder; under ``-m`` each swept value is validated with the other
+    sweeps at their first value.
+    """
+    from fleetsim import api, catalog
+
+    if args.experimental_rerun is not None:  # it would load Python objects from a file
+        _fail(
+            ConfigError(
+                "--experimental-rerun",
+                args.experimental_rerun,
+                "not supported (re-run with the overrides in the output's history attribute)",
+            )
+        )
+    if args.shell_completion or args.config_path:
+        return  # partial input, or another primary config folder: Hydra reports its own errors
     try:
-        api.check_overrides(argv)
-        if not any(a.startswith("-") for a in argv):
-            api.compose([a for a in argv if not a.startswith("hydra")])
+        api.check_overrides(args.overrides, args.config_dir)
+        runs = api.sweep_points(args.overrides) if args.multirun else [args.overrides]
+        inspect_only = args.help or args.hydra_help or args.cfg or args.info is not None
+        ids = None if inspect_only else catalog.load().ids()
+        for overrides in runs:
+            cfg = api.compose(overrides, args.config_dir, args.config_name or "config")
+            if ids is not None:
+                config.validate(cfg, ids)
     except InputError as error:
         _fail(error)
-    if _jit.CACHE and {"-m", "--multirun"} & set(argv):
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``fleetsim`` console script and ``python -m fleetsim``.
+
+    ``argv`` (default ``sys.argv[1:]``) goes to Hydra's own parser (:func:`args_parser`). Bad
+    overrides are caught before Hydra starts (:func:`_check`) and print one line with exit
+    status 2. Before a multirun launches its jobs, the kernel is compiled once here (unless
+    ``FLEETSIM_NUMBA_CACHE=0``) so the jobs load it from Numba's cache instead of racing to
+    write it.
+    """
+    from hydra import version
+    from hydra._internal.utils import _run_hydra
+
+    from fleetsim import _jit, api
+
+    parser = args_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    _check(args)
+    if _jit.CACHE and args.multirun:
         with contextlib.suppress(InputError):  # a default config that fails: jobs compile
             api.warm()
     config.register()
-    _job()
+    version.setbase("1.3")
+    _run_hydra(
+        args=args,
+        args_parser=parser,
+        task_function=_job,
+        config_path=str(paths.conf_dir()),
+        config_name="config",
+    )

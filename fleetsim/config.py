@@ -330,10 +330,21 @@ def _range(*args: object) -> list[float]:
     return [int(v) if float(v).is_integer() else round(float(v), 12) for v in values]
 
 
+def _catalog_ids(table: str) -> str:
+    """Return the ids of a catalog table, comma-separated (``--help`` lists them)."""
+    from fleetsim import catalog
+
+    return ", ".join(catalog.load().ids()[table])
+
+
 def register() -> None:
-    """Register the schema and the ``linspace`` / ``range`` resolvers (idempotent)."""
+    """Register the schema and the resolvers (``linspace``, ``range``; idempotent).
+
+    ``fleetsim_catalog_ids`` lists a catalog table's ids in ``--help``.
+    """
     ConfigStore.instance().store(name="base_config", node=FleetsimSchema)
-    for name, resolver in (("linspace", _linspace), ("range", _range)):
+    resolvers = (("linspace", _linspace), ("range", _range), ("fleetsim_catalog_ids", _catalog_ids))
+    for name, resolver in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
 

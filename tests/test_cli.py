@@ -106,9 +106,88 @@ def test_multirun_writes_one_file_per_job(tmp_path):
     assert result.stdout.count("written: ") == 2
 
 
-def test_help(tmp_path):
+def test_help_lists_groups_flags_and_catalog_ids(tmp_path):
     result = fleetsim_cli("--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Configuration groups" in result.stdout
-    assert "workload: chat, interactive, offline" in result.stdout
     assert "Traceback" not in result.stderr
+    assert "== Config groups (group=option) ==" in result.stdout
+    assert "workload: chat, interactive, offline" in result.stdout
+    assert "--config-dir,-cd" in result.stdout  # Hydra's own flags, from Hydra's parser
+    assert "--version : Show fleetsim's version" in result.stdout
+    assert "hardware, mix.candidates: test-gpu, test-small" in result.stdout  # the catalog in use
+    assert "fleetsim catalog list" in result.stdout
+    assert "powered by Hydra" not in result.stdout
+    assert "uncertainty" not in result.stdout  # the 45 null lines of the full config are gone
+
+
+def test_version_is_fleetsims(tmp_path):
+    result = fleetsim_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"fleetsim {fleetsim.__version__} (Hydra 1.3")
+
+
+def test_cfg_job_prints_the_config_and_runs_nothing(tmp_path):
+    result = fleetsim_cli("--cfg", "job", "model=test-dense", "finance.years=3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    cfg = yaml.safe_load(result.stdout)
+    assert cfg["model"] == "test-dense"
+    assert cfg["finance"]["years"] == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_info_defaults(tmp_path):
+    result = fleetsim_cli("--info", "defaults", "model=test-dense", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "workload/chat" in result.stdout
+
+
+def test_user_presets_compose_with_the_packaged_ones(tmp_path):
+    (tmp_path / "mine" / "experiment").mkdir(parents=True)
+    (tmp_path / "mine" / "experiment" / "small.yaml").write_text(
+        "# @package _global_\nmodel: test-dense\nhardware: test-small\nfinance:\n  years: 2\n"
+    )
+    out = tmp_path / "run"
+    result = fleetsim_cli(
+        "-cd", "mine", "experiment=small", "workload=offline", f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ds = fleetsim.open_dataset(out / "fleetsim.nc", chunks=None)
+    assert list(ds["hardware"].values) == ["test-small"]
+    assert ds.sizes["year"] == 2
+    result = fleetsim_cli("--config-dir=mine", "experiment=large", cwd=tmp_path)
+    assert_one_line_error(result, "experiment='large'", "mine/experiment/", "small")
+
+
+def test_shell_completion_completes_keys_and_options(tmp_path):
+    env = {"COMP_LINE": "fleetsim workload=", "COMP_POINT": "18"}
+    result = subprocess.run(
+        [sys.executable, "-m", "fleetsim", "-sc", "query=bash"],
+        cwd=tmp_path, env=dict(os.environ, **env), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.split()) == {
+        "workload=chat",
+        "workload=interactive",
+        "workload=offline",
+    }
+
+
+def test_a_bad_value_leaves_no_output_folder(tmp_path):
+    result = fleetsim_cli("model=test-dense", "hardware=test-gpu", "finance.years=0", cwd=tmp_path)
+    assert_one_line_error(result, "finance.years=0")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_multirun_checks_every_swept_value_before_launching(tmp_path):
+    result = fleetsim_cli(
+        "-m", "model=test-dense", "hardware=test-gpu,test-small", "finance.years=2,0",
+        f"hydra.sweep.dir={tmp_path}/multi", cwd=tmp_path,
+    )  # fmt: skip
+    assert_one_line_error(result, "finance.years=0")
+    assert not (tmp_path / "multi").exists()
+
+
+def test_experimental_rerun_is_refused(tmp_path):
+    result = fleetsim_cli("--experimental-rerun", "config.pickle", cwd=tmp_path)
+    assert_one_line_error(result, "--experimental-rerun='config.pickle'", "not supported")
