@@ -255,6 +255,13 @@ UncertaintySchema = _uncertainty_schema()
 
 
 @dataclass
+class AnalysisSchema:
+    """Keys of ``analysis``: how the printed summary and the report read the result."""
+
+    decide_over: Any = None
+
+
+@dataclass
 class MixSchema:
     """Keys of ``mix``: a fleet of several accelerator pools (see :mod:`fleetsim.hardware_mix`)."""
 
@@ -277,6 +284,7 @@ class FleetsimSchema:
     sweep: SweepSchema = field(default_factory=SweepSchema)
     output: OutputSchema = field(default_factory=OutputSchema)
     mix: MixSchema = field(default_factory=MixSchema)
+    analysis: AnalysisSchema = field(default_factory=AnalysisSchema)
     uncertainty: UncertaintySchema = field(default_factory=UncertaintySchema)  # type: ignore[valid-type]
 
 
@@ -563,7 +571,7 @@ def known_keys() -> set[str]:
         | set(RUN_FIELDS)
         | {"output.path", "output.float32", "output.overwrite", "output.variables"}
         | {"output.compression"}
-        | {"mix.candidates", "mix.share_step", "mix.shares"}
+        | {"mix.candidates", "mix.share_step", "mix.shares", "analysis.decide_over"}
         | uncertain
         | {f"{key}.{p}" for key in uncertain for p in uncertainty.PARAMETERS}
     )
@@ -620,7 +628,23 @@ def _validate_run(cfg: DictConfig) -> dict[str, Any]:
         raise _fail("output.compression", compression, f"one of {', '.join(COMPRESSIONS)}{hint}")
     run["output.compression"] = compression
     run["output.variables"] = _validate_variables(_get(cfg, "output.variables"))
+    run["analysis.decide_over"] = _validate_decide_over(_get(cfg, "analysis.decide_over"))
     return run
+
+
+def _validate_decide_over(value: object) -> tuple[str, ...] | None:
+    """Return ``analysis.decide_over``: null (the default decision dimensions) or dimension names."""
+    if value is None:
+        return None
+    items = OmegaConf.to_container(value) if isinstance(value, ListConfig) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+        raise _fail(
+            "analysis.decide_over",
+            value,
+            "null (hardware or mix, layout and serving mode) or a non-empty list of dimension "
+            "names, e.g. [hardware,weight_dtype]",
+        )
+    return tuple(items)
 
 
 def _validate_variables(value: object) -> tuple[str, ...]:

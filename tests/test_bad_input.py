@@ -58,6 +58,8 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["output.float32=yes"], ["output.float32='yes'", "true or false"]),
     (["output.overwrite=1"], ["output.overwrite=1", "true or false"]),
     (["output.path=5"], ["output.path=5", "a file path"]),
+    (["analysis.decide_over=5"], ["analysis.decide_over=5", "a non-empty list of dimension names"]),
+    (["analysis.decide_over=[]"], ["analysis.decide_over=[]", "a non-empty list"]),
     (["output.path=[a,b]"], ["output.path=", "a file path"]),
     (["output.path="], ["output.path=''", "non-empty string"]),
     (["deployment.tp=null"], ["deployment.tp=None", "null is not allowed"]),

@@ -49,6 +49,11 @@ def test_run_writes_the_sweep(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "scenarios: 4 over model(1) x hardware(2) x output_tokens(2)" in result.stdout
+    # the ranked options: hardware is the decision, output_tokens a condition shown as a range
+    assert "median (best-worst) over output_tokens 128-256" in result.stdout
+    ranked = re.findall(r"^  ([12])  (test-\w+) ", result.stdout, re.MULTILINE)
+    assert sorted(ranked) == [("1", ranked[0][1]), ("2", ranked[1][1])]
+    assert {name for _, name in ranked} == {"test-gpu", "test-small"}
     match = re.search(r"^written: (.+)$", result.stdout, re.MULTILINE)
     assert match, result.stdout
     path = Path(match.group(1))

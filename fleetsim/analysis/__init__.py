@@ -8,6 +8,7 @@ Modules, one job each (the functions below are re-exported here, so ``fleetsim.a
 and friends work as before):
 
 - :mod:`~fleetsim.analysis.dims`: dimension conventions, ``at_year``, ``mean_over_samples``
+- :mod:`~fleetsim.analysis.decision`: the options over the decision dimensions, ranked
 - :mod:`~fleetsim.analysis.selection`: the cheapest option(s), scenarios as a table
 - :mod:`~fleetsim.analysis.breakdown`: the annual TCO lines and their closure check
 - :mod:`~fleetsim.analysis.pareto`: trade-off fronts (cost against latency; serving frontiers)
@@ -27,6 +28,7 @@ from fleetsim.analysis.breakdown import (
     tco_components,
     tco_residual,
 )
+from fleetsim.analysis.decision import DECIDE_OVER, decision_dims, decision_table
 from fleetsim.analysis.dims import (
     NON_SCENARIO_DIMS,
     SAMPLE,
@@ -47,6 +49,7 @@ from fleetsim.analysis.selection import cheapest, cheapest_scenario, scenario_ta
 from fleetsim.analysis.sensitivity import sensitivity
 
 __all__ = [
+    "DECIDE_OVER",
     "HOURS_PER_YEAR",
     "NON_SCENARIO_DIMS",
     "SAMPLE",
@@ -56,6 +59,8 @@ __all__ = [
     "check_tco_closure",
     "cheapest",
     "cheapest_scenario",
+    "decision_dims",
+    "decision_table",
     "decode_status",
     "fleet_break_even_utilisation",
     "mean_over_samples",
