@@ -46,6 +46,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "moe_experts",
     "moe_top_k",
     "max_context",
+    "kv_shards",
 )
 
 
@@ -290,6 +291,9 @@ def _model_row(model_id: str, entry: dict) -> list[float]:
         experts,
         entry.get("moe_top_k", 0.0),
         entry["max_context"],
+        # ways the KV cache splits over tensor-parallel devices: by KV head; MLA's one latent
+        # is shared by all heads, so every device of an attention group holds it whole
+        1.0 if kind == "mla" else float(entry["n_kv_heads"]),
     ]
 
 

@@ -36,7 +36,8 @@ FIELDS: tuple[Field, ...] = (
     Field("hardware", "catalog", catalog="hardware"),
     Field("deployment.tp", "integer", 1, 1024, auto=True),
     Field("deployment.pp", "integer", 1, 256, auto=True),
-    Field("deployment.ep", "integer", 1, 1024),
+    Field("deployment.ep", "integer", 1, 1024, auto=True),
+    Field("deployment.attention_dp", "integer", 1, 1024, auto=True),
     Field("deployment.weight_dtype", "choice", choices=DTYPES),
     Field("deployment.kv_dtype", "choice", choices=DTYPES),
     Field("deployment.memory_reserve_frac", "number", 0.0, 0.9),
@@ -59,6 +60,7 @@ FIELDS: tuple[Field, ...] = (
     Field("workload.ttft_slo_s", "number", 0.0, 1e6, nullable=True, low_exclusive=True),
     Field("workload.tpot_slo_s", "number", 0.0, 1e3, nullable=True, low_exclusive=True),
     Field("workload.ttft_quantile", "number", 0.5, 0.9999, nullable=True),
+    Field("workload.tpot_quantile", "number", 0.5, 0.9999, nullable=True),
     Field("workload.peak_to_mean", "number", 1.0, 100.0),
     Field("workload.growth_per_year", "number", -0.99, 100.0),
     Field("workload.max_utilisation", "number", 0.0, 1.0, low_exclusive=True),
@@ -129,6 +131,7 @@ class DeploymentSchema:
     tp: Any = MISSING
     pp: Any = MISSING
     ep: Any = MISSING
+    attention_dp: Any = MISSING
     weight_dtype: Any = MISSING
     kv_dtype: Any = MISSING
     memory_reserve_frac: Any = MISSING
@@ -157,6 +160,7 @@ class WorkloadSchema:
     ttft_slo_s: Any = MISSING
     tpot_slo_s: Any = MISSING
     ttft_quantile: Any = MISSING
+    tpot_quantile: Any = MISSING
     peak_to_mean: Any = MISSING
     growth_per_year: Any = MISSING
     max_utilisation: Any = MISSING

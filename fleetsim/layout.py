@@ -29,7 +29,8 @@ SCENARIO_OUTPUTS: tuple[str, ...] = (
     "batch_size", "max_batch_size", "accelerators_per_replica", "weight_bytes", "kv_bytes_per_token",
     "prefill_time_s", "ttft_s", "tpot_s", "tokens_per_s_per_accelerator",
     "max_tokens_per_s_per_accelerator", "replica_requests_per_s", "target_utilisation", "clock_scale",
-    "tensor_parallel", "pipeline_parallel", "prefill_share",
+    "tensor_parallel", "pipeline_parallel", "prefill_share", "tpot_p99_s", "ttft_p99_s",
+    "attention_data_parallel", "expert_parallel",
 )  # fmt: skip
 YEAR_OUTPUTS: tuple[str, ...] = (
     "accelerators", "servers", "racks", "utilisation", "peak_utilisation", "it_power_w",
@@ -113,7 +114,8 @@ P_DRAFT, P_DRAFT_TOKENS = _P["deployment.draft_model"], _P["deployment.draft_tok
 P_ACCEPTANCE, P_EP = _P["deployment.acceptance_rate"], _P["deployment.ep"]
 P_PREFILL, P_BUDGET = _P["deployment.prefill"], _P["deployment.step_token_budget"]
 P_IN_CV, P_OUT_CV = _P["workload.input_tokens_cv"], _P["workload.output_tokens_cv"]
-P_TTFT_Q = _P["workload.ttft_quantile"]
+P_TTFT_Q, P_TPOT_Q = _P["workload.ttft_quantile"], _P["workload.tpot_quantile"]
+P_ADP = _P["deployment.attention_dp"]
 
 S_BATCH, S_BMAX, S_NREP = _S["batch_size"], _S["max_batch_size"], _S["accelerators_per_replica"]
 S_WBYTES, S_KVTOK, S_PREFILL = _S["weight_bytes"], _S["kv_bytes_per_token"], _S["prefill_time_s"]
@@ -121,6 +123,8 @@ S_TTFT, S_TPOT, S_TOKS = _S["ttft_s"], _S["tpot_s"], _S["tokens_per_s_per_accele
 S_MAXTOKS, S_RATE = _S["max_tokens_per_s_per_accelerator"], _S["replica_requests_per_s"]
 S_UTIL, S_CLOCK, S_TP = _S["target_utilisation"], _S["clock_scale"], _S["tensor_parallel"]
 S_PP, S_PREFILL_SHARE = _S["pipeline_parallel"], _S["prefill_share"]
+S_TPOT_P99, S_TTFT_P99 = _S["tpot_p99_s"], _S["ttft_p99_s"]
+S_ADP, S_EP = _S["attention_data_parallel"], _S["expert_parallel"]
 
 Y_ACC, Y_SERVERS, Y_RACKS = _Y["accelerators"], _Y["servers"], _Y["racks"]
 Y_UTIL, Y_PEAKUTIL, Y_IT = _Y["utilisation"], _Y["peak_utilisation"], _Y["it_power_w"]
@@ -154,3 +158,4 @@ M_TOTAL, M_ACTIVE, M_LAYERS, M_DMODEL = (
 M_KV, M_ATTENTION = _M["kv_elements_per_token"], _M["attention_flops_per_context_token"]
 M_DENSE, M_EXPERT, M_MOE_LAYERS = _M["dense_params"], _M["expert_params"], _M["moe_layers"]
 M_EXPERTS, M_TOP_K, M_CONTEXT = _M["moe_experts"], _M["moe_top_k"], _M["max_context"]
+M_KV_SHARDS = _M["kv_shards"]

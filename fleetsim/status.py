@@ -19,6 +19,7 @@ TTFT_UNREACHABLE = 5
 RACK_POWER_EXCEEDED = 6
 ZERO_DEMAND = 7
 MORE_STAGES_THAN_LAYERS = 8
+LAYOUT_NOT_DIVISIBLE = 9
 
 #: code -> (flag meaning, explanation)
 MEANINGS: dict[int, tuple[str, str]] = {
@@ -54,6 +55,10 @@ MEANINGS: dict[int, tuple[str, str]] = {
     MORE_STAGES_THAN_LAYERS: (
         "more_stages_than_layers",
         "deployment.pp exceeds the model's layers: a pipeline stage must hold at least one layer",
+    ),
+    LAYOUT_NOT_DIVISIBLE: (
+        "layout_not_divisible",
+        "deployment.ep or deployment.attention_dp does not divide deployment.tp (the devices of a stage)",
     ),
 }
 

@@ -24,7 +24,9 @@ from fleetsim.layout import (
     P_RATE,
     S_CLOCK,
     S_TPOT,
+    S_TPOT_P99,
     S_TTFT,
+    S_TTFT_P99,
     Y_ACC,
     Y_BREAK_EVEN,
     Y_CPM,
@@ -125,7 +127,7 @@ def mix_scenario(p, pool_hardware, pool_share, hardware, models, fabrics, coolin
         if pool_code == st.ZERO_DEMAND:
             code = st.ZERO_DEMAND
         for k in range(o.shape[0]):
-            if k in (S_TTFT, S_TPOT):
+            if k in (S_TTFT, S_TPOT, S_TTFT_P99, S_TPOT_P99):
                 o[k] = max(o[k], o_pool[k])
             else:
                 o[k] += share * o_pool[k]

@@ -1,4 +1,4 @@
-"""Collective communication times for tensor parallelism."""
+"""Collective communication times: tensor, expert and pipeline parallelism."""
 
 from __future__ import annotations
 
@@ -33,45 +33,6 @@ def allreduce_time(message_bytes: float, devices: float, link_bandwidth: float, 
     if devices <= 1.0:
         return 0.0
     return 2.0 * (devices - 1.0) / devices * message_bytes / link_bandwidth + 2.0 * latency
-
-
-@jit
-def tensor_parallel_time(
-    tokens: float,
-    d_model: float,
-    activation_bytes: float,
-    layers: float,
-    tp: float,
-    link_bandwidth: float,
-    latency: float,
-) -> float:
-    """Return the tensor-parallel communication time of one forward pass.
-
-    Parameters
-    ----------
-    tokens : float
-        Tokens in the pass (batch for decode, prompt length for prefill). [1]
-    d_model : float
-        Hidden width. [1]
-    activation_bytes : float
-        Bytes per activation element. [B]
-    layers : float
-        Layers the pass crosses on this device group. [1]
-    tp : float
-        Tensor-parallel degree. [1]
-    link_bandwidth : float
-        Achievable unidirectional bandwidth per device. [B/s]
-    latency : float
-        Per-hop latency. [s]
-
-    Returns
-    -------
-    float
-        Two all-reduces of ``tokens x d_model`` activations per layer (after attention and after
-        the MLP; Shoeybi et al. 2019, arXiv:1909.08053, Fig. 3). [s]
-    """
-    message = tokens * d_model * activation_bytes
-    return 2.0 * layers * allreduce_time(message, tp, link_bandwidth, latency)
 
 
 @jit
@@ -111,11 +72,12 @@ def model_parallel_time(
     moe_layers: float,
     top_k: float,
     tp: float,
+    adp: float,
     ep: float,
     link_bandwidth: float,
     latency: float,
 ) -> float:
-    """Return the communication time of one forward pass with tensor and expert parallelism.
+    """Return the communication time of one forward pass of a stage's layers.
 
     Parameters
     ----------
@@ -125,28 +87,41 @@ def model_parallel_time(
         Layers the pass crosses on this device group, and how many of them are MoE. [1]
     top_k : float
         Experts per token. [1]
-    tp, ep : float
-        Tensor- and expert-parallel degree (``ep <= 1``: experts are tensor-parallel too). [1]
+    tp : float
+        Devices of the stage. [1]
+    adp : float
+        Attention data-parallel groups (1: attention is tensor-parallel over all ``tp``). [1]
+    ep : float
+        Expert-parallel degree of the MoE layers (1: experts are tensor-parallel). [1]
     link_bandwidth, latency : float
         Achievable link bandwidth per device and per-hop latency. [B/s], [s]
 
     Returns
     -------
     float
-        Without expert parallelism, :func:`tensor_parallel_time`. With it, each layer keeps the
-        attention all-reduce, dense layers their MLP all-reduce, and each MoE layer instead
-        dispatches and combines every token's hidden state to its ``k`` experts: two
-        :func:`all_to_all_time` of ``tokens x k x d x b`` bytes over ``ep`` devices
-        (Lepikhin et al., GShard, arXiv:2006.16668). [s]
+        Attention and dense MLPs: two all-reduces per layer of the group's ``tokens / adp``
+        hidden states over its ``tp / adp`` devices (Shoeybi et al. 2019, arXiv:1909.08053,
+        Fig. 3). MoE layers: with tensor-parallel attention every device holds every token, so
+        experts need no dispatch and their outputs one all-reduce over ``tp``, expert-parallel or
+        not; with data-parallel attention each token's hidden state is dispatched to its ``k``
+        experts and combined back, two :func:`all_to_all_time` of ``tokens k d b / tp`` bytes per
+        device over ``ep`` devices (Lepikhin et al., GShard, arXiv:2006.16668; DeepSeek's DeepEP),
+        or -- experts tensor-parallel -- an all-gather and a reduce-scatter over ``tp``, the
+        volume of one all-reduce. [s]
     """
-    if ep <= 1.0 or moe_layers <= 0.0:
-        return tensor_parallel_time(
-            tokens, d_model, activation_bytes, layers, tp, link_bandwidth, latency
-        )
+    group = tp / adp
     message = tokens * d_model * activation_bytes
-    allreduce = allreduce_time(message, tp, link_bandwidth, latency)
-    dispatch = all_to_all_time(message * top_k, ep, link_bandwidth, latency)
-    return layers * allreduce + (layers - moe_layers) * allreduce + moe_layers * 2.0 * dispatch
+    group_allreduce = allreduce_time(message / adp, group, link_bandwidth, latency)
+    dense_layers = layers - moe_layers
+    if adp <= 1.0 or moe_layers <= 0.0:
+        return 2.0 * dense_layers * group_allreduce + moe_layers * (
+            group_allreduce + allreduce_time(message, tp, link_bandwidth, latency)
+        )
+    if ep > 1.0:
+        moe = 2.0 * all_to_all_time(message * top_k / tp, ep, link_bandwidth, latency)
+    else:
+        moe = allreduce_time(message, tp, link_bandwidth, latency)
+    return 2.0 * dense_layers * group_allreduce + moe_layers * (group_allreduce + moe)
 
 
 @jit

@@ -1,4 +1,4 @@
-"""Model shapes: weight bytes, KV bytes per token, FLOPs per token, MoE experts touched.
+"""Model shapes: weight bytes, KV bytes per token, attention and prefill FLOPs, MoE experts touched.
 
 The catalog-time functions (plain Python, called once per model in :mod:`fleetsim.catalog`)
 reduce every attention variant to two coefficients the kernel uses without branching:
@@ -104,24 +104,33 @@ def weight_bytes(parameters: float, bytes_per_weight: float) -> float:
 
 
 @jit
-def decode_flops_per_token(active_parameters: float, attention_coefficient: float, context: float):
-    r"""Return the FLOPs to generate one token at a given context length.
+def prefill_attention_flops(
+    attention_coefficient: float, prompt_tokens: float, cached_tokens: float, prompt_cv: float
+) -> float:
+    """Return the mean causal-attention FLOPs of prefilling a prompt of mean length ``prompt_tokens``.
 
     Parameters
     ----------
-    active_parameters : float
-        Parameters active per token. [1]
     attention_coefficient : float
-        Attention FLOPs per context token (see :func:`attention_flops_per_context_token`). [FLOP]
-    context : float
-        Tokens already in the context. [1]
+        Attention FLOPs per (token x context token). [FLOP]
+    prompt_tokens : float
+        Prompt length S. [1]
+    cached_tokens : float
+        Leading prompt tokens C whose KV is already cached (prefix caching): they are not
+        recomputed, but the new tokens still attend to them. [1]
+    prompt_cv : float
+        Coefficient of variation of the prompt length c_S (0: every prompt has the mean
+        length); the cached share is the same for every prompt. [1]
 
     Returns
     -------
     float
-        :math:`2 P_a + a \\cdot c` (matrix multiplies count two FLOPs per multiply-add). [FLOP]
+        :math:`a (S^2 - C^2)(1 + c_S^2) / 2`: token i attends to i tokens, so the cost follows
+        :math:`E[S^2] = S^2 (1 + c_S^2)` (Zheng et al., SGLang, arXiv:2312.07104, for prefix
+        reuse). [FLOP]
     """
-    return 2.0 * active_parameters + attention_coefficient * context
+    attention = 0.5 * attention_coefficient * (prompt_tokens**2 - cached_tokens**2)
+    return attention * (1.0 + prompt_cv**2)
 
 
 @jit
@@ -138,27 +147,18 @@ def prefill_flops(
     ----------
     active_parameters : float
         Parameters active per token. [1]
-    attention_coefficient : float
-        Attention FLOPs per (token x context token). [FLOP]
-    prompt_tokens : float
-        Prompt length S. [1]
-    cached_tokens : float
-        Leading prompt tokens C whose KV is already cached (prefix caching): they are not
-        recomputed, but the new tokens still attend to them. [1]
-    prompt_cv : float
-        Coefficient of variation of the prompt length c_S (0: every prompt has the mean
-        length); the cached share is the same for every prompt. [1]
+    attention_coefficient, prompt_tokens, cached_tokens, prompt_cv : float
+        As in :func:`prefill_attention_flops`. [FLOP], [1], [1], [1]
 
     Returns
     -------
     float
-        :math:`2 P_a (S - C) + a (S^2 - C^2)(1 + c_S^2) / 2` (causal attention: token i attends
-        to i tokens, so its cost follows :math:`E[S^2] = S^2 (1 + c_S^2)`; Zheng et al., SGLang,
-        arXiv:2312.07104, for prefix reuse). [FLOP]
+        :math:`2 P_a (S - C)` plus :func:`prefill_attention_flops`. [FLOP]
     """
     computed = prompt_tokens - cached_tokens
-    attention = 0.5 * attention_coefficient * (prompt_tokens**2 - cached_tokens**2)
-    return 2.0 * active_parameters * computed + attention * (1.0 + prompt_cv**2)
+    return 2.0 * active_parameters * computed + prefill_attention_flops(
+        attention_coefficient, prompt_tokens, cached_tokens, prompt_cv
+    )
 
 
 @jit
@@ -182,35 +182,3 @@ def experts_touched(experts: float, top_k: float, batch: float) -> float:
     if experts <= 0.0:
         return 0.0
     return experts * (1.0 - (1.0 - top_k / experts) ** batch)
-
-
-@jit
-def decode_weight_bytes_touched(
-    dense_bytes: float,
-    expert_bytes: float,
-    moe_layers: float,
-    experts: float,
-    top_k: float,
-    batch: float,
-) -> float:
-    """Return the weight bytes one decode step reads.
-
-    Parameters
-    ----------
-    dense_bytes : float
-        Bytes of weights every token uses (attention, embeddings, dense and shared-expert FFNs). [B]
-    expert_bytes : float
-        Bytes of one routed expert in one layer. [B]
-    moe_layers : float
-        Layers with routed experts. [1]
-    experts, top_k : float
-        Routed experts per layer and experts per token. [1]
-    batch : float
-        Tokens in the step. [1]
-
-    Returns
-    -------
-    float
-        Dense bytes plus the expected routed experts touched in every MoE layer. [B]
-    """
-    return dense_bytes + moe_layers * experts_touched(experts, top_k, batch) * expert_bytes

@@ -1,9 +1,9 @@
-"""A replica's operating point: the largest batch meeting TPOT, its throughput, TTFT and utilisation.
+r"""A replica's operating point: the largest batch meeting TPOT, its throughput, TTFT and utilisation.
 
 DESIGN.md section 3: KV capacity (and, with chunked prefill, the step token budget) bounds the
-batch; the time per output token grows with the batch, so the largest batch meeting the TPOT
-target is found by a bracketing search; the planned utilisation is the largest one whose M/G/1 prefill
-queue keeps TTFT within its target.
+batch; the time per output token grows with the batch, so the largest batch whose TPOT (mean,
+or the quantile the target bounds) meets the target is found by a bracketing search; the
+planned utilisation is the largest one whose M/G/1 prefill queue keeps TTFT within its target.
 
 Steady state at full occupancy: ``B`` sequences decode, and as each needs ``O`` tokens, ``B/O``
 new prompts must be prefilled per output-token period. With ``deployment.prefill=chunked`` their
@@ -15,6 +15,13 @@ Length distributions (``workload.*_tokens_cv``): a sequence found in the batch i
 (long outputs stay longer), so its mean context is :math:`S + O (1 + c_O^2)/2` and the KV it
 holds (reserved at admission for its whole length) :math:`S + O (1 + c_O^2)`; prompt attention
 costs :math:`E[S^2] = S^2 (1 + c_S^2)`; the prefill queue is M/G/1 with the prompt's spread.
+
+Tails (``workload.tpot_quantile``): a request's TPOT is the mean step time over its life, and
+the batch it lives in fluctuates. With Poisson arrivals and every sequence staying a time ``D``,
+the occupancy is Poisson with mean ``B`` (M/G/infinity), and its average over a window of ``D``
+has variance :math:`2B/3` (the triangular autocovariance :math:`B (1 - |s|/D)` integrated over
+the window). The TPOT at quantile q is the time per token at
+:math:`B_q = \\min(B + z_q \\sqrt{2B/3}, B_{max})` (prompt load scaled alike).
 """
 
 from __future__ import annotations
@@ -25,7 +32,6 @@ from fleetsim import status as st
 from fleetsim._jit import jit
 from fleetsim.config import PREFILL_MODES
 from fleetsim.layout import (
-    ACTIVATION_BYTES,
     F_EFF,
     H_BF16,
     H_BW,
@@ -35,19 +41,16 @@ from fleetsim.layout import (
     H_HBM,
     H_SCALEOUT,
     H_SCALEUP,
-    M_ACTIVE,
     M_ATTENTION,
     M_CONTEXT,
     M_DENSE,
-    M_DMODEL,
-    M_EXPERT,
     M_EXPERTS,
     M_KV,
+    M_KV_SHARDS,
     M_LAYERS,
-    M_MOE_LAYERS,
-    M_TOP_K,
     M_TOTAL,
     P_ACCEPTANCE,
+    P_ADP,
     P_BUDGET,
     P_DRAFT,
     P_DRAFT_TOKENS,
@@ -66,12 +69,15 @@ from fleetsim.layout import (
     P_RESERVE,
     P_TP,
     P_TPOT,
+    P_TPOT_Q,
     P_TTFT,
     P_TTFT_Q,
     P_UCAP,
     P_WDTYPE,
+    S_ADP,
     S_BATCH,
     S_BMAX,
+    S_EP,
     S_KVTOK,
     S_MAXTOKS,
     S_NREP,
@@ -82,14 +88,17 @@ from fleetsim.layout import (
     S_TOKS,
     S_TP,
     S_TPOT,
+    S_TPOT_P99,
     S_TTFT,
+    S_TTFT_P99,
     S_UTIL,
     S_WBYTES,
 )  # fmt: skip
 from fleetsim.physics.memory import max_batch_size
-from fleetsim.physics.model_shapes import prefill_flops
+from fleetsim.physics.model_shapes import prefill_attention_flops
 from fleetsim.physics.queueing import (
     length_quantile_ratio,
+    normal_quantile,
     time_to_first_token,
     utilisation_for_ttft,
 )
@@ -98,48 +107,79 @@ from fleetsim.physics.speculative import expected_tokens_per_step
 
 #: kernel code of ``deployment.prefill=chunked``
 PREFILL_CHUNKED = float(PREFILL_MODES.index("chunked"))
+#: the quantile of the ``*_p99_s`` outputs
+P99 = 0.99
 
 
 @jit
-def _time_per_token(batch, chunked, computed, f_target, f_draft, output, context, md, md_draft, b_w, kv_token,
-                    kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, stage_link, latency, overhead,
-                    k, a, prefill_occupancy):  # fmt: skip
+def _time_per_token(batch, prompts, computed, f_attn, f_attn_draft, output, context, md, md_draft,
+                    b_w, kv_token, kv_draft, tp, adp, ep, pp, peak, peak_attn, bandwidth, eta_c,
+                    eta_m, link, stage_link, latency, overhead, k, a, stall):  # fmt: skip
     """Return the mean time between a sequence's output tokens at ``batch`` concurrent sequences.
 
     One cycle is a target step over ``k + 1`` tokens per sequence (the KV cache is read once for
     them) after ``k`` draft steps (``k = 0``: plain decoding); it yields
     :func:`fleetsim.physics.speculative.expected_tokens_per_step` tokens per sequence (Leviathan
-    et al. 2023). At full occupancy ``B E / O`` prompts are prefilled per cycle: chunked, their
-    tokens and FLOPs ride in the target step (and the draft's in its ``k`` steps); whole, each
-    stalls the batch for ``prefill_occupancy``. ``computed``, ``f_target`` and ``f_draft`` are a
-    prompt's recomputed tokens and its FLOPs in the target and draft models. [s]
+    et al. 2023). ``prompts`` prompts ride in each cycle (chunked prefill: ``B E / O`` at full
+    occupancy; 0 otherwise), each with ``computed`` tokens and attention FLOPs ``f_attn`` in the
+    target (``f_attn_draft`` in the draft); whole-prompt prefill instead stalls the batch for
+    ``stall`` per prompt, ``B / O`` prompts per output token. [s]
     """
     expected = expected_tokens_per_step(k, a)
-    prompts = batch * expected / output if chunked else 0.0
-    cycle = decode_step_time(batch * (k + 1.0), context, prompts * computed, prompts * f_target, md[M_ACTIVE],
-                             md[M_ATTENTION], md[M_DENSE] * b_w, md[M_EXPERT] * b_w, md[M_MOE_LAYERS], md[M_EXPERTS], md[M_TOP_K],
-                             kv_token / (k + 1.0), md[M_LAYERS], md[M_DMODEL], ACTIVATION_BYTES, tp, pp, ep, peak,
-                             bandwidth, eta_c, eta_m, link, latency, stage_link, overhead)  # fmt: skip
+    cycle = decode_step_time(batch * (k + 1.0), context, prompts * computed, prompts * f_attn, md,
+                             b_w, kv_token / (k + 1.0), tp, adp, ep, pp, peak, peak_attn,
+                             bandwidth, eta_c, eta_m, link, latency, stage_link,
+                             overhead)  # fmt: skip
     if k > 0.0:
-        draft = decode_step_time(batch, context, prompts * computed / k, prompts * f_draft / k, md_draft[M_ACTIVE],
-                                 md_draft[M_ATTENTION], md_draft[M_DENSE] * b_w, md_draft[M_EXPERT] * b_w, md_draft[M_MOE_LAYERS],
-                                 md_draft[M_EXPERTS], md_draft[M_TOP_K], kv_draft, md_draft[M_LAYERS],
-                                 md_draft[M_DMODEL], ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth, eta_c, eta_m,
-                                 link, latency, stage_link, overhead)  # fmt: skip
+        draft = decode_step_time(batch, context, prompts * computed / k, prompts * f_attn_draft / k,
+                                 md_draft, b_w, kv_draft, tp, adp, ep, pp, peak, peak_attn,
+                                 bandwidth, eta_c, eta_m, link, latency, stage_link,
+                                 overhead)  # fmt: skip
         cycle += k * draft
-    if chunked:
-        return cycle / expected
-    return cycle / expected + batch * prefill_occupancy / output
+    return cycle / expected + batch * stall / output
 
 
 @jit
-def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
+def fluctuated_batch(batch: float, z: float, b_max: float) -> float:
+    r"""Return the batch a request at the ``z``-quantile of its life's mean occupancy sees.
+
+    Parameters
+    ----------
+    batch : float
+        Mean concurrent sequences B. [1]
+    z : float
+        Standard-normal quantile (0: the mean). [1]
+    b_max : float
+        Most sequences the replica admits. [1]
+
+    Returns
+    -------
+    float
+        :math:`\\min(B + z \\sqrt{2B/3}, B_{max})`, at least ``batch`` (module notes). [1]
+    """
+    if z <= 0.0:
+        return batch
+    return max(batch, min(batch + z * math.sqrt(2.0 * batch / 3.0), b_max))
+
+
+@jit
+def _layout_fits(tp, adp, ep, md):
+    """Return whether attention groups and expert groups divide the stage's ``tp`` devices."""
+    if adp > tp or tp % adp != 0.0:
+        return False
+    return md[M_EXPERTS] <= 0.0 or (ep <= tp and tp % ep == 0.0)
+
+
+@jit
+def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
     """Find the operating point of a replica of ``tp x pp`` accelerators; write it into ``o``.
 
     Parameters
     ----------
     tp, pp : float
-        Tensor- and pipeline-parallel degree. [1]
+        Devices per pipeline stage and stages. [1]
+    adp, ep : float
+        Attention data-parallel groups and expert-parallel degree within a stage. [1]
     p, hw, md, md_draft, fb, dtype_bytes, compute_column, o : ndarray
         As in :func:`replica_operating_point`.
 
@@ -148,17 +188,22 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
     int
         :mod:`fleetsim.status` code: FEASIBLE, or the first reason the replica cannot serve.
     """
-    ep = min(p[P_EP], tp)  # experts are spread over (at most) the tensor-parallel group
     o[S_TP] = tp
     o[S_PP] = pp
+    o[S_ADP] = adp
+    o[S_EP] = ep
     if pp > md[M_LAYERS]:
         return st.MORE_STAGES_THAN_LAYERS
+    if not _layout_fits(tp, adp, ep, md):
+        return st.LAYOUT_NOT_DIVISIBLE
     n_rep = tp * pp
+    group = tp / adp
     w_code = int(p[P_WDTYPE])
     b_w, b_kv = dtype_bytes[w_code], dtype_bytes[int(p[P_KVDTYPE])]
     peak = hw[compute_column[w_code]]
     if peak <= 0.0:  # no tensor cores for this format: weight-only, computed in BF16
         peak = hw[H_BF16]
+    peak_attn = hw[H_BF16]
     prompt, output = p[P_IN], p[P_OUT]
     prompt_cv, biased = p[P_IN_CV], 1.0 + p[P_OUT_CV] ** 2  # E[O^2] / E[O]^2
     chunked = p[P_PREFILL] == PREFILL_CHUNKED
@@ -169,11 +214,18 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
     kv_token = md[M_KV] * b_kv
     kv_draft = md_draft[M_KV] * b_kv if k > 0.0 else 0.0
     weights = md[M_TOTAL] * b_w + (md_draft[M_TOTAL] * b_w if k > 0.0 else 0.0)
+    # each attention group holds its own copy of the dense weights, and each device of a group
+    # the KV heads it attends with (all of them for MLA's shared latent)
+    held = weights + (adp - 1.0) * md[M_DENSE] * b_w
+    kv_copies = group / min(group, md[M_KV_SHARDS])
     o[S_NREP] = n_rep
-    o[S_WBYTES] = weights
-    o[S_KVTOK] = kv_token + kv_draft
+    o[S_WBYTES] = held
+    o[S_KVTOK] = (kv_token + kv_draft) * kv_copies
     b_max = max_batch_size(
-        n_rep * hw[H_HBM], p[P_RESERVE], weights, (prompt + output * biased) * (kv_token + kv_draft)
+        n_rep * hw[H_HBM],
+        p[P_RESERVE],
+        held,
+        (prompt + output * biased) * (kv_token + kv_draft) * kv_copies,
     )
     if b_max < 0.0:
         return st.WEIGHTS_DO_NOT_FIT
@@ -183,9 +235,10 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
         return st.KV_DOES_NOT_FIT
     b_max = min(b_max, p[P_MAX_BATCH])  # an engine's max-batch setting caps the KV-limited batch
     cached = prompt * p[P_PREFIX]
+    computed = prompt - cached
     expected = expected_tokens_per_step(k, a)
     if chunked:  # a step carries B (k + 1) decode tokens and B E (S - C) / O prompt tokens
-        budget_batch = p[P_BUDGET] / (k + 1.0 + expected * (prompt - cached) / output)
+        budget_batch = p[P_BUDGET] / (k + 1.0 + expected * computed / output)
         b_max = min(b_max, math.floor(budget_batch) if budget_batch >= 1.0 else budget_batch)
     o[S_BMAX] = b_max
 
@@ -195,46 +248,48 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
     stage_link = hw[H_SCALEUP] if n_rep <= hw[H_DOMAIN] else scaleout
     context = prompt + 0.5 * output * biased
     eta_c, eta_m, bandwidth = hw[H_ETA_C], hw[H_ETA_M], hw[H_BW]
+    latency, overhead = p[P_LATENCY], p[P_OVERHEAD]
 
-    # a whole prompt's prefill, alone: its latency, and (pipelined) the replica time it occupies
-    t_prefill = prefill_time(prompt, cached, prompt_cv, md[M_ACTIVE], md[M_ATTENTION], md[M_DENSE] * b_w,
-                             md[M_EXPERT] * b_w, md[M_MOE_LAYERS], md[M_EXPERTS], md[M_TOP_K], md[M_LAYERS],
-                             md[M_DMODEL], ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link,
-                             p[P_LATENCY], stage_link)  # fmt: skip
-    if k > 0.0:  # the draft model prefills the prompt too
-        t_prefill += prefill_time(prompt, cached, prompt_cv, md_draft[M_ACTIVE], md_draft[M_ATTENTION],
-                                  md_draft[M_DENSE] * b_w, md_draft[M_EXPERT] * b_w, md_draft[M_MOE_LAYERS],
-                                  md_draft[M_EXPERTS], md_draft[M_TOP_K], md_draft[M_LAYERS], md_draft[M_DMODEL],
-                                  ACTIVATION_BYTES, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, p[P_LATENCY],
-                                  stage_link)  # fmt: skip
-    occupancy = t_prefill / pp
-    computed = prompt - cached
-    f_target = prefill_flops(md[M_ACTIVE], md[M_ATTENTION], prompt, cached, prompt_cv)
-    f_draft = 0.0
+    f_attn = prefill_attention_flops(md[M_ATTENTION], prompt, cached, prompt_cv)
+    f_attn_draft = 0.0
     if k > 0.0:
-        f_draft = prefill_flops(
-            md_draft[M_ACTIVE], md_draft[M_ATTENTION], prompt, cached, prompt_cv
-        )
+        f_attn_draft = prefill_attention_flops(md_draft[M_ATTENTION], prompt, cached, prompt_cv)
+    # whole prompts, alone: each attention group prefills one at a time, all groups at once
+    t_prefill = prefill_time(computed, f_attn, md, b_w, kv_token, tp, adp, ep, pp, peak,
+                             peak_attn, bandwidth, eta_c, eta_m, link, latency, stage_link,
+                             overhead)  # fmt: skip
+    if k > 0.0:  # the draft model prefills the prompt too
+        t_prefill += prefill_time(computed, f_attn_draft, md_draft, b_w, kv_draft, tp, adp, ep, pp,
+                                  peak, peak_attn, bandwidth, eta_c, eta_m, link, latency,
+                                  stage_link, overhead)  # fmt: skip
+    stall = 0.0 if chunked else t_prefill / (pp * adp)  # replica time each prompt takes
+    per_batch = expected / output if chunked else 0.0  # prompts riding each cycle, per sequence
 
-    # largest batch whose time per token meets the TPOT target (it grows with the batch)
+    # largest batch whose TPOT at the target's quantile meets the target (it grows with the batch)
+    z = normal_quantile(p[P_TPOT_Q]) if not math.isinf(p[P_TPOT_Q]) else 0.0
     lo_b, hi_b = 1.0, b_max
-    step_hi = _time_per_token(hi_b, chunked, computed, f_target, f_draft, output, context, md, md_draft, b_w,
-                              kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, stage_link,
-                              p[P_LATENCY], p[P_OVERHEAD], k, a, occupancy)  # fmt: skip
+    hi_q = fluctuated_batch(hi_b, z, b_max)
+    step_hi = _time_per_token(hi_q, hi_q * per_batch, computed, f_attn, f_attn_draft, output,
+                              context, md, md_draft, b_w, kv_token, kv_draft, tp, adp, ep, pp,
+                              peak, peak_attn, bandwidth, eta_c, eta_m, link, stage_link, latency,
+                              overhead, k, a, stall)  # fmt: skip
     step_max_batch = step_hi
-    if step_hi > p[P_TPOT]:
+    target = p[P_TPOT]
+    if step_hi > target:
         if hi_b <= 1.0:
             return st.TPOT_UNREACHABLE
-        step_lo = _time_per_token(1.0, chunked, computed, f_target, f_draft, output, context, md, md_draft, b_w,
-                                  kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link,
-                                  stage_link, p[P_LATENCY], p[P_OVERHEAD], k, a, occupancy)  # fmt: skip
-        if step_lo > p[P_TPOT]:
+        lo_q = fluctuated_batch(1.0, z, b_max)
+        step_lo = _time_per_token(lo_q, lo_q * per_batch, computed, f_attn, f_attn_draft, output,
+                                  context, md, md_draft, b_w, kv_token, kv_draft, tp, adp, ep, pp,
+                                  peak, peak_attn, bandwidth, eta_c, eta_m, link, stage_link,
+                                  latency, overhead, k, a, stall)  # fmt: skip
+        if step_lo > target:
             return st.TPOT_UNREACHABLE
         # Bracketing search. Invariant: step(lo_b) meets the target, step(hi_b) does not, so it
         # ends at the same batch as bisection. The time per token is close to linear in the
         # batch, so the next probe is interpolated (regula falsi); a probe that fails to halve
         # the bracket makes the next one a bisection, which bounds the worst case.
-        target, interpolate = p[P_TPOT], True
+        interpolate = True
         while hi_b - lo_b > 1.0:
             width = hi_b - lo_b
             if interpolate:
@@ -242,45 +297,62 @@ def _operating_point_at(tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_co
                 mid = min(max(mid, lo_b + 1.0), hi_b - 1.0)
             else:
                 mid = math.floor(0.5 * (lo_b + hi_b))
-            step_mid = _time_per_token(mid, chunked, computed, f_target, f_draft, output, context, md, md_draft,
-                                       b_w, kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m,
-                                       link, stage_link, p[P_LATENCY], p[P_OVERHEAD], k, a,
-                                       occupancy)  # fmt: skip
+            mid_q = fluctuated_batch(mid, z, b_max)
+            step_mid = _time_per_token(mid_q, mid_q * per_batch, computed, f_attn, f_attn_draft,
+                                       output, context, md, md_draft, b_w, kv_token, kv_draft, tp,
+                                       adp, ep, pp, peak, peak_attn, bandwidth, eta_c, eta_m, link,
+                                       stage_link, latency, overhead, k, a, stall)  # fmt: skip
             if step_mid <= target:
                 lo_b, step_lo = mid, step_mid
             else:
                 hi_b, step_hi = mid, step_mid
             interpolate = hi_b - lo_b <= 0.5 * width
-        batch, step = lo_b, step_lo
+        batch = lo_b
     else:
-        batch, step = b_max, step_hi
+        batch = b_max
 
+    def_args = (computed, f_attn, f_attn_draft, output, context, md, md_draft, b_w, kv_token,
+                kv_draft, tp, adp, ep, pp, peak, peak_attn, bandwidth, eta_c, eta_m, link,
+                stage_link, latency, overhead, k, a)  # fmt: skip
+    step = _time_per_token(batch, batch * per_batch, *def_args, stall)
+    b99 = fluctuated_batch(batch, normal_quantile(P99), b_max)
+    step_p99 = _time_per_token(b99, b99 * per_batch, *def_args, stall)
     service = output * step / batch  # replica time per request at full occupancy
-    decode_only = _time_per_token(batch, False, computed, f_target, f_draft, output, context, md, md_draft, b_w,
-                                  kv_token, kv_draft, tp, pp, ep, peak, bandwidth, eta_c, eta_m, link, stage_link,
-                                  p[P_LATENCY], p[P_OVERHEAD], k, a, 0.0)  # fmt: skip
-    # a TTFT quantile target meets the prompt at that quantile (prefill ~ its length) and the
-    # queue's wait at that quantile
-    quantile = p[P_TTFT_Q]
-    longer = length_quantile_ratio(prompt_cv, quantile)
-    if chunked:  # prompt tokens flow through the budget the decode tokens leave in each cycle
-        cycle = step * expected
-        spare = p[P_BUDGET] - batch * (k + 1.0)
-        prefill_service = computed * cycle / spare
-        prefill_duration = max(cycle, prefill_service)
-        duration_at_target = max(cycle, prefill_service * longer)
+    decode_only = _time_per_token(batch, 0.0, *def_args, 0.0)
+
+    # TTFT: the prompt's own prefill plus the prefill path's queueing wait
+    longer = length_quantile_ratio(prompt_cv, p[P_TTFT_Q])
+    longer99 = length_quantile_ratio(prompt_cv, P99)
+    if chunked:
+        # a prompt being prefilled fills the budget the decode tokens leave: ceil(S / chunk)
+        # steps at the full-chunk step time (Sarathi-Serve; the prefill path serves prompts one
+        # chunk at a time, so its mean service is S / chunk such steps)
+        prefill_service = prefill_duration = duration_at_target = duration_p99 = 0.0
+        if computed > 0.0:
+            chunk = p[P_BUDGET] - batch * (k + 1.0)  # > 0: the budget admits the batch's prompts
+            full = _time_per_token(batch, chunk / computed, *def_args, 0.0) * expected
+            prefill_service = computed / chunk * full
+            prefill_duration = math.ceil(computed / chunk) * full
+            duration_at_target = math.ceil(computed * longer / chunk) * full
+            duration_p99 = math.ceil(computed * longer99 / chunk) * full
     else:
-        prefill_service, prefill_duration = occupancy, t_prefill
+        prefill_service = stall
+        prefill_duration = t_prefill
         duration_at_target = t_prefill * longer
+        duration_p99 = t_prefill * longer99
     utilisation = utilisation_for_ttft(p[P_TTFT], duration_at_target, prefill_service, service,
-                                       prompt_cv, quantile, p[P_UCAP])  # fmt: skip
+                                       prompt_cv, p[P_TTFT_Q], p[P_UCAP])  # fmt: skip
     if utilisation < 0.0:
         return st.TTFT_UNREACHABLE
     o[S_BATCH] = batch
     o[S_PREFILL] = prefill_duration
     o[S_TPOT] = step
+    o[S_TPOT_P99] = step_p99
     o[S_TTFT] = time_to_first_token(
-        utilisation, duration_at_target, prefill_service, service, prompt_cv, quantile
+        utilisation, prefill_duration, prefill_service, service, prompt_cv, math.inf
+    )
+    o[S_TTFT_P99] = time_to_first_token(
+        utilisation, duration_p99, prefill_service, service, prompt_cv, P99
     )
     o[S_RATE] = 1.0 / service
     o[S_UTIL] = utilisation
@@ -301,12 +373,14 @@ MAX_SEARCHED_PP = 16.0
 def replica_operating_point(p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
     """Find one replica's operating point and write it into ``o`` (see ``SCENARIO_OUTPUTS``).
 
-    With ``deployment.tp`` and ``deployment.pp`` given, evaluate that layout. Either set to
-    ``auto`` (stored as 0) is searched -- TP over 1, 2, 4, ... up to the scale-up domain, PP over
-    1, 2, 4, ... up to :data:`MAX_SEARCHED_PP` stages -- keeping the layout with the most
-    generated tokens/s per accelerator that meets the latency targets: what a serving engineer
-    does on an 8-GPU node (e.g. 4 replicas x TP2 rather than 1 x TP8), or across nodes for a
-    model too large for one.
+    With ``deployment.tp``, ``pp``, ``attention_dp`` and ``ep`` given, evaluate that layout.
+    Each set to ``auto`` (stored as 0) is searched -- TP over 1, 2, 4, ... up to the scale-up
+    domain, PP over 1, 2, 4, ... up to :data:`MAX_SEARCHED_PP` stages, and for MoE models
+    attention data-parallelism with expert parallelism over the whole stage (``adp = ep = tp``,
+    DeepSeek-style) beside plain tensor parallelism (``adp = ep = 1``) -- keeping the layout
+    with the most generated tokens/s per accelerator that meets the latency targets: what a
+    serving engineer does on an 8-GPU node (e.g. 4 replicas x TP2 rather than 1 x TP8), or
+    across nodes for a model too large for one.
 
     Parameters
     ----------
@@ -321,8 +395,8 @@ def replica_operating_point(p, hw, md, md_draft, fb, dtype_bytes, compute_column
     compute_column : ndarray
         Hardware column of the peak FLOP/s computing each weight dtype.
     o : ndarray
-        Scenario outputs, written (``tensor_parallel`` and ``pipeline_parallel`` hold the
-        chosen layout).
+        Scenario outputs, written (``tensor_parallel``, ``pipeline_parallel``,
+        ``attention_data_parallel`` and ``expert_parallel`` hold the chosen layout).
 
     Returns
     -------
@@ -336,25 +410,33 @@ def replica_operating_point(p, hw, md, md_draft, fb, dtype_bytes, compute_column
     pp_lo = pp_hi = p[P_PP]
     if pp_lo <= 0.0:
         pp_lo, pp_hi = 1.0, min(MAX_SEARCHED_PP, md[M_LAYERS])
-    if tp_lo == tp_hi and pp_lo == pp_hi:
-        return _operating_point_at(
-            tp_lo, pp_lo, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o
-        )
-    best_tp, best_pp, best_rate = 0.0, 0.0, -1.0
+    moe = md[M_EXPERTS] > 0.0
+    search_moe = moe and (p[P_ADP] <= 0.0 or p[P_EP] <= 0.0)
+    if tp_lo == tp_hi and pp_lo == pp_hi and not search_moe:
+        adp = p[P_ADP] if p[P_ADP] > 0.0 else 1.0
+        ep = p[P_EP] if p[P_EP] > 0.0 else 1.0
+        return _operating_point_at(tp_lo, pp_lo, adp, ep, p, hw, md, md_draft, fb, dtype_bytes,
+                                   compute_column, o)  # fmt: skip
+    best_tp, best_pp, best_adp, best_ep, best_rate = 0.0, 0.0, 0.0, 0.0, -1.0
     code = st.FEASIBLE
     pp = pp_lo
     while pp <= pp_hi:
         tp = tp_lo
         while tp <= tp_hi:
-            code = _operating_point_at(
-                tp, pp, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o
-            )
-            if code == st.FEASIBLE and o[S_TOKS] > best_rate:
-                best_tp, best_pp, best_rate = tp, pp, o[S_TOKS]
+            for wide in range(2 if search_moe else 1):
+                # adp and ep: as given, or -- searched -- 1 (tensor-parallel) or tp (DP + EP)
+                adp = p[P_ADP] if p[P_ADP] > 0.0 else (tp if wide else 1.0)
+                ep = p[P_EP] if p[P_EP] > 0.0 else (tp if wide else 1.0)
+                if wide and tp <= 1.0:
+                    continue
+                code = _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes,
+                                           compute_column, o)  # fmt: skip
+                if code == st.FEASIBLE and o[S_TOKS] > best_rate:
+                    best_tp, best_pp, best_adp, best_ep = tp, pp, adp, ep
+                    best_rate = o[S_TOKS]
             tp *= 2.0
         pp *= 2.0
     if best_tp == 0.0:
         return code
-    return _operating_point_at(
-        best_tp, best_pp, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o
-    )
+    return _operating_point_at(best_tp, best_pp, best_adp, best_ep, p, hw, md, md_draft, fb,
+                               dtype_bytes, compute_column, o)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Hand-computed values for model shapes, roofline, collectives, memory, queueing, power.
+"""Hand-computed values for model shapes, step times, collectives, memory, queueing, power.
 
 Each expected value is derived in the comment beside it from the published model shape or the
 equation in the function's docstring, not from fleetsim itself.
@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+import numpy as np
 import pytest
 
-from fleetsim.physics import collectives, memory, model_shapes, power, queueing, roofline, serving
+from fleetsim.catalog import MODEL_COLUMNS
+from fleetsim.physics import collectives, memory, model_shapes, power, queueing, serving
 
 
 def test_kv_bytes_per_token_gqa_llama31_70b():
@@ -41,14 +43,13 @@ def test_attention_flops_coefficients():
     )
 
 
-def test_flops_per_token_and_prefill():
-    # 2 Pa + a c = 2 * 70e9 + 2,621,440 * 1000 = 1.4e11 + 2.62144e9
-    assert model_shapes.decode_flops_per_token(70e9, 2_621_440.0, 1000.0) == pytest.approx(
-        1.4262144e11
-    )
+def test_prefill_flops():
     # prefill S=100: 2 Pa S + a S^2 / 2 = 1.4e13 + 1.31072e10
     assert model_shapes.prefill_flops(70e9, 2_621_440.0, 100.0, 0.0, 0.0) == pytest.approx(
         1.4e13 + 1.31072e10
+    )
+    assert model_shapes.prefill_attention_flops(2_621_440.0, 100.0, 0.0, 0.0) == pytest.approx(
+        1.31072e10
     )
 
 
@@ -86,47 +87,136 @@ def test_allreduce():
     assert collectives.allreduce_time(1e6, 1.0, 1e11, 1e-6) == 0.0
 
 
-def test_roofline_picks_the_slower_side():
-    # compute 1e12 / (2 * 1e15 * 0.5) = 1 ms; memory 1e9 / (2 * 2e12 * 1.0) = 0.25 ms -> 1 ms
-    assert roofline.roofline_time(1e12, 1e9, 2.0, 1e15, 2e12, 0.5, 1.0) == pytest.approx(1e-3)
-    # memory-bound: 1e10 B / (1 * 2e12) = 5 ms > 1e9 FLOP / 1e15 = 1 us
-    assert roofline.roofline_time(1e9, 1e10, 1.0, 1e15, 2e12, 1.0, 1.0) == pytest.approx(5e-3)
+def _model(
+    dense,
+    active,
+    layers=10.0,
+    d_model=4096.0,
+    kv=40_960.0,
+    attention=163_840.0,
+    expert=0.0,
+    moe_layers=0.0,
+    experts=0.0,
+    top_k=0.0,
+    kv_shards=8.0,
+):
+    """A model-table row (catalog.MODEL_COLUMNS order); kv and attention per token, all layers."""
+    values = dict(total_params=dense + moe_layers * experts * expert, active_params=active,
+                  layers=layers, d_model=d_model, kv_elements_per_token=kv,
+                  attention_flops_per_context_token=attention, dense_params=dense,
+                  expert_params=expert, moe_layers=moe_layers, moe_experts=experts,
+                  moe_top_k=top_k, max_context=1e6, kv_shards=kv_shards)  # fmt: skip
+    return np.array([values[c] for c in MODEL_COLUMNS])
+
+
+DENSE_10B = _model(1e10, 1e10)
+#: devices: 1 PFLOP/s (GEMMs and attention alike), 2 TB/s, full efficiency
+DEVICE = (1e15, 1e15, 2e12, 1.0, 1.0)
+
+
+def test_kernel_time_adds_the_stream_and_the_math():
+    # 1e9 B at 2 TB/s = 0.5 ms plus 1e12 FLOP at 1 PFLOP/s x 0.5 = 2 ms
+    assert serving.kernel_time(1e9, 1e12, 1e15, 2e12, 0.5, 1.0) == pytest.approx(2.5e-3)
 
 
 def test_decode_step_by_hand():
-    # 10B dense model, 10 layers, d=4096, a = 4*10*32*128 = 163,840, kv = 40,960 B/token (BF16),
-    # one accelerator with 1 PFLOP/s and 2 TB/s at full efficiency, B = 100, c = 1000:
-    # FLOPs = 100 * (2e10 + 163,840 * 1000) = 2.016384e12 -> 2.016 ms
-    # bytes = 2e10 + 100 * 1000 * 40,960 = 2.4096e10 -> 12.048 ms (memory-bound)
-    step = serving.decode_step_time(
-        100.0, 1000.0, 0.0, 0.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0,
-        2.0, 1.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 4e11, 0.0,
-    )  # fmt: skip
-    assert step == pytest.approx(0.012048)
-    # with TP=2 the work halves (6.024 ms) and two all-reduces per layer of 100*4096*2 B = 819,200 B
-    # each: 2 * 10 * (2 * 1/2 * 819200 / 4e11 + 2 * 5e-6) = 20 * (2.048e-6 + 1e-5) = 2.4096e-4 s
-    step_tp2 = serving.decode_step_time(
-        100.0, 1000.0, 0.0, 0.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0, 4096.0,
-        2.0, 2.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 4e11, 0.0,
-    )  # fmt: skip
-    assert step_tp2 == pytest.approx(0.006024 + 2.4096e-4)
+    # 10B dense model (BF16: 2e10 B), 10 layers, d = 4096, a = 163,840 FLOP and kv = 40,960 B per
+    # context token; B = 100 at c = 1000 on one device:
+    # dense GEMMs: 2e10 B / 2e12 = 10 ms + 2 * 1e10 * 100 FLOP / 1e15 = 2 ms
+    # attention: 100 * 1000 * 40,960 B / 2e12 = 2.048 ms + 100 * 1000 * 163,840 / 1e15 = 16.384 us
+    step = serving.decode_step_time(100.0, 1000.0, 0.0, 0.0, DENSE_10B, 2.0, 40_960.0, 1.0, 1.0,
+                                    1.0, 1.0, *DEVICE, 4e11, 5e-6, 4e11, 0.0)  # fmt: skip
+    assert step == pytest.approx(0.014064384)
+    # TP2 halves every kernel (8 KV heads split two ways) and adds two all-reduces per layer of
+    # 100 * 4096 * 2 B = 819,200 B: 2 * 10 * (2 * 1/2 * 819,200 / 4e11 + 2 * 5e-6) = 2.4096e-4 s
+    step_tp2 = serving.decode_step_time(100.0, 1000.0, 0.0, 0.0, DENSE_10B, 2.0, 40_960.0, 2.0,
+                                        1.0, 1.0, 1.0, *DEVICE, 4e11, 5e-6, 4e11, 0.0)  # fmt: skip
+    assert step_tp2 == pytest.approx(0.014064384 / 2 + 2.4096e-4)
+
+
+def test_step_time_is_linear_in_the_batch():
+    # measured kernels give t(B) = t0 + c B (module notes): the additive form has no knee
+    steps = [
+        serving.decode_step_time(
+            b,
+            1000.0,
+            0.0,
+            0.0,
+            DENSE_10B,
+            2.0,
+            40_960.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            *DEVICE,
+            4e11,
+            5e-6,
+            4e11,
+            0.0,
+        )  # fmt: skip
+        for b in (1.0, 200.0, 400.0, 800.0)
+    ]
+    slopes = np.diff(steps) / np.diff([1.0, 200.0, 400.0, 800.0])
+    assert slopes == pytest.approx([slopes[0]] * 3)
+    # c = 2e10 FLOP / 1e15 + 1000 * 40,960 B / 2e12 = 20 us + 20.48 us per sequence
+    assert slopes[0] == pytest.approx(4.048e-5 + 163_840.0 * 1000 / 1e15)
 
 
 def test_prompt_chunks_ride_the_decode_step_weight_reads():
-    # The step above (12.048 ms, memory-bound; compute 2.016 ms) also carries 400 prompt tokens
-    # with 8e12 FLOPs: compute 10.016 ms, bytes + 400 x 40,960 B of KV written = 2.41124e10 B
-    # -> 12.0562 ms. The weights are read once, so the prompts cost 8 us, not 8 ms alone.
-    step = serving.decode_step_time(
-        100.0, 1000.0, 400.0, 8e12, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0,
-        4096.0, 2.0, 1.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 4e11, 0.0,
-    )  # fmt: skip
-    assert step == pytest.approx(0.0120562)
-    # 4x the prompt FLOPs make the step compute-bound: 2.016384e12 + 3.2e13 FLOP -> 34.016 ms
-    step = serving.decode_step_time(
-        100.0, 1000.0, 400.0, 3.2e13, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0,
-        4096.0, 2.0, 1.0, 1.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 4e11, 0.0,
-    )  # fmt: skip
-    assert step == pytest.approx(0.034016384)
+    # The step above also carries 400 prompt tokens whose attention costs 8e11 FLOP: their GEMMs
+    # add 2 * 1e10 * 400 / 1e15 = 8 ms, their attention 0.8 ms; the weights are read once.
+    step = serving.decode_step_time(100.0, 1000.0, 400.0, 8e11, DENSE_10B, 2.0, 40_960.0, 1.0,
+                                    1.0, 1.0, 1.0, *DEVICE, 4e11, 5e-6, 4e11, 0.0)  # fmt: skip
+    assert step == pytest.approx(0.014064384 + 8e-3 + 8e-4)
+
+
+def test_mla_decode_attention_is_compute_bound_and_data_parallel_attention_splits_the_latent():
+    # DeepSeek-V3 attention only (no weights): a = 16,990,208 FLOP and 35,136 B (FP8 latent) per
+    # cached token over 61 layers; 64 sequences at 4,096 tokens on H200-like devices (989 TFLOP/s
+    # BF16, 4.8 TB/s, full efficiency):
+    # KV 64 * 4096 * 35,136 B = 9.2107e9 B -> 1.9189 ms; math 64 * 4096 * 16,990,208 = 4.4539e12
+    # FLOP -> 4.5034 ms: the absorbed MLA attention is compute-bound (about 484 FLOP/B)
+    md = _model(0.0, 0.0, layers=61.0, d_model=7168.0, kv=35_136.0, attention=16_990_208.0,
+                kv_shards=1.0)  # fmt: skip
+    device = (989e12, 989e12, 4.8e12, 1.0, 1.0)
+    kv = 64 * 4096 * 35_136.0 / 4.8e12
+    math_ = 64 * 4096 * 16_990_208.0 / 989e12
+    assert math_ > kv
+    one = serving.stage_compute_time(64.0, 64.0, 4096.0, 0.0, md, 1.0, 35_136.0, 1.0, 1.0, 1.0,
+                                     1.0, *device)  # fmt: skip
+    assert one == pytest.approx(kv + math_)
+    # TP8: the heads split 8 ways but every device reads the whole shared latent
+    tp8 = serving.stage_compute_time(64.0, 64.0, 4096.0, 0.0, md, 1.0, 35_136.0, 8.0, 1.0, 1.0,
+                                     1.0, *device)  # fmt: skip
+    assert tp8 == pytest.approx(kv + math_ / 8)
+    # attention data-parallel over the 8 devices: each attends for its own 8 sequences
+    adp8 = serving.stage_compute_time(64.0, 64.0, 4096.0, 0.0, md, 1.0, 35_136.0, 8.0, 8.0, 1.0,
+                                      1.0, *device)  # fmt: skip
+    assert adp8 == pytest.approx((kv + math_) / 8)
+
+
+def test_grouped_expert_gemm_at_few_tokens_per_expert():
+    # DeepSeek-V3 routed experts only: 58 MoE layers, 256 experts of 3 * 7168 * 2048 = 44,040,192
+    # params, top-8, FP8; 64 tokens on 8 devices with EP8 (attention data-parallel):
+    # experts touched 256 (1 - (1 - 8/256)^64) = 222.44 (2.2 tokens each);
+    # per device: bytes 58 * 222.44 * 44,040,192 / 8, FLOPs 2 * 58 * 8 * 64 * 44,040,192 / 8;
+    # the busiest device carries 1 + sqrt(2 ln 8 / (512 / 8)) = 1.2549 x the mean
+    expert = 3 * 7168 * 2048.0
+    md = _model(1.0, 8 * 58 * expert, layers=58.0, d_model=7168.0, kv=0.0, attention=0.0,
+                expert=expert, moe_layers=58.0, experts=256.0, top_k=8.0, kv_shards=1.0)  # fmt: skip
+    touched = 256 * (1 - (1 - 8 / 256) ** 64)
+    assert touched == pytest.approx(222.44, abs=0.01)
+    device = (1979e12, 989e12, 4.8e12, 1.0, 1.0)
+    memory = 58 * touched * expert / 8 / 4.8e12
+    math_ = 2 * 58 * 8 * 64 * expert / 8 / 1979e12
+    straggler = 1 + math.sqrt(2 * math.log(8) / 64)
+    got = serving.stage_compute_time(64.0, 0.0, 0.0, 0.0, md, 1.0, 0.0, 8.0, 8.0, 8.0, 1.0,
+                                     *device)  # fmt: skip
+    dense = 1.0 / 8 / 4.8e12  # the one dense parameter's byte
+    assert got == pytest.approx(dense + (memory + math_) * straggler)
+    assert serving.expert_straggler(512.0, 8.0) == pytest.approx(straggler)
+    assert serving.expert_straggler(512.0, 1.0) == 1.0
 
 
 def test_pipeline_stages_hand_over_activations():
@@ -135,14 +225,13 @@ def test_pipeline_stages_hand_over_activations():
     got = collectives.pipeline_transfer_time(100.0, 4096.0, 2.0, 4.0, 5e10, 5e-6)
     assert got == pytest.approx(6.4152e-5)
     assert collectives.pipeline_transfer_time(100.0, 4096.0, 2.0, 1.0, 5e10, 5e-6) == 0.0
-    # the decode step with pp = 2 at B = 100: two micro-batches of 50, each stage holding half the
-    # layers: per stage memory (1e10 + 50 * 1000 * 40,960 / 2) / 2e12 = 5.512 ms, x 2 stages,
-    # + one hand-over of 50 tokens: 5e-6 + 409,600 / 5e10 = 1.3192e-5 s
-    step = serving.decode_step_time(
-        100.0, 1000.0, 0.0, 0.0, 10e9, 163_840.0, 2e10, 0.0, 0.0, 0.0, 0.0, 40_960.0, 10.0,
-        4096.0, 2.0, 1.0, 2.0, 1.0, 1e15, 2e12, 1.0, 1.0, 4e11, 5e-6, 5e10, 0.0,
-    )  # fmt: skip
-    assert step == pytest.approx(2 * (1e10 + 50 * 1000 * 40_960 / 2) / 2e12 + 1.3192e-5)
+    # the decode step with pp = 2 at B = 100: two micro-batches of 50, each stage holding half
+    # the layers: per stage (1e10 + 50 * 1000 * 40,960 / 2) / 2e12 + (2e10 * 50 + 50 * 1000 *
+    # 163,840) / 2 / 1e15, x 2 stages, + one hand-over of 50 tokens: 5e-6 + 409,600 / 5e10
+    step = serving.decode_step_time(100.0, 1000.0, 0.0, 0.0, DENSE_10B, 2.0, 40_960.0, 1.0, 1.0,
+                                    1.0, 2.0, *DEVICE, 4e11, 5e-6, 5e10, 0.0)  # fmt: skip
+    stage = (1e10 + 50 * 1000 * 40_960 / 2) / 2e12 + (1e12 + 50 * 1000 * 163_840) / 2 / 1e15
+    assert step == pytest.approx(2 * stage + 5e-6 + 409_600 / 5e10)
 
 
 def test_max_batch_by_hand():
@@ -182,18 +271,21 @@ def test_accelerator_power():
 def test_all_to_all_and_expert_parallel_communication():
     # all-to-all of m = 8 MB over 8 devices at 100 GB/s, alpha 1 us: 7/8 * 8e6 / 1e11 + 1e-6
     assert collectives.all_to_all_time(8e6, 8.0, 1e11, 1e-6) == pytest.approx(7e-5 + 1e-6)
-    # 10 layers, 4 of them MoE, top-2, 100 tokens x 4096 x 2 B = 819,200 B per all-reduce, TP8/EP8:
-    # all-reduce r = 2 * 7/8 * 819200 / 1e11 + 2e-6 = 1.4336e-5 + 2e-6 = 1.6336e-5
-    # all-to-all of 2 x 819200 B: 7/8 * 1638400 / 1e11 + 1e-6 = 1.4336e-5 + 1e-6 = 1.5336e-5
-    # (10 attention + 6 dense MLP) all-reduces + 4 x 2 all-to-alls
-    r, a = 1.6336e-5, 1.5336e-5
-    got = collectives.model_parallel_time(100.0, 4096.0, 2.0, 10.0, 4.0, 2.0, 8.0, 8.0, 1e11, 1e-6)
-    assert got == pytest.approx(16 * r + 8 * a)
-    # without expert parallelism: two all-reduces per layer
-    plain = collectives.model_parallel_time(
-        100.0, 4096.0, 2.0, 10.0, 4.0, 2.0, 8.0, 1.0, 1e11, 1e-6
-    )
-    assert plain == pytest.approx(20 * r)
+    # 10 layers, 4 of them MoE, top-2, 100 tokens x 4096 x 2 B = 819,200 B, 8 devices:
+    # all-reduce over 8: r = 2 * 7/8 * 819200 / 1e11 + 2e-6 = 1.6336e-5 s
+    r = 1.6336e-5
+    # tensor-parallel attention: every device holds every token, so the experts (EP or not)
+    # need one all-reduce after them: 20 all-reduces, as a dense model
+    for ep in (1.0, 8.0):
+        got = collectives.model_parallel_time(100.0, 4096.0, 2.0, 10.0, 4.0, 2.0, 8.0, 1.0, ep,
+                                              1e11, 1e-6)  # fmt: skip
+        assert got == pytest.approx(20 * r)
+    # attention data-parallel over 8 (no attention all-reduce) + EP8: dispatch and combine of
+    # each device's 100/8 tokens x 2 experts: 7/8 * 819,200 * 2 / 8 / 1e11 + 1e-6 = 2.792e-6 s
+    a = 7 / 8 * 819_200 * 2 / 8 / 1e11 + 1e-6
+    got = collectives.model_parallel_time(100.0, 4096.0, 2.0, 10.0, 4.0, 2.0, 8.0, 8.0, 8.0, 1e11,
+                                          1e-6)  # fmt: skip
+    assert got == pytest.approx(4 * 2 * a)
 
 
 def test_waiting_time_quantiles():
