@@ -4,11 +4,18 @@ Readable and slow. It takes one scenario in *config* units (as a user writes it)
 catalog, and returns the status code, the scenario outputs and the per-year outputs by name.
 It does not import fleetsim's physics, fleet, layout or kernel modules; only the catalog loader
 (input data) and the status codes.
+
+Serving model (DESIGN.md section 3): a replica is ``pp`` stages of ``tp`` devices; within a stage
+attention runs ``adp``-way data-parallel (groups of ``tp / adp`` devices, each with its own
+sequences and its own copy of the dense weights) and routed experts ``ep``-way. A pass costs,
+per kernel class (dense GEMMs, routed experts, attention), its memory stream *plus* its
+multiply-adds, plus the collectives, the engine step overhead and the stage hand-offs.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 from fleetsim import status as st
@@ -23,11 +30,17 @@ COMPUTE = {
     "fp4": "peak_flops_fp4",
 }
 ACTIVATION_BYTES = 2.0
+P99 = 0.99  # the quantile of the *_p99_s outputs
 
 
 def _row(catalog, table, entry_id):
     t = catalog.tables[table]
     return dict(zip(t.columns, t.values[t.ids.index(entry_id)], strict=True))
+
+
+def _z(q):
+    """Standard-normal quantile; None (a bound on the mean) gives 0."""
+    return 0.0 if q is None else NormalDist().inv_cdf(q)
 
 
 def _allreduce(message, n, bw, alpha):
@@ -36,98 +49,179 @@ def _allreduce(message, n, bw, alpha):
     return 2 * (n - 1) / n * message / bw + 2 * alpha  # reduce-scatter + all-gather, one step each
 
 
+def _all_to_all(message, n, bw, alpha):
+    if n <= 1:
+        return 0.0
+    return (n - 1) / n * message / bw + alpha  # each device keeps 1/n, sends the rest at once
+
+
 def _expected_tokens(k, a):
     return (1 - a ** (k + 1)) / (1 - a)  # Leviathan et al. 2023, eq. 1
 
 
-def _prefill_flops(S, C, m, cv):
-    """Mean prompt FLOPs: linear layers on the new tokens; causal attention, E[S^2] = S^2 (1 + cv^2)."""
-    attention = m["attention_flops_per_context_token"] * 0.5 * (S * S - C * C)
-    return 2 * m["active_params"] * (S - C) + attention * (1 + cv * cv)
+@dataclass(frozen=True)
+class Layout:
+    """One replica's layout and the hardware figures its step times use."""
+
+    tp: int  # devices per pipeline stage
+    pp: int  # pipeline stages
+    adp: int  # attention data-parallel groups per stage
+    ep: int  # expert-parallel degree
+    hw: dict
+    peak: float  # GEMM FLOP/s at the weights' precision (attention runs at BF16)
+    b_w: float  # bytes per weight
+    link: float  # collective bandwidth per device
+    stage_link: float  # stage-to-stage bandwidth
+    alpha: float  # per-hop latency
+    overhead: float  # one engine step
+
+    @property
+    def group(self):
+        """Devices of one attention group."""
+        return self.tp / self.adp
 
 
-def _token_time(batch, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, stage, sc, t_occ):
-    """Mean time per output token of a sequence, prompts' share included.
+@dataclass(frozen=True)
+class Prompts:
+    """What a request asks of the replica, and the speculative-decoding cycle."""
 
-    A cycle is k draft steps and one target step verifying k + 1 tokens per sequence; it yields
-    E tokens per sequence, so B E / O prompts must be prefilled per cycle at full occupancy:
-    chunked, their tokens ride in the steps; whole, each stalls the batch for ``t_occ``.
+    c: float  # mean context of a decoding sequence (length-biased)
+    computed: float  # prompt tokens not found in the prefix cache
+    O: float  # output tokens
+    k: int  # draft tokens per cycle (0: plain decoding)
+    E: float  # tokens a sequence gains per cycle
+    f_attn: float  # a prompt's attention FLOPs in the target model
+    f_attn_draft: float  # ... and in the draft
+
+
+def _prompt_attention_flops(S, C, m, cv):
+    """Causal attention of the new tokens: token i attends to i tokens, E[S^2] = S^2 (1 + cv^2)."""
+    return m["attention_flops_per_context_token"] * 0.5 * (S * S - C * C) * (1 + cv * cv)
+
+
+def _kernel_class(moved, flops, peak, hw):
+    """A kernel class streams its bytes and does its math; the two times add."""
+    stream = moved / (hw["hbm_bandwidth"] * hw["bandwidth_efficiency"])
+    return stream + flops / (peak * hw["compute_efficiency"])
+
+
+def _straggler(assignments, ep):
+    """Busiest of ep bins over the mean, balls into bins: 1 + sqrt(2 ln n / mean)."""
+    if ep <= 1:
+        return 1.0
+    return 1 + math.sqrt(2 * math.log(ep) / max(assignments / ep, 1.0))
+
+
+def _stage(tokens, seqs, c, f_prompt, m, kv_tok, lay):
+    """One device's time for one pass of one stage (1/pp of the layers).
+
+    ``tokens`` cross the stage, ``seqs`` of them decoding sequences at context ``c``; ``f_prompt``
+    is the prompt tokens' attention FLOPs over the whole model.
     """
-    drafting = sc["deployment.draft_model"] is not None
-    k = sc["deployment.draft_tokens"] if drafting else 0
-    a = sc["deployment.acceptance_rate"]
-    E = _expected_tokens(k, a) if drafting else 1.0
-    S, O = sc["workload.input_tokens"], sc["workload.output_tokens"]
-    C = S * sc["deployment.prefix_cache_hit_rate"]
-    cv = sc["workload.input_tokens_cv"]
-    chunked = sc["deployment.prefill"] == "chunked"
-    n = batch * E / O if chunked else 0.0  # prompts per cycle riding in the steps
-    cycle = _step_time(
-        batch * (k + 1), c, n * (S - C), n * _prefill_flops(S, C, m, cv), m, hw, peak, b_w,
-        kv_tok / (k + 1), tp, pp, link, stage, sc,
-    )  # fmt: skip
-    if drafting:
-        cycle += k * _step_time(
-            batch, c, n * (S - C) / k, n * _prefill_flops(S, C, d, cv) / k, d, hw, peak, b_w,
-            kv_d, tp, pp, link, stage, sc,
-        )  # fmt: skip
-    per_token = cycle / E
-    return per_token if chunked else per_token + batch * t_occ / O
-
-
-def _step_time(batch, c, n_pf, f_pf, m, hw, peak, b_w, kv_tok, tp, pp, link, stage, sc):
-    micro = batch / pp if batch >= pp else min(batch, 1)  # B < pp: a bubble in the pipeline
-    tokens = micro + n_pf / pp  # decode tokens and prompt-chunk tokens per micro-batch
-    flops = micro * (2 * m["active_params"] + m["attention_flops_per_context_token"] * c)
-    flops += f_pf / pp
-    experts = m["moe_experts"]
-    touched = experts * (1 - (1 - m["moe_top_k"] / experts) ** tokens) if experts > 0 else 0.0
-    weights = (m["dense_params"] + m["moe_layers"] * touched * m["expert_params"]) * b_w
-    traffic = weights + (micro * c + n_pf / pp) * kv_tok
-    compute_time = flops / pp / (tp * peak * hw["compute_efficiency"])
-    memory_time = traffic / pp / (tp * hw["hbm_bandwidth"] * hw["bandwidth_efficiency"])
-    comm = _comm(tokens, m, m["layers"] / pp, m["moe_layers"] / pp, tp, link, sc)
-    handoff = _handoff(tokens, m, pp, stage, sc)
-    # one engine step (scheduling, sampling) per micro-batch: pp of them per token
-    return pp * (max(compute_time, memory_time) + comm + sc["deployment.step_overhead_s"]) + handoff
-
-
-def _handoff(tokens, m, pp, stage, sc):
-    """Point-to-point activation sends at the pp - 1 stage boundaries."""
-    if pp <= 1:
-        return 0.0
-    alpha = sc["deployment.link_latency_s"]
-    return (pp - 1) * (alpha + tokens * m["d_model"] * ACTIVATION_BYTES / stage)
-
-
-def _comm(tokens, m, layers, moe_layers, tp, link, sc):
-    """TP all-reduces (2 per layer); with EP, each MoE layer swaps its MLP all-reduce for
-    dispatch + combine all-to-alls of the tokens' k routed copies."""
-    alpha = sc["deployment.link_latency_s"]
-    message = tokens * m["d_model"] * ACTIVATION_BYTES
-    ep = min(sc["deployment.ep"], tp)
-    if ep <= 1 or moe_layers <= 0:
-        return 2 * layers * _allreduce(message, tp, link, alpha)
-    a2a = (ep - 1) / ep * message * m["moe_top_k"] / link + alpha
-    return (2 * layers - moe_layers) * _allreduce(message, tp, link, alpha) + moe_layers * 2 * a2a
-
-
-def _prefill(S, m, hw, peak, b_w, tp, pp, link, stage, sc):
-    """Latency of one prompt alone: it crosses the pp stages one after another."""
-    C = S * sc["deployment.prefix_cache_hit_rate"]  # cached prefix: not recomputed, still attended
-    new = S - C
-    if new <= 0:
-        return 0.0
-    flops = _prefill_flops(S, C, m, sc["workload.input_tokens_cv"])
-    experts = m["moe_experts"]
-    touched = experts * (1 - (1 - m["moe_top_k"] / experts) ** new) if experts > 0 else 0.0
-    weights = (m["dense_params"] + m["moe_layers"] * touched * m["expert_params"]) * b_w
-    t = max(
-        flops / (tp * peak * hw["compute_efficiency"]),
-        weights / (tp * hw["hbm_bandwidth"] * hw["bandwidth_efficiency"]),
+    share = 1 / lay.pp  # of the layers
+    routed_per_token = m["moe_layers"] * m["moe_top_k"] * m["expert_params"]
+    # dense GEMMs: each attention group holds the dense weights, split over its devices
+    dense = _kernel_class(
+        share * m["dense_params"] * lay.b_w / lay.group,
+        share * 2 * (m["active_params"] - routed_per_token) * tokens / lay.tp,
+        lay.peak,
+        lay.hw,
     )
-    comm = _comm(new, m, m["layers"], m["moe_layers"], tp, link, sc)
-    return t + comm + _handoff(new, m, pp, stage, sc)
+    # routed experts: the distinct experts the tokens hit, spread over all tp devices
+    experts = 0.0
+    n_exp, top_k = m["moe_experts"], m["moe_top_k"]
+    if n_exp > 0:
+        touched = n_exp * (1 - (1 - top_k / n_exp) ** tokens)
+        experts = _kernel_class(
+            share * m["moe_layers"] * touched * m["expert_params"] * lay.b_w / lay.tp,
+            share * 2 * routed_per_token * tokens / lay.tp,
+            lay.peak,
+            lay.hw,
+        ) * _straggler(tokens * top_k, lay.ep)
+    # attention: a group attends for its own sequences; KV split by KV head (MLA: not at all)
+    per_group = seqs / lay.adp
+    group_flops = per_group * c * m["attention_flops_per_context_token"] + f_prompt / lay.adp
+    attention = _kernel_class(
+        share * per_group * c * kv_tok / min(lay.group, m["kv_shards"]),
+        share * group_flops / lay.group,
+        lay.hw["peak_flops_bf16"],
+        lay.hw,
+    )
+    return dense + experts + attention
+
+
+def _collectives(tokens, m, lay):
+    """A stage's collectives: all-reduces within attention groups, and the MoE layers' exchange."""
+    layers, moe = m["layers"] / lay.pp, m["moe_layers"] / lay.pp
+    hidden = tokens * m["d_model"] * ACTIVATION_BYTES
+    # after attention (every layer) and after a dense MLP: a group's 1/adp of the tokens
+    in_group = _allreduce(hidden / lay.adp, lay.group, lay.link, lay.alpha)
+    if lay.adp > 1 and lay.ep > 1:  # dispatch each token to its k experts and combine back
+        exchange = 2 * _all_to_all(hidden * m["moe_top_k"] / lay.tp, lay.ep, lay.link, lay.alpha)
+    else:  # one all-reduce (or all-gather + reduce-scatter) of the expert outputs over the stage
+        exchange = _allreduce(hidden, lay.tp, lay.link, lay.alpha)
+    return layers * in_group + (layers - moe) * in_group + moe * exchange
+
+
+def _handoff(tokens, m, lay):
+    """Point-to-point activation sends at the pp - 1 stage boundaries."""
+    if lay.pp <= 1:
+        return 0.0
+    return (lay.pp - 1) * (lay.alpha + tokens * m["d_model"] * ACTIVATION_BYTES / lay.stage_link)
+
+
+def _step(batch, c, prompt_tokens, f_prompt, m, kv_tok, lay):
+    """One engine step of ``batch`` decoding sequences carrying ``prompt_tokens`` prompt tokens."""
+    micro = batch / lay.pp if batch >= lay.pp else min(batch, 1)  # B < pp: a pipeline bubble
+    tokens = micro + prompt_tokens / lay.pp  # per micro-batch
+    stage = _stage(tokens, micro, c, f_prompt / lay.pp, m, kv_tok, lay)
+    # pp micro-batches, one engine step each
+    return lay.pp * (stage + _collectives(tokens, m, lay) + lay.overhead) + _handoff(tokens, m, lay)
+
+
+def _prefill_alone(computed, f_attn, m, kv_tok, lay):
+    """A whole prompt in passes of its own; every attention group prefills one at the same time."""
+    if computed <= 0:
+        return 0.0
+    n = computed * lay.adp
+    stage = _stage(n, 0, 0, f_attn * lay.adp, m, kv_tok, lay)
+    return lay.pp * (stage + _collectives(n, m, lay) + lay.overhead) + _handoff(n, m, lay)
+
+
+def _token_time(batch, prompts, m, d, kv_tok, kv_d, lay, w, stall):
+    """Mean time between a sequence's output tokens at ``batch`` sequences.
+
+    A cycle is k draft steps and one target step verifying k + 1 tokens per sequence (the KV is
+    read once for them); it yields E tokens. ``prompts`` prompts ride in the cycle (chunked
+    prefill); a whole prompt instead stalls the batch for ``stall``, B / O of them per token.
+    """
+    cycle = _step(
+        batch * (w.k + 1), w.c, prompts * w.computed, prompts * w.f_attn, m, kv_tok / (w.k + 1), lay
+    )
+    if w.k > 0:
+        cycle += w.k * _step(
+            batch, w.c, prompts * w.computed / w.k, prompts * w.f_attn_draft / w.k, d, kv_d, lay
+        )
+    return cycle / w.E + batch * stall / w.O
+
+
+def _mg1_wait(r, s, cv, q):
+    """M/G/1 wait at prefill-path load r: Pollaczek-Khinchine mean, or its q-quantile under the
+    two-moment exponential tail P(W > t) = r exp(-r t / W)."""
+    if r >= 1:
+        return math.inf
+    mean = r * s * (1 + cv * cv) / (2 * (1 - r))
+    if q is None:
+        return mean
+    return 0.0 if r <= 1 - q else mean / r * math.log(r / (1 - q))
+
+
+def _length_ratio(cv, q):
+    """The q-th prompt over the mean, lengths lognormal with the given cv (None: the mean)."""
+    if q is None or cv <= 0:
+        return 1.0
+    sigma = math.sqrt(math.log(1 + cv**2))
+    return math.exp(_z(q) * sigma - sigma**2 / 2)
 
 
 def derated_hardware(sc, catalog):
@@ -149,17 +243,32 @@ def derated_hardware(sc, catalog):
     return hw, scale
 
 
+def _layouts(tp, sc, moe):
+    """(adp, ep) pairs tried at ``tp``: as given; an MoE model with either auto first tries the
+    DeepSeek layout (data-parallel attention, experts over the whole stage), then plain TP."""
+    adp, ep = sc["deployment.attention_dp"], sc["deployment.ep"]
+    plain = (1 if adp == "auto" else adp, 1 if ep == "auto" else ep)
+    if not moe or "auto" not in (adp, ep) or tp <= 1:
+        return [plain]
+    return [(tp if adp == "auto" else adp, tp if ep == "auto" else ep), plain]
+
+
 def replica(sc, catalog, hw):
-    """Return (status, outputs) of one replica; ``auto`` tp / pp try 1, 2, 4, ... (tp <= domain)."""
+    """Return (status, outputs) of one replica; ``auto`` tp / pp try 1, 2, 4, ... (tp <= domain),
+    and ``auto`` attention_dp / ep the layouts of :func:`_layouts`."""
+    m = _row(catalog, "models", sc["model"])
     tps = [sc["deployment.tp"]]
     if sc["deployment.tp"] == "auto":
         tps = [2**i for i in range(7) if 2**i <= min(hw["scaleup_domain"], 64)]
     pps = [sc["deployment.pp"]]
     if sc["deployment.pp"] == "auto":
-        pps = [
-            pp for pp in (1, 2, 4, 8, 16) if pp <= _row(catalog, "models", sc["model"])["layers"]
-        ]
-    results = [replica_at(tp, pp, sc, catalog, hw) for pp in pps for tp in tps]
+        pps = [pp for pp in (1, 2, 4, 8, 16) if pp <= m["layers"]]
+    results = [
+        replica_at(tp, pp, adp, ep, sc, catalog, hw)
+        for pp in pps
+        for tp in tps
+        for adp, ep in _layouts(tp, sc, m["moe_experts"] > 0)
+    ]
     feasible = [r for r in results if r[0] == st.FEASIBLE]
     if not feasible:
         return results[-1]
@@ -167,8 +276,8 @@ def replica(sc, catalog, hw):
     return next(r for r in feasible if r[1]["tokens_per_s_per_accelerator"] == best)
 
 
-def replica_at(tp, pp, sc, catalog, hw):
-    """Return (status, outputs) of a replica of tp x pp accelerators."""
+def replica_at(tp, pp, adp, ep, sc, catalog, hw):
+    """Return (status, outputs) of a replica of tp x pp accelerators, adp x ep within a stage."""
     m = _row(catalog, "models", sc["model"])
     drafting = sc["deployment.draft_model"] is not None
     d = _row(catalog, "models", sc["deployment.draft_model"]) if drafting else m
@@ -178,17 +287,30 @@ def replica_at(tp, pp, sc, catalog, hw):
     S, O = sc["workload.input_tokens"], sc["workload.output_tokens"]
     C = S * sc["deployment.prefix_cache_hit_rate"]
     cv_in, cv_out = sc["workload.input_tokens_cv"], sc["workload.output_tokens_cv"]
+    moe = m["moe_experts"] > 0
     out = {
         "tensor_parallel": tp,
         "pipeline_parallel": pp,
+        "attention_data_parallel": adp,
+        "expert_parallel": ep if moe else 1,
         "accelerators_per_replica": tp * pp,
-        "weight_bytes": (m["total_params"] + (d["total_params"] if drafting else 0)) * b_w,
     }
     if pp > m["layers"]:
         return st.MORE_STAGES_THAN_LAYERS, out
+    if tp % adp != 0 or (moe and tp % ep != 0):
+        return st.LAYOUT_NOT_DIVISIBLE, out
+    group = tp // adp
+    # every attention group keeps its own copy of the dense weights (the draft's too)
+    weights = (m["total_params"] + (d["total_params"] if drafting else 0)) * b_w
+    dense = m["dense_params"] + (d["dense_params"] if drafting else 0)
+    out["weight_bytes"] = weights + (adp - 1) * dense * b_w
     kv_tok = m["kv_elements_per_token"] * b_kv
     kv_d = d["kv_elements_per_token"] * b_kv if drafting else 0.0
-    out["kv_bytes_per_token"] = kv_tok + kv_d
+    # a group's devices split a sequence's KV by KV head; beyond the heads (MLA: one latent)
+    # they hold copies
+    out["kv_bytes_per_token"] = kv_tok * group / min(group, m["kv_shards"])
+    if drafting:
+        out["kv_bytes_per_token"] += kv_d * group / min(group, d["kv_shards"])
     free = (
         tp * pp * hw["hbm_capacity"] * (1 - sc["deployment.memory_reserve_frac"])
         - out["weight_bytes"]
@@ -199,7 +321,7 @@ def replica_at(tp, pp, sc, catalog, hw):
         return st.CONTEXT_TOO_LONG, out
     # a sequence in the batch is length-biased: it holds S + E[O^2]/E[O] tokens of KV
     held = S + O * (1 + cv_out**2)
-    b_max = math.floor(free / (held * (kv_tok + kv_d)))
+    b_max = math.floor(free / (held * out["kv_bytes_per_token"]))
     if b_max < 1:
         return st.KV_DOES_NOT_FIT, out
     b_max = b_max if sc["deployment.max_batch"] is None else min(b_max, sc["deployment.max_batch"])
@@ -213,78 +335,112 @@ def replica_at(tp, pp, sc, catalog, hw):
     out["max_batch_size"] = b_max
     domain = hw["scaleup_domain"]
     scaleout = hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
-    link = hw["scaleup_bandwidth"] if tp <= domain else scaleout
-    stage = hw["scaleup_bandwidth"] if tp * pp <= domain else scaleout
-    c = S + O * (1 + cv_out**2) / 2
-    t_pf = _prefill(S, m, hw, peak, b_w, tp, pp, link, stage, sc)
+    lay = Layout(
+        tp=tp, pp=pp, adp=adp, ep=ep, hw=hw, peak=peak, b_w=b_w,
+        link=hw["scaleup_bandwidth"] if tp <= domain else scaleout,
+        stage_link=hw["scaleup_bandwidth"] if tp * pp <= domain else scaleout,
+        alpha=sc["deployment.link_latency_s"], overhead=sc["deployment.step_overhead_s"],
+    )  # fmt: skip
+    w = Prompts(
+        c=S + O * (1 + cv_out**2) / 2, computed=S - C, O=O, k=k, E=E,
+        f_attn=_prompt_attention_flops(S, C, m, cv_in),
+        f_attn_draft=_prompt_attention_flops(S, C, d, cv_in) if drafting else 0.0,
+    )  # fmt: skip
+    t_pf = _prefill_alone(S - C, w.f_attn, m, kv_tok, lay)
     if drafting:  # the draft model prefills the prompt too
-        t_pf += _prefill(S, d, hw, peak, b_w, tp, pp, link, stage, sc)
-    t_occ = t_pf / pp  # pipelined prompts start every 1/pp of a prompt's latency
+        t_pf += _prefill_alone(S - C, w.f_attn_draft, d, kv_d, lay)
+    # whole prompts: each takes 1/(pp adp) of a prompt's latency of replica time
+    stall = 0.0 if chunked else t_pf / (pp * adp)
+    per_seq = E / O if chunked else 0.0  # prompts riding in each cycle, per sequence
 
-    def step(b):
-        return _token_time(b, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, stage, sc, t_occ)
+    def tpot(b):  # mean time per token at b sequences
+        return _token_time(b, b * per_seq, m, d, kv_tok, kv_d, lay, w, stall)
 
-    tpot = math.inf if sc["workload.tpot_slo_s"] is None else sc["workload.tpot_slo_s"]
-    if step(b_max) <= tpot:
+    def decode(b):  # mean time per token at b sequences, no prompts
+        return _token_time(b, 0.0, m, d, kv_tok, kv_d, lay, w, 0.0)
+
+    # spread of a request's TPOT: its life's mean occupancy varies by 2B/3 (Poisson occupancy
+    # averaged over a life), and the B prompts arriving in it (Poisson) by B (1 + cv^2) in size
+    slope = (decode(b_max) - decode(1)) / (b_max - 1) if b_max > 1 else 0.0
+    if chunked:  # one prompt's chunks lengthen the cycles they ride in, per cycle E tokens
+        riding = b_max * per_seq
+        cost = _token_time(b_max, riding, m, d, kv_tok, kv_d, lay, w, 0.0) - decode(b_max)
+        cost = cost / riding * E
+    else:
+        cost = stall
+
+    def quantile(b, z):
+        if z <= 0:
+            return tpot(b)
+        spread = slope**2 * 2 * b / 3 + cost**2 * b * (1 + cv_in**2) / O**2
+        return tpot(b) + z * math.sqrt(spread)
+
+    z = _z(sc["workload.tpot_quantile"])
+    target = math.inf if sc["workload.tpot_slo_s"] is None else sc["workload.tpot_slo_s"]
+
+    def meets(b):  # the TPOT quantile (or mean) at b sequences meets the target
+        return quantile(b, z) <= target
+
+    if meets(b_max):
         batch = b_max
-    elif b_max <= 1 or step(1) > tpot:
+    elif b_max <= 1 or not meets(1):
         return st.TPOT_UNREACHABLE, out
     else:  # bisection on a monotone function
         lo, hi = 1, b_max
         while hi - lo > 1:
             mid = math.floor((lo + hi) / 2)
-            lo, hi = (mid, hi) if step(mid) <= tpot else (lo, mid)
+            lo, hi = (mid, hi) if meets(mid) else (lo, mid)
         batch = lo
-    tpot_b = step(batch)
+    tpot_b = tpot(batch)
     tau = O * tpot_b / batch  # replica time per request at full occupancy
     q = sc["workload.ttft_quantile"]  # None: the TTFT target bounds the mean
-    # the q-th prompt relative to the mean, lengths lognormal with the given cv
-    sigma = math.sqrt(math.log(1 + cv_in**2))
-    longer = 1.0 if q is None else math.exp(NormalDist().inv_cdf(q) * sigma - sigma**2 / 2)
-    if chunked:  # the prompt flows through the budget left by the decode tokens
-        cycle = tpot_b * E
-        s = (S - C) * cycle / (budget - batch * (k + 1))
-        duration, at_target = max(cycle, s), max(cycle, s * longer)
+    longer, longer99 = _length_ratio(cv_in, q), _length_ratio(cv_in, P99)
+    computed = S - C
+    if chunked:
+        # a prompt fills the budget the decode tokens leave: each of its cycles carries a full
+        # chunk, or the whole prompt when it is shorter than one
+        chunk = budget - batch * (k + 1)
+        riding = min(chunk, computed) / computed  # prompts per cycle
+        full = _token_time(batch, riding, m, d, kv_tok, kv_d, lay, w, 0.0) * E
+        s = computed / chunk * full  # mean prefill-path service per prompt
+
+        def duration(ratio):
+            return math.ceil(computed * ratio / chunk) * full
+
     else:
-        s, duration = t_occ, t_pf
-        at_target = t_pf * longer
-    spread = 1 + cv_in**2
+        s = stall
 
-    def wait(r):  # M/G/1 mean (Pollaczek-Khinchine) or its exponential-tail quantile
-        if r >= 1:
-            return math.inf
-        mean = r * s * spread / (2 * (1 - r))
-        if q is None:
-            return mean
-        return 0.0 if r <= 1 - q else mean / r * math.log(r / (1 - q))
+        def duration(ratio):
+            return t_pf * ratio
 
-    ttft = math.inf if sc["workload.ttft_slo_s"] is None else sc["workload.ttft_slo_s"]
+    ttft_target = math.inf if sc["workload.ttft_slo_s"] is None else sc["workload.ttft_slo_s"]
     cap = sc["workload.max_utilisation"]
-    slack = ttft - at_target
+    slack = ttft_target - duration(longer)
     if slack < 0:
         return st.TTFT_UNREACHABLE, out
     if math.isinf(slack) or s <= 0:
         rho = cap
-    else:  # the largest prefill-path utilisation whose wait fits the slack
+    else:  # the largest prefill-path load whose wait (at q) fits the slack, to full precision
         lo, hi = 0.0, 1.0
-        while hi - lo > 1e-15:
+        while True:
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if wait(mid) <= slack else (lo, mid)
+            if mid in (lo, hi):
+                break
+            lo, hi = (mid, hi) if _mg1_wait(mid, s, cv_in, q) <= slack else (lo, mid)
         rho = min(lo * tau / s, cap)
-    r = rho * s / tau
-    decode_only = (
-        _token_time(batch, c, m, d, hw, peak, b_w, kv_tok, kv_d, tp, pp, link, stage,
-                    {**sc, "deployment.prefill": "whole"}, 0.0)
-    )  # fmt: skip
+    r = rho * s / tau  # the prefill path's load at the planned utilisation
+    decode_only = _token_time(batch, 0.0, m, d, kv_tok, kv_d, lay, w, 0.0)
     out.update(
         batch_size=batch,
         tpot_s=tpot_b,
-        prefill_time_s=duration,
-        ttft_s=at_target + wait(r),
+        tpot_p99_s=quantile(batch, _z(P99)),
+        prefill_time_s=duration(1.0),
+        ttft_s=duration(1.0) + _mg1_wait(r, s, cv_in, None),
+        ttft_p99_s=duration(longer99) + _mg1_wait(r, s, cv_in, P99),
         replica_requests_per_s=1 / tau,
         target_utilisation=rho,
         tokens_per_s_per_accelerator=batch / tpot_b / (tp * pp),
-        max_tokens_per_s_per_accelerator=b_max / step(b_max) / (tp * pp),
+        max_tokens_per_s_per_accelerator=b_max / tpot(b_max) / (tp * pp),
         prefill_share=1 - decode_only / tpot_b,
     )
     return st.FEASIBLE, out

@@ -30,7 +30,8 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"deployment.step_token_budget={int(rng.integers(16, 16384))}",
         f"workload.input_tokens_cv={rng.uniform(0, 2):.3f}",
         f"workload.output_tokens_cv=[0,{rng.uniform(0, 2):.3f}]",
-        f"deployment.ep={pick([1, 2, 8], 2)}",
+        f"deployment.ep={pick(['auto', 1, 2, 8], 2)}",
+        f"deployment.attention_dp={pick(['auto', 1, 2, 8], 2)}",
         f"deployment.weight_dtype={pick(['bf16', 'fp8', 'int4', 'fp4'], 2)}",
         f"deployment.kv_dtype={pick(['bf16', 'fp8'], 1)}",
         f"workload.input_tokens={pick([64, 512, 2000, 9000], 2)}",
@@ -38,6 +39,7 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"workload.tpot_slo_s=[null,{rng.uniform(0.005, 0.2):.4f}]",
         f"workload.ttft_slo_s=[null,{rng.uniform(0.05, 3):.3f}]",
         f"workload.ttft_quantile={rng.choice(['null', '0.9', '0.99'])}",
+        f"workload.tpot_quantile=[null,{rng.choice(['0.9', '0.99'])}]",
         f"workload.requests_per_day=[0,{rng.uniform(1e4, 1e8):.0f}]",
         f"workload.growth_per_year=[{rng.uniform(-0.5, 2):.3f}]",
         f"network.fabric={pick(['infiniband', 'roce'], 1)}",
@@ -51,7 +53,7 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"facility.servers_per_rack=[null,{int(rng.integers(1, 9))}]",
         f"deployment.max_batch=[null,{int(rng.integers(1, 64))}]",
         f"deployment.prefix_cache_hit_rate=[0,{rng.uniform(0, 0.95):.3f}]",
-        f"facility.build_usd_per_kw=[null,{rng.uniform(5000, 20000):.0f}]",
+        f"facility.build_usd_per_kw={rng.choice(['null', f'{rng.uniform(5000, 20000):.0f}'])}",
         f"deployment.draft_model=[null,{pick(models, 1)[1:-1]}]",
         f"deployment.draft_tokens=[{int(rng.integers(1, 8))}]",
         f"deployment.acceptance_rate=[{rng.uniform(0, 0.95):.3f}]",
@@ -59,7 +61,7 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"facility.grid_carbon_g_per_kwh=[{rng.uniform(0, 800):.1f}]",
         f"finance.discount_rate=[{rng.uniform(0, 0.15):.3f}]",
         f"finance.software_usd_per_accelerator_year=[{rng.uniform(0, 5000):.0f}]",
-        f"finance.rental_usd_per_accelerator_hour=[null,{rng.uniform(0.5, 8):.2f}]",
+        f"finance.rental_usd_per_accelerator_hour={rng.choice(['null', f'{rng.uniform(0.5, 8):.2f}'])}",
         "finance.years=6",
     ]
 
@@ -87,6 +89,10 @@ def _scenario_dict(scenario, ds_point) -> dict:
         # the joint layout search, and a step token budget small enough to cap the batch
         (None, 5, ["deployment.tp=auto", "deployment.pp=auto", "deployment.prefill=chunked",
                    "deployment.step_token_budget=300"]),
+        # MoE and MLA models: the (attention_dp, ep) search beside fixed layouts
+        (None, 6, ["model=[mixtral-8x7b,deepseek-v3]"]),
+        (None, 7, ["model=[deepseek-r1,mixtral-8x22b]", "deployment.tp=auto",
+                   "deployment.ep=[auto,8]", "deployment.attention_dp=[auto,1]"]),
     ],
 )  # fmt: skip
 def test_kernel_matches_oracle(monkeypatch, catalog_dir, seed, forced):

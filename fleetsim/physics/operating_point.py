@@ -16,12 +16,14 @@ Length distributions (``workload.*_tokens_cv``): a sequence found in the batch i
 holds (reserved at admission for its whole length) :math:`S + O (1 + c_O^2)`; prompt attention
 costs :math:`E[S^2] = S^2 (1 + c_S^2)`; the prefill queue is M/G/1 with the prompt's spread.
 
-Tails (``workload.tpot_quantile``): a request's TPOT is the mean step time over its life, and
-the batch it lives in fluctuates. With Poisson arrivals and every sequence staying a time ``D``,
-the occupancy is Poisson with mean ``B`` (M/G/infinity), and its average over a window of ``D``
-has variance :math:`2B/3` (the triangular autocovariance :math:`B (1 - |s|/D)` integrated over
-the window). The TPOT at quantile q is the time per token at
-:math:`B_q = \\min(B + z_q \\sqrt{2B/3}, B_{max})` (prompt load scaled alike).
+Tails (``workload.tpot_quantile``): a request's TPOT is its life's mean step time, and two
+things vary from one request's life to another's. With Poisson arrivals and every sequence
+staying a time ``D``, the occupancy is Poisson with mean ``B`` (M/G/infinity) and its average
+over a window of ``D`` has variance :math:`2B/3` (the triangular autocovariance
+:math:`B (1 - |s|/D)` integrated over the window); and the prompts arriving in that window,
+Poisson with mean ``B``, add their prefill cost with the spread of their lengths. The TPOT at
+quantile q is the mean plus :math:`z_q` standard deviations of the two together
+(:func:`tpot_at_quantile`).
 """
 
 from __future__ import annotations
@@ -140,26 +142,48 @@ def _time_per_token(batch, prompts, computed, f_attn, f_attn_draft, output, cont
 
 
 @jit
-def fluctuated_batch(batch: float, z: float, b_max: float) -> float:
-    r"""Return the batch a request at the ``z``-quantile of its life's mean occupancy sees.
+def tpot_at_quantile(
+    mean_tpot: float,
+    batch: float,
+    z: float,
+    decode_slope: float,
+    prompt_cost: float,
+    output: float,
+    prompt_cv: float,
+) -> float:
+    r"""Return a quantile of the per-request TPOT around its mean.
 
     Parameters
     ----------
+    mean_tpot : float
+        Mean time per output token at the operating batch. [s]
     batch : float
         Mean concurrent sequences B. [1]
     z : float
-        Standard-normal quantile (0: the mean). [1]
-    b_max : float
-        Most sequences the replica admits. [1]
+        Standard-normal quantile of the target (0: the mean). [1]
+    decode_slope : float
+        Decode step time per extra sequence, per output token. [s]
+    prompt_cost : float
+        Time one prompt adds to the batch's steps, per output token of its neighbours: its
+        chunks' share (chunked) or its stall (whole). [s]
+    output : float
+        Output tokens per request O. [1]
+    prompt_cv : float
+        Coefficient of variation of the prompt length. [1]
 
     Returns
     -------
     float
-        :math:`\\min(B + z \\sqrt{2B/3}, B_{max})`, at least ``batch`` (module notes). [1]
+        :math:`\bar t + z \sqrt{s_B^2 \, 2B/3 + \tau_p^2 B (1 + c_S^2) / O^2}` (module notes):
+        a request's TPOT is its life's mean step time; over that life the occupancy's mean
+        varies by :math:`2B/3` and the prompts arriving, Poisson with mean :math:`B`, add their
+        cost with the spread of their lengths. [s]
     """
     if z <= 0.0:
-        return batch
-    return max(batch, min(batch + z * math.sqrt(2.0 * batch / 3.0), b_max))
+        return mean_tpot
+    occupancy = decode_slope * decode_slope * 2.0 * batch / 3.0
+    arrivals = prompt_cost * prompt_cost * batch * (1.0 + prompt_cv * prompt_cv) / (output * output)
+    return mean_tpot + z * math.sqrt(occupancy + arrivals)
 
 
 @jit
@@ -191,7 +215,7 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     o[S_TP] = tp
     o[S_PP] = pp
     o[S_ADP] = adp
-    o[S_EP] = ep
+    o[S_EP] = ep if md[M_EXPERTS] > 0.0 else 1.0
     if pp > md[M_LAYERS]:
         return st.MORE_STAGES_THAN_LAYERS
     if not _layout_fits(tp, adp, ep, md):
@@ -216,16 +240,16 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     weights = md[M_TOTAL] * b_w + (md_draft[M_TOTAL] * b_w if k > 0.0 else 0.0)
     # each attention group holds its own copy of the dense weights, and each device of a group
     # the KV heads it attends with (all of them for MLA's shared latent)
-    held = weights + (adp - 1.0) * md[M_DENSE] * b_w
-    kv_copies = group / min(group, md[M_KV_SHARDS])
+    dense = md[M_DENSE] + (md_draft[M_DENSE] if k > 0.0 else 0.0)
+    held = weights + (adp - 1.0) * dense * b_w
+    kv_held = kv_token * group / min(group, md[M_KV_SHARDS])
+    if k > 0.0:
+        kv_held += kv_draft * group / min(group, md_draft[M_KV_SHARDS])
     o[S_NREP] = n_rep
     o[S_WBYTES] = held
-    o[S_KVTOK] = (kv_token + kv_draft) * kv_copies
+    o[S_KVTOK] = kv_held
     b_max = max_batch_size(
-        n_rep * hw[H_HBM],
-        p[P_RESERVE],
-        held,
-        (prompt + output * biased) * (kv_token + kv_draft) * kv_copies,
+        n_rep * hw[H_HBM], p[P_RESERVE], held, (prompt + output * biased) * kv_held
     )
     if b_max < 0.0:
         return st.WEIGHTS_DO_NOT_FIT
@@ -265,24 +289,30 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     stall = 0.0 if chunked else t_prefill / (pp * adp)  # replica time each prompt takes
     per_batch = expected / output if chunked else 0.0  # prompts riding each cycle, per sequence
 
-    # largest batch whose TPOT at the target's quantile meets the target (it grows with the batch)
+    args = (computed, f_attn, f_attn_draft, output, context, md, md_draft, b_w, kv_token,
+            kv_draft, tp, adp, ep, pp, peak, peak_attn, bandwidth, eta_c, eta_m, link, stage_link,
+            latency, overhead, k, a)  # fmt: skip
+    # the spread of per-request TPOT: decode cost per extra sequence, cost of one prompt
+    decode_hi = _time_per_token(b_max, 0.0, *args, 0.0)
+    decode_lo = _time_per_token(1.0, 0.0, *args, 0.0)
+    slope = (decode_hi - decode_lo) / (b_max - 1.0) if b_max > 1.0 else 0.0
+    if chunked:  # a prompt's chunks lengthen the cycles they ride in
+        riding = b_max * per_batch
+        prompt_cost = (_time_per_token(b_max, riding, *args, 0.0) - decode_hi) / riding * expected
+    else:
+        prompt_cost = stall  # each whole prompt stalls every neighbour for its prefill
     z = normal_quantile(p[P_TPOT_Q]) if not math.isinf(p[P_TPOT_Q]) else 0.0
+
+    # largest batch whose TPOT at the target's quantile meets the target (it grows with the batch)
     lo_b, hi_b = 1.0, b_max
-    hi_q = fluctuated_batch(hi_b, z, b_max)
-    step_hi = _time_per_token(hi_q, hi_q * per_batch, computed, f_attn, f_attn_draft, output,
-                              context, md, md_draft, b_w, kv_token, kv_draft, tp, adp, ep, pp,
-                              peak, peak_attn, bandwidth, eta_c, eta_m, link, stage_link, latency,
-                              overhead, k, a, stall)  # fmt: skip
-    step_max_batch = step_hi
+    step_max_batch = _time_per_token(hi_b, hi_b * per_batch, *args, stall)
+    step_hi = tpot_at_quantile(step_max_batch, hi_b, z, slope, prompt_cost, output, prompt_cv)
     target = p[P_TPOT]
     if step_hi > target:
         if hi_b <= 1.0:
             return st.TPOT_UNREACHABLE
-        lo_q = fluctuated_batch(1.0, z, b_max)
-        step_lo = _time_per_token(lo_q, lo_q * per_batch, computed, f_attn, f_attn_draft, output,
-                                  context, md, md_draft, b_w, kv_token, kv_draft, tp, adp, ep, pp,
-                                  peak, peak_attn, bandwidth, eta_c, eta_m, link, stage_link,
-                                  latency, overhead, k, a, stall)  # fmt: skip
+        step_lo = tpot_at_quantile(_time_per_token(1.0, per_batch, *args, stall), 1.0, z, slope,
+                                   prompt_cost, output, prompt_cv)  # fmt: skip
         if step_lo > target:
             return st.TPOT_UNREACHABLE
         # Bracketing search. Invariant: step(lo_b) meets the target, step(hi_b) does not, so it
@@ -297,11 +327,8 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
                 mid = min(max(mid, lo_b + 1.0), hi_b - 1.0)
             else:
                 mid = math.floor(0.5 * (lo_b + hi_b))
-            mid_q = fluctuated_batch(mid, z, b_max)
-            step_mid = _time_per_token(mid_q, mid_q * per_batch, computed, f_attn, f_attn_draft,
-                                       output, context, md, md_draft, b_w, kv_token, kv_draft, tp,
-                                       adp, ep, pp, peak, peak_attn, bandwidth, eta_c, eta_m, link,
-                                       stage_link, latency, overhead, k, a, stall)  # fmt: skip
+            step_mid = tpot_at_quantile(_time_per_token(mid, mid * per_batch, *args, stall), mid,
+                                        z, slope, prompt_cost, output, prompt_cv)  # fmt: skip
             if step_mid <= target:
                 lo_b, step_lo = mid, step_mid
             else:
@@ -311,14 +338,11 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     else:
         batch = b_max
 
-    def_args = (computed, f_attn, f_attn_draft, output, context, md, md_draft, b_w, kv_token,
-                kv_draft, tp, adp, ep, pp, peak, peak_attn, bandwidth, eta_c, eta_m, link,
-                stage_link, latency, overhead, k, a)  # fmt: skip
-    step = _time_per_token(batch, batch * per_batch, *def_args, stall)
-    b99 = fluctuated_batch(batch, normal_quantile(P99), b_max)
-    step_p99 = _time_per_token(b99, b99 * per_batch, *def_args, stall)
+    step = _time_per_token(batch, batch * per_batch, *args, stall)
+    step_p99 = tpot_at_quantile(step, batch, normal_quantile(P99), slope, prompt_cost, output,
+                                prompt_cv)  # fmt: skip
     service = output * step / batch  # replica time per request at full occupancy
-    decode_only = _time_per_token(batch, 0.0, *def_args, 0.0)
+    decode_only = _time_per_token(batch, 0.0, *args, 0.0)
 
     # TTFT: the prompt's own prefill plus the prefill path's queueing wait
     longer = length_quantile_ratio(prompt_cv, p[P_TTFT_Q])
@@ -330,7 +354,9 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
         prefill_service = prefill_duration = duration_at_target = duration_p99 = 0.0
         if computed > 0.0:
             chunk = p[P_BUDGET] - batch * (k + 1.0)  # > 0: the budget admits the batch's prompts
-            full = _time_per_token(batch, chunk / computed, *def_args, 0.0) * expected
+            # each of its steps carries a full chunk (a shorter prompt: all of it)
+            full = _time_per_token(batch, min(chunk, computed) / computed, *args, 0.0)
+            full *= expected
             prefill_service = computed / chunk * full
             prefill_duration = math.ceil(computed / chunk) * full
             duration_at_target = math.ceil(computed * longer / chunk) * full
@@ -423,11 +449,12 @@ def replica_operating_point(p, hw, md, md_draft, fb, dtype_bytes, compute_column
     while pp <= pp_hi:
         tp = tp_lo
         while tp <= tp_hi:
-            for wide in range(2 if search_moe else 1):
-                # adp and ep: as given, or -- searched -- 1 (tensor-parallel) or tp (DP + EP)
-                adp = p[P_ADP] if p[P_ADP] > 0.0 else (tp if wide else 1.0)
-                ep = p[P_EP] if p[P_EP] > 0.0 else (tp if wide else 1.0)
-                if wide and tp <= 1.0:
+            for plain in range(0 if search_moe else 1, 2):
+                # adp and ep: as given, or -- searched -- tp (DP + EP) then 1 (tensor-parallel),
+                # so a failed search reports the plain layout's reason
+                adp = p[P_ADP] if p[P_ADP] > 0.0 else (1.0 if plain else tp)
+                ep = p[P_EP] if p[P_EP] > 0.0 else (1.0 if plain else tp)
+                if not plain and tp <= 1.0:
                     continue
                 code = _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes,
                                            compute_column, o)  # fmt: skip

@@ -348,8 +348,8 @@ def prefill_time(
     float
         The prompt crosses the ``p`` stages one after another as one pass:
         :math:`p (t_{stage}(n) + t_{comm}(n) + t_{overhead}) + t_{p2p}(n)`, compute-bound for all
-        but the shortest prompts. One data-parallel attention group serves the prompt, the
-        others being busy with their own. [s]
+        but the shortest prompts. Every data-parallel attention group prefills a prompt of its
+        own at the same time, so the pass carries ``adp`` prompts. [s]
     """
     if computed_tokens <= 0.0:
         return 0.0
@@ -358,7 +358,6 @@ def prefill_time(
                                bandwidth, compute_efficiency, bandwidth_efficiency)  # fmt: skip
     comm = communication_time(computed_tokens * adp, md, tp, adp, ep, pp, link_bandwidth,
                               link_latency)  # fmt: skip
-    transfer = pipeline_transfer_time(
-        computed_tokens, md[M_DMODEL], ACTIVATION_BYTES, pp, stage_link_bandwidth, link_latency
-    )
+    transfer = pipeline_transfer_time(computed_tokens * adp, md[M_DMODEL], ACTIVATION_BYTES, pp,
+                                      stage_link_bandwidth, link_latency)  # fmt: skip
     return pp * (stage + comm + step_overhead) + transfer
