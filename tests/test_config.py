@@ -149,6 +149,7 @@ NULLABLE = {
     "facility.build_usd_per_kw",  # null: colocation instead of an owned building
     "deployment.draft_model",  # null: no speculative decoding
     "workload.ttft_quantile",  # null: the TTFT target bounds the mean
+    "workload.tpot_quantile",  # null: the TPOT target bounds the mean
 }
 
 
