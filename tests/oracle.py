@@ -134,10 +134,11 @@ def _stage(tokens, seqs, c, f_prompt, m, kv_tok, lay):
         touched = n_exp * (1 - (1 - top_k / n_exp) ** tokens)
         experts = _kernel_class(
             share * m["moe_layers"] * touched * m["expert_params"] * lay.b_w / lay.tp,
-            share * 2 * routed_per_token * tokens / lay.tp,
+            # the busiest expert-parallel device's tokens set the math
+            share * 2 * routed_per_token * tokens / lay.tp * _straggler(tokens * top_k, lay.ep),
             lay.peak,
             lay.hw,
-        ) * _straggler(tokens * top_k, lay.ep)
+        )
     # attention: a group attends for its own sequences; KV split by KV head (MLA: not at all)
     per_group = seqs / lay.adp
     group_flops = per_group * c * m["attention_flops_per_context_token"] + f_prompt / lay.adp

@@ -157,8 +157,9 @@ def stage_compute_time(
 
         * dense GEMMs: bytes :math:`f W_{dense} / g`, FLOPs :math:`2 f P_{dense,a} (T/adp) / g`;
         * routed experts: the :math:`E_t = E (1 - (1 - k/E)^T)` experts the step touches,
-          bytes :math:`f L_{moe} E_t w_e / tp`, FLOPs :math:`2 f L_{moe} k T w_e / tp`, times the
-          :func:`expert_straggler` of ``ep`` devices;
+          bytes :math:`f L_{moe} E_t w_e / tp`, FLOPs :math:`2 f L_{moe} k T w_e / tp` times the
+          :func:`expert_straggler` of ``ep`` devices (the busiest device's share, which grows
+          with the tokens as :math:`\\mu + \\sqrt{2 \\mu \\ln n}`);
         * attention: KV bytes :math:`f (B/adp) c \\, kv / \\min(g, s_{kv})` with :math:`s_{kv}` the
           KV heads a cache splits into (1 for MLA's shared latent: every device of a group holds
           it whole), FLOPs :math:`f ((B/adp) c a + F_{prompt}/adp) / g` at BF16. MLA decode
@@ -180,16 +181,17 @@ def stage_compute_time(
         bandwidth_efficiency,
     )
     if experts > 0.0:
+        # the weights stream the same on every device; the busiest device's tokens set the math
         touched = experts_touched(experts, top_k, tokens)
-        expert = kernel_time(
+        time += kernel_time(
             f * moe_layers * touched * expert_params * b_w / tp,
-            2.0 * f * moe_layers * top_k * tokens * expert_params / tp,
+            2.0 * f * moe_layers * top_k * tokens * expert_params / tp
+            * expert_straggler(tokens * top_k, ep),
             peak_flops,
             bandwidth,
             compute_efficiency,
             bandwidth_efficiency,
-        )
-        time += expert * expert_straggler(tokens * top_k, ep)
+        )  # fmt: skip
     per_group = sequences / adp
     kv_split = min(group, md[M_KV_SHARDS])
     time += kernel_time(

@@ -201,7 +201,7 @@ def test_grouped_expert_gemm_at_few_tokens_per_expert():
     # params, top-8, FP8; 64 tokens on 8 devices with EP8 (attention data-parallel):
     # experts touched 256 (1 - (1 - 8/256)^64) = 222.44 (2.2 tokens each);
     # per device: bytes 58 * 222.44 * 44,040,192 / 8, FLOPs 2 * 58 * 8 * 64 * 44,040,192 / 8;
-    # the busiest device carries 1 + sqrt(2 ln 8 / (512 / 8)) = 1.2549 x the mean
+    # the busiest device computes 1 + sqrt(2 ln 8 / (512 / 8)) = 1.2549 x the mean token load
     expert = 3 * 7168 * 2048.0
     md = _model(1.0, 8 * 58 * expert, layers=58.0, d_model=7168.0, kv=0.0, attention=0.0,
                 expert=expert, moe_layers=58.0, experts=256.0, top_k=8.0, kv_shards=1.0)  # fmt: skip
@@ -214,7 +214,7 @@ def test_grouped_expert_gemm_at_few_tokens_per_expert():
     got = serving.stage_compute_time(64.0, 0.0, 0.0, 0.0, md, 1.0, 0.0, 8.0, 8.0, 8.0, 1.0,
                                      *device)  # fmt: skip
     dense = 1.0 / 8 / 4.8e12  # the one dense parameter's byte
-    assert got == pytest.approx(dense + (memory + math_) * straggler)
+    assert got == pytest.approx(dense + memory + math_ * straggler)
     assert serving.expert_straggler(512.0, 8.0) == pytest.approx(straggler)
     assert serving.expert_straggler(512.0, 1.0) == 1.0
 
