@@ -33,9 +33,18 @@ COLUMNS: tuple[str, ...] = (
     "kind", "stack_version", "note",
 )  # fmt: skip
 KINDS = frozenset({"fitted", "assumption", "derived"})
+#: largest achievable fraction of memory bandwidth (what a streaming kernel reaches: 7.35 of
+#: 8.0 TB/s on Azure ND GB200 v6, source ``azure_gb200_microbench``): fitted pairs stop there, and a
+#: scale never lifts a pair above it
+BANDWIDTH_CEILING = 0.92
 #: bounds of a scale (a factor on the accelerator's fitted fractions of peak)
 SCALE_BOUNDS = (0.05, 20.0)
 FILE = "efficiency.csv"
+#: the kernel's hardware columns holding the scales, engine-major (``sweep.kernel_inputs`` appends
+#: them to the hardware table; ``layout.H_SCALE`` is the first)
+SCALE_COLUMNS: tuple[str, ...] = tuple(
+    f"efficiency_scale_{engine}_{cls}" for engine in ENGINES for cls in MODEL_CLASSES
+)
 
 
 def model_class(entry: dict) -> str:

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from fleetsim.catalog import MODEL_COLUMNS
 from fleetsim.config import FIELDS
+from fleetsim.efficiency import MODEL_CLASSES, SCALE_COLUMNS
 
 #: column order of the tables the kernel reads (sweep.py reorders catalog tables to match)
 HARDWARE_COLUMNS: tuple[str, ...] = (
     "peak_flops_bf16", "peak_flops_fp8", "peak_flops_int8", "peak_flops_fp4", "hbm_capacity",
     "hbm_bandwidth", "scaleup_bandwidth", "scaleup_domain", "scaleout_bandwidth", "tdp", "idle_power",
     "accelerators_per_server", "server_overhead_power", "price_purchase", "server_price",
-    "compute_efficiency", "bandwidth_efficiency", "rental_price",
+    "compute_efficiency", "bandwidth_efficiency", "rental_price", *SCALE_COLUMNS,
 )  # fmt: skip
+#: the catalog's hardware columns (the kernel's table adds SCALE_COLUMNS after them)
+CATALOG_HARDWARE_COLUMNS = HARDWARE_COLUMNS[: -len(SCALE_COLUMNS)]
+#: columns of the kernel's model table: the catalog's, then the model class code
+MODEL_KERNEL_COLUMNS: tuple[str, ...] = (*MODEL_COLUMNS, "model_class")
+N_CLASSES = float(len(MODEL_CLASSES))
 FABRIC_COLUMNS: tuple[str, ...] = (
     "switch_radix", "switch_power", "switch_price", "transceiver_power", "transceiver_price",
     "nic_power", "nic_price", "effective_bandwidth_frac",
@@ -97,7 +103,7 @@ H_TDP, H_IDLE, H_APS, H_SERVER_W = (
 )
 H_PRICE, H_SERVER_PRICE = _H["price_purchase"], _H["server_price"]
 H_ETA_C, H_ETA_M = _H["compute_efficiency"], _H["bandwidth_efficiency"]
-H_RENT = _H["rental_price"]
+H_RENT, H_SCALE = _H["rental_price"], _H[SCALE_COLUMNS[0]]
 F_RADIX, F_SW_W, F_SW_USD = _F["switch_radix"], _F["switch_power"], _F["switch_price"]
 F_XCVR_W, F_XCVR_USD = _F["transceiver_power"], _F["transceiver_price"]
 F_NIC_W, F_NIC_USD, F_EFF = _F["nic_power"], _F["nic_price"], _F["effective_bandwidth_frac"]
@@ -115,7 +121,7 @@ P_ACCEPTANCE, P_EP = _P["deployment.acceptance_rate"], _P["deployment.ep"]
 P_PREFILL, P_BUDGET = _P["deployment.prefill"], _P["deployment.step_token_budget"]
 P_IN_CV, P_OUT_CV = _P["workload.input_tokens_cv"], _P["workload.output_tokens_cv"]
 P_TTFT_Q, P_TPOT_Q = _P["workload.ttft_quantile"], _P["workload.tpot_quantile"]
-P_ADP = _P["deployment.attention_dp"]
+P_ADP, P_ENGINE = _P["deployment.attention_dp"], _P["deployment.engine"]
 
 S_BATCH, S_BMAX, S_NREP = _S["batch_size"], _S["max_batch_size"], _S["accelerators_per_replica"]
 S_WBYTES, S_KVTOK, S_PREFILL = _S["weight_bytes"], _S["kv_bytes_per_token"], _S["prefill_time_s"]
@@ -151,11 +157,11 @@ Y_CPR, Y_RENT, Y_RENT_TCO = _Y["cost_per_request_usd"], _Y["rent_cost_usd"], _Y[
 Y_BREAK_EVEN = _Y["break_even_utilisation"]
 Y_FAC_CAPEX, Y_FLOOR = _Y["facility_capex_usd"], _Y["floor_space_m2"]
 
-_M = {c: i for i, c in enumerate(MODEL_COLUMNS)}
+_M = {c: i for i, c in enumerate(MODEL_KERNEL_COLUMNS)}
 M_TOTAL, M_ACTIVE, M_LAYERS, M_DMODEL = (
     _M["total_params"], _M["active_params"], _M["layers"], _M["d_model"],
 )  # fmt: skip
 M_KV, M_ATTENTION = _M["kv_elements_per_token"], _M["attention_flops_per_context_token"]
 M_DENSE, M_EXPERT, M_MOE_LAYERS = _M["dense_params"], _M["expert_params"], _M["moe_layers"]
 M_EXPERTS, M_TOP_K, M_CONTEXT = _M["moe_experts"], _M["moe_top_k"], _M["max_context"]
-M_KV_SHARDS = _M["kv_shards"]
+M_KV_SHARDS, M_CLASS = _M["kv_shards"], _M["model_class"]

@@ -20,6 +20,7 @@ RACK_POWER_EXCEEDED = 6
 ZERO_DEMAND = 7
 MORE_STAGES_THAN_LAYERS = 8
 LAYOUT_NOT_DIVISIBLE = 9
+ENGINE_NOT_AVAILABLE = 10
 
 #: code -> (flag meaning, explanation)
 MEANINGS: dict[int, tuple[str, str]] = {
@@ -59,6 +60,10 @@ MEANINGS: dict[int, tuple[str, str]] = {
     LAYOUT_NOT_DIVISIBLE: (
         "layout_not_divisible",
         "deployment.ep or deployment.attention_dp does not divide deployment.tp (the devices of a stage)",
+    ),
+    ENGINE_NOT_AVAILABLE: (
+        "engine_not_available",
+        "deployment.engine does not run on this accelerator (no row in data/efficiency.csv)",
     ),
 }
 

@@ -28,6 +28,7 @@ from fleetsim import _jit, invariants, kernel, layout
 from fleetsim import axes as axes_mod
 from fleetsim.catalog import Catalog, Table
 from fleetsim.config import FIELDS, Scenario
+from fleetsim.efficiency import MODEL_CLASSES
 from fleetsim.errors import ConfigError
 from fleetsim.precision import BYTES_PER_ELEMENT, COMPUTE_COLUMN
 
@@ -124,6 +125,11 @@ def _columns(table: Table, columns: tuple[str, ...]) -> np.ndarray:
     return np.ascontiguousarray(table.values[:, order], dtype=np.float64)
 
 
+def _class_codes(catalog: Catalog) -> np.ndarray:
+    """Return each model's class code (``efficiency.MODEL_CLASSES`` index), model-table order."""
+    return np.array([MODEL_CLASSES.index(c) for c in catalog.model_classes], dtype=np.float64)
+
+
 def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelInputs:
     """Assemble the kernel's arrays for ``axes`` of a validated scenario."""
     slot = {spec.key: i for i, spec in enumerate(FIELDS)}
@@ -145,8 +151,17 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
         axis_offset=offsets,
         axis_length=lengths,
         axis_values=np.ascontiguousarray(np.concatenate(values) if values else np.zeros(0)),
-        hardware=_columns(tables["hardware"], layout.HARDWARE_COLUMNS),
-        models=np.ascontiguousarray(tables["models"].values, dtype=np.float64),
+        hardware=np.ascontiguousarray(
+            np.hstack(
+                [
+                    _columns(tables["hardware"], layout.CATALOG_HARDWARE_COLUMNS),
+                    catalog.engine_scale.reshape(len(tables["hardware"].ids), -1),
+                ]
+            )
+        ),
+        models=np.ascontiguousarray(
+            np.column_stack([tables["models"].values, _class_codes(catalog)]), dtype=np.float64
+        ),
         fabrics=_columns(tables["fabrics"], layout.FABRIC_COLUMNS),
         cooling=_columns(tables["cooling"], layout.COOLING_COLUMNS),
         dtype_bytes=np.array(BYTES_PER_ELEMENT, dtype=np.float64),

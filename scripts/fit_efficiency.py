@@ -72,7 +72,7 @@ AS_OF = "2025"
 #: log-spaced efficiency grids: neighbours differ by GRID_RATIO, so scaling an accelerator's pair
 #: by GRID_RATIO**k is a shift of k grid points
 GRID_RATIO = 1.02
-BANDWIDTH_CEILING = 0.92
+BANDWIDTH_CEILING = efficiency.BANDWIDTH_CEILING
 ETA_C = GRID_RATIO ** -np.arange(151.0)[::-1]  # 0.0505 .. 1.0
 ETA_M = BANDWIDTH_CEILING * GRID_RATIO ** -np.arange(91.0)[::-1]  # 0.155 .. 0.92
 #: candidate per-decode-step overheads [s]. Bounded at 4 ms: the throughput rows fit equally well up
@@ -84,12 +84,6 @@ OVERHEADS = (0.0, 1e-3, 2e-3, 3e-3, 4e-3)
 #: workload setting a row does not state (prefill mode, step token budget, quantiles, ...) is the
 #: conf default, so the fitted factors hold for the defaults a user runs
 WORKLOAD_PRESET = {"offline": "offline", "server": "chat", "interactive": "interactive"}
-#: TRANSITIONAL, the one engine setting not yet the conf default: rows are priced with whole-prompt
-#: prefill until the step-time rewrite of issue #11 lands. Fitted in the default chunked mode, the
-#: current step-time model puts eta_m at ~0.42 (= eta_c) and the step overhead at its 4 ms bound,
-#: which makes a 25 ms TPOT target infeasible for 70B on H100 TP4 (claim3_dense_rack_memory);
-#: None = the conf default, the issue's "defaults are the calibrated mode"
-PREFILL_OVERRIDE: str | None = "whole"
 #: rounds published before MLPerf Inference v5.1: the time split's training set
 #: (:func:`train_mask` ``"pre-v5.1"``); every later row is predicted, never fitted, by it
 PRE_V51_ROUNDS = ("mlperf-inference-v4.0", "mlperf-inference-v4.1", "trtllm-perf-overview-2025")
@@ -328,8 +322,6 @@ class Evaluator:
         }
         if row.output_tokens_cv is not None:
             values["workload.output_tokens_cv"] = row.output_tokens_cv
-        if PREFILL_OVERRIDE is not None:
-            values["deployment.prefill"] = PREFILL_OVERRIDE
         if row.scenario != "offline":
             values["workload.ttft_slo_s"] = row.ttft_s
             values["workload.tpot_slo_s"] = row.tpot_s
@@ -350,6 +342,8 @@ class Evaluator:
         hardware = inputs.hardware[self.hardware_ids.index(row.hardware)]
         table = np.repeat(hardware[None, :], len(efficiencies), axis=0)
         table[:, layout.H_ETA_C] = efficiencies[:, 0]
+        # the grids stand for the scaled pair: the catalog's engine / class scales stay out
+        table[:, layout.H_SCALE : layout.H_SCALE + len(efficiency.SCALE_COLUMNS)] = 1.0
         table[:, layout.H_ETA_M] = efficiencies[:, 1]
         tps = tp_candidates(row)
         swept = {

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 from fleetsim import status as st
+from fleetsim.efficiency import ENGINES, MODEL_CLASSES
 
 SECONDS_PER_YEAR = 8760 * 3600.0
 BYTES = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5 + 2 / 128, "fp4": 0.5 + 1 / 16}
@@ -334,6 +335,20 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
         by_budget = budget / (k + 1 + E * (S - C) / O)
         b_max = min(b_max, math.floor(by_budget) if by_budget >= 1 else by_budget)
     out["max_batch_size"] = b_max
+    # the serving engine's and model class's efficiency scale (data/efficiency.csv), on both
+    # fractions of peak, bandwidth capped at what a streaming kernel reaches
+    scale = catalog.engine_scale[
+        catalog.tables["hardware"].ids.index(sc["hardware"]),
+        ENGINES.index(sc["deployment.engine"]),
+        MODEL_CLASSES.index(catalog.model_classes[catalog.tables["models"].ids.index(sc["model"])]),
+    ]
+    if not scale > 0:
+        return st.ENGINE_NOT_AVAILABLE, out
+    hw = {
+        **hw,
+        "compute_efficiency": min(hw["compute_efficiency"] * scale, 1.0),
+        "bandwidth_efficiency": min(hw["bandwidth_efficiency"] * scale, 0.92),
+    }
     domain = hw["scaleup_domain"]
     scaleout = hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
     lay = Layout(

@@ -110,8 +110,6 @@ def test_rows_are_evaluated_with_the_conf_defaults(evaluator, rows):
         "deployment.step_token_budget": float(cfg.deployment.step_token_budget),
         "deployment.memory_reserve_frac": float(cfg.deployment.memory_reserve_frac),
     }
-    if fe.PREFILL_OVERRIDE is not None:  # transitional, until the step-time rewrite lands
-        defaults["deployment.prefill"] = float(fe.config.PREFILL_MODES.index(fe.PREFILL_OVERRIDE))
     for row_id in ("C01o", "C01s", "C49i", "C43s"):
         base = evaluator.base(rows[row_id])
         for key, value in defaults.items():

@@ -34,6 +34,7 @@ def _random_overrides(rng: np.random.Generator, models, hardware) -> list[str]:
         f"deployment.attention_dp={pick(['auto', 1, 2, 8], 2)}",
         f"deployment.weight_dtype={pick(['bf16', 'fp8', 'int4', 'fp4'], 2)}",
         f"deployment.kv_dtype={pick(['bf16', 'fp8'], 1)}",
+        f"deployment.engine={rng.choice(['vendor', 'vllm', 'sglang', 'trtllm'])}",
         f"workload.input_tokens={pick([64, 512, 2000, 9000], 2)}",
         f"workload.output_tokens=[{int(rng.integers(1, 900))}]",
         f"workload.tpot_slo_s=[null,{rng.uniform(0.005, 0.2):.4f}]",
@@ -93,6 +94,9 @@ def _scenario_dict(scenario, ds_point) -> dict:
         (None, 6, ["model=[mixtral-8x7b,deepseek-v3]"]),
         (None, 7, ["model=[deepseek-r1,mixtral-8x22b]", "deployment.tp=auto",
                    "deployment.ep=[auto,8]", "deployment.attention_dp=[auto,1]"]),
+        # serving engines: their efficiency scales, and one that does not run on AMD
+        (None, 8, ["model=[llama3.1-70b,deepseek-r1]", "hardware=[h200,mi300x]",
+                   "deployment.engine=[vendor,vllm,trtllm]"]),
     ],
 )  # fmt: skip
 def test_kernel_matches_oracle(monkeypatch, catalog_dir, seed, forced):

@@ -33,6 +33,7 @@ import math
 from fleetsim import status as st
 from fleetsim._jit import jit
 from fleetsim.config import PREFILL_MODES
+from fleetsim.efficiency import BANDWIDTH_CEILING
 from fleetsim.layout import (
     F_EFF,
     H_BF16,
@@ -41,9 +42,11 @@ from fleetsim.layout import (
     H_ETA_C,
     H_ETA_M,
     H_HBM,
+    H_SCALE,
     H_SCALEOUT,
     H_SCALEUP,
     M_ATTENTION,
+    M_CLASS,
     M_CONTEXT,
     M_DENSE,
     M_EXPERTS,
@@ -51,11 +54,13 @@ from fleetsim.layout import (
     M_KV_SHARDS,
     M_LAYERS,
     M_TOTAL,
+    N_CLASSES,
     P_ACCEPTANCE,
     P_ADP,
     P_BUDGET,
     P_DRAFT,
     P_DRAFT_TOKENS,
+    P_ENGINE,
     P_EP,
     P_IN,
     P_IN_CV,
@@ -271,7 +276,13 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     link = hw[H_SCALEUP] if tp <= hw[H_DOMAIN] else scaleout
     stage_link = hw[H_SCALEUP] if n_rep <= hw[H_DOMAIN] else scaleout
     context = prompt + 0.5 * output * biased
-    eta_c, eta_m, bandwidth = hw[H_ETA_C], hw[H_ETA_M], hw[H_BW]
+    # the serving engine's and the model class's scale on both fractions (data/efficiency.csv)
+    scale = hw[H_SCALE + int(p[P_ENGINE] * N_CLASSES + md[M_CLASS])]
+    if not scale > 0.0:  # NaN: the engine does not run on this accelerator
+        return st.ENGINE_NOT_AVAILABLE
+    eta_c = min(hw[H_ETA_C] * scale, 1.0)
+    eta_m = min(hw[H_ETA_M] * scale, BANDWIDTH_CEILING)
+    bandwidth = hw[H_BW]
     latency, overhead = p[P_LATENCY], p[P_OVERHEAD]
 
     f_attn = prefill_attention_flops(md[M_ATTENTION], prompt, cached, prompt_cv)
