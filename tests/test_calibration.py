@@ -39,7 +39,6 @@ PINNED = {
 KNOWN_MISSES = {
     "C62i": "Interactive too optimistic: +90 % on MI300X (no knee in the step time)",
     "C88i": "Interactive too optimistic: +28 % for 8B on B200",
-    "C43o": "DeepSeek-R1 (MLA + 256 experts) too optimistic: +44 %",
     "C43s": "DeepSeek-R1 Server too optimistic: +132 %",
 }
 
