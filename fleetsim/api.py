@@ -602,13 +602,65 @@ def warm() -> None:
     sweep.stream(scenario, loaded, grid, 1, lambda chunk: None, depth=0)
 
 
-def run(overrides: list[str] | None = None) -> xr.Dataset:
-    """Compose ``conf/`` with ``overrides`` and run it, exactly as the ``fleetsim`` CLI does.
+def _override_value(value: object) -> str:
+    """Return a Python value in Hydra's override syntax (lists as ``[a,b]``, None as null)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_override_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def as_overrides(overrides: str | Sequence[str] | None = None, **fields: object) -> list[str]:
+    """Return the ``key=value`` strings a mix of overrides and keyword fields stands for.
 
     Parameters
     ----------
-    overrides : list of str, optional
-        Hydra-style overrides, e.g. ``["hardware=[h100-sxm,b200]", "finance.years=3"]``.
+    overrides : str or sequence of str, optional
+        Overrides as on the command line; one string is split like a shell line
+        (``"hardware=[h100-sxm,b200] finance.years=3"``).
+    **fields
+        ``key=value`` with Python values: a list sweeps (``hardware=["h100-sxm", "b200"]``), a
+        dict sets keys of a group (``workload={"requests_per_day": 5e7}`` is
+        ``workload.requests_per_day=5e7``), a string names a group option or a catalog id
+        (``workload="offline"``), ``None`` is null.
+
+    Returns
+    -------
+    list of str
+        The overrides first, then the fields in the order given.
+    """
+    import shlex
+
+    items = shlex.split(overrides) if isinstance(overrides, str) else list(overrides or [])
+
+    def flatten(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                flatten(f"{prefix}.{key}", inner)
+        else:
+            items.append(f"{prefix}={_override_value(value)}")
+
+    for key, value in fields.items():
+        flatten(key, value)
+    return items
+
+
+def run(overrides: str | Sequence[str] | None = None, **fields: object) -> xr.Dataset:
+    """Compose ``conf/`` with overrides and run it, exactly as the ``fleetsim`` CLI does.
+
+    Parameters
+    ----------
+    overrides : str or sequence of str, optional
+        Hydra-style overrides, e.g. ``["hardware=[h100-sxm,b200]", "finance.years=3"]`` or the
+        same as one string, ``"hardware=[h100-sxm,b200] finance.years=3"``.
+    **fields
+        The same as Python values (see :func:`as_overrides`), e.g.
+        ``run(hardware=["h100-sxm", "b200"], workload={"requests_per_day": 5e7})``.
 
     Returns
     -------
@@ -620,4 +672,4 @@ def run(overrides: list[str] | None = None) -> xr.Dataset:
     fleetsim.InputError
         For any bad config value, override or catalog row (one line: field, value, allowed).
     """
-    return run_config(_composed(overrides))
+    return run_config(_composed(as_overrides(overrides, **fields)))

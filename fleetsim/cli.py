@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import signal
 import sys
 import threading
@@ -21,6 +22,8 @@ from omegaconf import DictConfig
 from fleetsim import config, paths
 from fleetsim.errors import ConfigError, InputError, one_line
 
+#: launcher preset -> the scheduler command it submits with (checked before a multirun starts)
+SCHEDULERS = {"slurm": "sbatch"}
 #: above this many scenarios the printed summary is skipped (it reads the file back)
 SUMMARY_LIMIT = 20_000_000
 
@@ -159,6 +162,18 @@ def _check(args: argparse.Namespace) -> None:
         )
     if args.shell_completion or args.config_path:
         return  # partial input, or another primary config folder: Hydra reports its own errors
+    launcher = next(
+        (o.partition("=")[2] for o in args.overrides if o.startswith("hydra/launcher=")), None
+    )
+    if args.multirun and launcher in SCHEDULERS and shutil.which(SCHEDULERS[launcher]) is None:
+        _fail(
+            ConfigError(
+                "hydra/launcher",
+                launcher,
+                f"a launcher whose scheduler is installed: {SCHEDULERS[launcher]} is not on PATH "
+                "(on this machine use hydra/launcher=local or hydra/launcher=parallel)",
+            )
+        )
     try:
         api.check_overrides(args.overrides, args.config_dir)
         runs = api.sweep_points(args.overrides) if args.multirun else [args.overrides]

@@ -428,7 +428,8 @@ def open_dataset(path_or_glob: str | os.PathLike, chunks: dict | str | None = "a
     Parameters
     ----------
     path_or_glob : str or path-like
-        A file, or a glob pattern such as ``"out/*.nc"`` (shards combine by coordinates).
+        A file, or a glob pattern such as ``"out/*.nc"`` or ``"outputs/**/fleetsim.nc"``
+        (``**`` matches any folders, e.g. Hydra's ``<date>/<time>``).
     chunks : dict or str, optional
         Dask chunks (default ``"auto"``; ``None`` loads eagerly).
 
@@ -438,7 +439,7 @@ def open_dataset(path_or_glob: str | os.PathLike, chunks: dict | str | None = "a
         Variables keep their ``units``/``long_name``; ``status`` keeps its flag attributes.
     """
     pattern = str(path_or_glob)
-    files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+    files = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
     files = [f for f in files if not f.endswith(".tmp")]
     if not files or not all(Path(f).is_file() for f in files):
         raise FileNotFoundError(f"no fleetsim output matches {pattern!r}")

@@ -196,3 +196,13 @@ def test_multirun_checks_every_swept_value_before_launching(tmp_path):
 def test_experimental_rerun_is_refused(tmp_path):
     result = fleetsim_cli("--experimental-rerun", "config.pickle", cwd=tmp_path)
     assert_one_line_error(result, "--experimental-rerun='config.pickle'", "not supported")
+
+
+def test_a_missing_scheduler_is_one_line(tmp_path):
+    env_path = str(Path(sys.executable).parent)  # python and fleetsim, but no sbatch
+    result = subprocess.run(
+        [sys.executable, "-m", "fleetsim", "-m", "hydra/launcher=slurm", *SWEEP],
+        cwd=tmp_path, env=dict(os.environ, PATH=env_path, FLEETSIM_DATA_DIR=str(TINY)),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert_one_line_error(result, "hydra/launcher='slurm'", "sbatch is not on PATH")

@@ -261,8 +261,16 @@ def _check_report(out: Path, page: str) -> None:
         assert base64.b64encode(png.read_bytes()).decode("ascii") in page
         assert f'data-file="{name}"' in page
     assert page.count("<img ") == len(EXPECTED_PIXELS)
-    for text in ("0.1.0", "0" * 64, "2026-01-01T00:00:00Z", "3,000 USD", "weights_do_not_fit"):
+    for text in ("0.1.0", "0" * 64, "2026-01-01T00:00:00Z", "weights_do_not_fit"):
         assert text in page
+    # the ranked options: b first (median TCO 3.5k over the prices), a second, c infeasible
+    assert "<h2>Options ranked by TCO</h2>" in page
+    assert "median (best-worst) over electricity_usd_per_kwh" in page
+    first, second = (
+        page.index("<td>1</td><td>b</td><td>$3.5k ($3.25k-$4k)</td>"),
+        page.index("<td>2</td><td>a</td><td>$4k ($3k-$6k)</td>"),
+    )
+    assert first < second
     assert "<td>0 USD (0.0e+00)</td>" in page
 
 

@@ -58,10 +58,20 @@ def test_sharded_multirun_merges_and_resumes(tiny_catalog_env, tmp_path):
     assert first.returncode == 0, first.stderr
     assert sorted(p.name for p in out.iterdir()) == PARTS
     assert first.stdout.count("written: ") == 4
-    full = fleetsim.run(SWEEP)
-    merged = fleetsim.open_dataset(out / "*.nc").load()
-    assert merged.attrs["sweep_shard_dimension"] == "tp"
-    xr.testing.assert_identical(merged.drop_attrs(deep=False), full.drop_attrs(deep=False))
+    full = fleetsim.run(SWEEP).drop_attrs(deep=False)
+    with fleetsim.open_dataset(out / "*.nc") as merged:
+        assert merged.attrs["sweep_shard_dimension"] == "tp"
+        xr.testing.assert_identical(merged.load().drop_attrs(deep=False), full)
+    # a recursive glob finds the parts under any folders (Hydra's are two deep)
+    with fleetsim.open_dataset(tmp_path / "**" / "part-*.nc") as deep:
+        xr.testing.assert_identical(deep.load().drop_attrs(deep=False), full)
+    # plain xarray: nested along sweep_shard_dimension works for any split (the README's
+    # recipe); by coordinates too when the split dimension is in order, as tp=[1,2,4,8] is
+    files = sorted(out.glob("part-*.nc"))
+    with xr.open_mfdataset(files, combine="nested", concat_dim="tp") as nested:
+        xr.testing.assert_allclose(nested.load().drop_attrs(deep=False), full)
+    with xr.open_mfdataset(str(out / "*.nc")) as plain:
+        xr.testing.assert_allclose(plain.load().drop_attrs(deep=False), full)
 
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     (out / PARTS[2]).unlink()
@@ -73,8 +83,8 @@ def test_sharded_multirun_merges_and_resumes(tiny_catalog_env, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == PARTS
     for name in (PARTS[0], PARTS[1], PARTS[3]):
         assert (out / name).stat().st_mtime_ns == mtimes[name], name  # not recomputed
-    again = fleetsim.open_dataset(out / "*.nc").load()
-    xr.testing.assert_identical(again.drop_attrs(deep=False), full.drop_attrs(deep=False))
+    with fleetsim.open_dataset(out / "*.nc") as again:
+        xr.testing.assert_identical(again.load().drop_attrs(deep=False), full)
 
 
 KILL_SWEEP = [

@@ -18,15 +18,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from fleetsim.analysis import (
-    at_year,
-    cheapest_scenario,
-    decode_status,
-    mean_over_samples,
-    scenario_dims,
-    tco_residual,
-)
+from fleetsim.analysis import decision_table, decode_status, scenario_dims, tco_residual
 from fleetsim.analysis.plots import standard_figures
+from fleetsim.analysis.summary import MAX_ROWS, table_cells
 from fleetsim.errors import InputError
 from fleetsim.io import open_dataset
 
@@ -109,16 +103,22 @@ def _dimension_rows(ds: xr.Dataset) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _cheapest_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
-    """Return (dimension, label) of the lowest-TCO scenario plus its TCO, or a note."""
-    try:
-        best = cheapest_scenario(ds)
-    except ValueError as error:
-        return [("none", str(error))]
-    tco = at_year(mean_over_samples(ds["tco_usd"]).sel(best))
-    return [(str(dim), str(label)) for dim, label in best.items()] + [
-        (f"tco_usd in year {int(tco['year'])}", f"{float(tco):,.0f} USD")
-    ]
+def _options_html(ds: xr.Dataset) -> str:
+    """Return the ranked options (the CLI's decision table) as an HTML table, or a note."""
+    table = decision_table(ds)
+    feasible = table[table["tco_usd"].notna()].head(MAX_ROWS)
+    if feasible.empty:
+        return "<p>No feasible option.</p>"
+    options = [d for d in scenario_dims(ds["status"]) if d in table.columns]
+    cells = table_cells(feasible, options)
+    rows = list(zip(*cells.values(), strict=True))
+    notes = []
+    if table.attrs["conditions"]:
+        notes.append("median (best-worst) over " + ", ".join(table.attrs["conditions"]))
+    if table.attrs["draws"]:
+        notes.append(f"P50 (P10-P90) over {table.attrs['draws']} Monte Carlo draws")
+    note = f"<p>{html.escape('; '.join(notes))}</p>" if notes else ""
+    return note + _table(rows, tuple(cells))
 
 
 def _status_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
@@ -136,7 +136,7 @@ def _closure_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
 
 
 def _summary_html(ds: xr.Dataset, source: str) -> str:
-    """Return the summary tables (dimensions, cheapest option, status, provenance)."""
+    """Return the summary tables (dimensions, ranked options, status, provenance)."""
     provenance = [(key, str(ds.attrs[key])) for key in PROVENANCE if key in ds.attrs]
     provenance.insert(0, ("source", source))
     scenarios = int(np.prod([ds.sizes[dim] for dim in scenario_dims(ds)]))
@@ -145,8 +145,8 @@ def _summary_html(ds: xr.Dataset, source: str) -> str:
         [
             f"<h2>Scenarios ({scenarios})</h2>",
             _table(_dimension_rows(ds), ("dimension", "size", "labels")),
-            "<h2>Cheapest option (lowest cumulative TCO in the last year)</h2>",
-            _table(_cheapest_rows(ds), ("dimension", "label")),
+            "<h2>Options ranked by TCO</h2>",
+            _options_html(ds),
             "<h2>Feasibility</h2>",
             _table(_status_rows(ds), ("status", "scenarios")),
             "<h2>Consistency</h2>",

@@ -62,8 +62,8 @@ def _rent(row: pd.Series) -> str:
     return f"{money(rent)} ({'cheaper' if rent < row['tco_usd'] else 'dearer'})"
 
 
-def _columns(table: pd.DataFrame, options: list[Hashable]) -> dict[str, list[str]]:
-    """Return header -> cells of the printed table."""
+def table_cells(table: pd.DataFrame, options: list[Hashable]) -> dict[str, list[str]]:
+    """Return header -> cells (words, money, kW/MW, ms) of a :func:`decision_table`."""
     cells: dict[str, list[str]] = {"#": [str(r) for r in table["rank"]]}
     for dim in options:
         cells[str(dim)] = [str(v) for v in table[dim]]
@@ -166,7 +166,7 @@ def _infeasible_lines(ds: xr.Dataset, table: pd.DataFrame, options: list[Hashabl
         ]
         shown = "; ".join(where[:4]) + (f"; +{len(where) - 4} more" if len(where) > 4 else "")
         lines.append(
-            f"infeasible ({meaning}, {count:,} scenarios; {shown}): {why}; "
+            f"infeasible ({meaning}, {count:,} scenario{'' if count == 1 else 's'}; {shown}): {why}; "
             f"{fix_hint(int(code), settings)}"
         )
     return lines
@@ -227,7 +227,7 @@ def summarise(ds: xr.Dataset, decide_over: Sequence[Hashable] | None = None) -> 
             "$ per million tokens in year 1" + (f"; {'; '.join(spread)}" if spread else "") + "):"
         )
         shown = table[feasible].head(MAX_ROWS)
-        lines += ["  " + line for line in _render(_columns(shown, options))]
+        lines += ["  " + line for line in _render(table_cells(shown, options))]
         if feasible.sum() > MAX_ROWS:
             lines.append(f"  ... {int(feasible.sum()) - MAX_ROWS} more feasible options")
     lines += _infeasible_lines(ds, table, options)
