@@ -120,6 +120,35 @@ def _job(cfg: DictConfig) -> None:
     print(f"written: {result.path}")
 
 
+#: set once the kernel has been compiled (or loaded) for a multirun's jobs
+_warmed = threading.Event()
+
+
+def warm() -> None:
+    """Compile the kernel (or load it from Numba's cache) once, before a launcher starts jobs.
+
+    Says so on stderr: the first time takes ~30 s. Idempotent; does nothing when
+    ``FLEETSIM_NUMBA_CACHE=0`` (every job compiles its own).
+    """
+    import time
+
+    from fleetsim import _jit, api
+
+    if not _jit.CACHE or _warmed.is_set():
+        return
+    print(
+        f"fleetsim: compiling the kernel before the jobs start (first time: ~30 s; "
+        f"Numba cache: {_jit.numba.config.CACHE_DIR})",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.perf_counter()
+    with contextlib.suppress(InputError):  # a default config that fails: jobs compile
+        api.warm()
+    _warmed.set()
+    print(f"fleetsim: kernel ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
 def args_parser() -> argparse.ArgumentParser:
     """Return Hydra's own command-line parser, with fleetsim's name, description and version.
 
@@ -192,21 +221,18 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     ``argv`` (default ``sys.argv[1:]``) goes to Hydra's own parser (:func:`args_parser`). Bad
     overrides are caught before Hydra starts (:func:`_check`) and print one line with exit
-    status 2. Before a multirun launches its jobs, the kernel is compiled once here (unless
-    ``FLEETSIM_NUMBA_CACHE=0``) so the jobs load it from Numba's cache instead of racing to
-    write it.
+    status 2. Before a multirun launches its jobs, the kernel is compiled once (:func:`warm`)
+    so the jobs load it from Numba's cache instead of racing to write it: here, or for
+    ``hydra/launcher=slurm`` by the launcher once it has checked its request against the cluster.
     """
     from hydra import version
     from hydra._internal.utils import _run_hydra
 
-    from fleetsim import _jit, api
-
     parser = args_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     _check(args)
-    if _jit.CACHE and args.multirun:
-        with contextlib.suppress(InputError):  # a default config that fails: jobs compile
-            api.warm()
+    if args.multirun and "hydra/launcher=slurm" not in args.overrides:
+        warm()
     config.register()
     version.setbase("1.3")
     _run_hydra(

@@ -352,10 +352,19 @@ def _catalog_ids(table: str) -> str:
 def register() -> None:
     """Register the schema and the resolvers (``linspace``, ``range``; idempotent).
 
-    ``fleetsim_catalog_ids`` lists a catalog table's ids in ``--help``.
+    ``fleetsim_catalog_ids`` lists a catalog table's ids in ``--help``; ``fleetsim.cpus`` sizes
+    the SLURM preset's ``cpus_per_task`` from ``sweep.threads``
+    (:func:`fleetsim.slurm_resources.cpus_for`).
     """
+    from fleetsim.slurm_resources import cpus_for
+
     ConfigStore.instance().store(name="base_config", node=FleetsimSchema)
-    resolvers = (("linspace", _linspace), ("range", _range), ("fleetsim_catalog_ids", _catalog_ids))
+    resolvers = (
+        ("linspace", _linspace),
+        ("range", _range),
+        ("fleetsim_catalog_ids", _catalog_ids),
+        ("fleetsim.cpus", cpus_for),
+    )
     for name, resolver in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)

@@ -188,15 +188,3 @@ def test_sweep_threads_sets_the_kernel_threads(tiny_catalog_env):
 
 def test_warm_compiles_every_signature(tiny_catalog_env):
     api.warm()  # the CLI calls this before a multirun launches its jobs
-
-
-def test_slurm_preset_sets_threads_and_file_locking(tmp_path):
-    result = fleetsim_cli("hydra/launcher=slurm", "--cfg", "hydra", "--package", "hydra.launcher",
-                          cwd=tmp_path)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    tree = OmegaConf.to_container(OmegaConf.create(result.stdout), resolve=False)
-    node = tree["hydra"]["launcher"] if "hydra" in tree else tree
-    assert node["cpus_per_task"] == 4
-    assert "export NUMBA_NUM_THREADS=${hydra.launcher.cpus_per_task}" in node["setup"]
-    assert "export HDF5_USE_FILE_LOCKING=FALSE" in node["setup"]
-    assert "SlurmLauncher" in node["_target_"]

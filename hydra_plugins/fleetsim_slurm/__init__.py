@@ -1,0 +1,1 @@
+"""fleetsim's Hydra plugins: the ``slurm`` launcher preset's class (see ``launcher``)."""
