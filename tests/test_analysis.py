@@ -304,3 +304,43 @@ def test_decode_status(ds):
     ]
     ds["status"] = ds["status"].where(ds["hardware"] != "a", 42).astype(np.int8)
     assert _values(an.decode_status(ds).sel(hardware="a"))[0] == "unknown"
+
+
+def _frontier_ds() -> xr.Dataset:
+    # two accelerators x four TPOT targets; "a" at 0.1 s is dominated (slower and less throughput
+    # than at 0.05 s), "b" at the tightest target is infeasible
+    tpot = np.array([[0.02, 0.05, 0.1, 0.2], [np.nan, 0.04, 0.08, 0.16]])
+    tokens = np.array([[100.0, 300.0, 250.0, 500.0], [np.nan, 400.0, 700.0, 900.0]])
+    dims = ("hardware", "tpot_slo_s")
+    coords = {"hardware": ["a", "b"], "tpot_slo_s": [0.02, 0.05, 0.1, 0.2]}
+    return xr.Dataset(
+        {
+            "tpot_s": (dims, tpot, {"units": "s"}),
+            "tokens_per_s_per_accelerator": (dims, tokens, {"units": "s-1"}),
+            "batch_size": (dims, tokens / 10),
+        },
+        coords=coords,
+    )
+
+
+def test_interactivity_frontier_keeps_the_undominated_points_per_accelerator():
+    front = an.interactivity_frontier(_frontier_ds())
+    a, b = front[front.hardware == "a"], front[front.hardware == "b"]
+    # per user 1 / TPOT: a at 5, 20, 50 tokens/s (10 tokens/s at 250 is beaten by 20 at 300)
+    assert a["tokens_per_s_per_user"].tolist() == pytest.approx([5.0, 20.0, 50.0])
+    assert a["tokens_per_s_per_accelerator"].tolist() == [500.0, 300.0, 100.0]
+    assert b["tokens_per_s_per_user"].tolist() == pytest.approx([6.25, 12.5, 25.0])
+    assert b["batch_size"].tolist() == [90.0, 70.0, 40.0]
+    # one curve over everything without a grouping dimension: a at 20 tokens/s per user (300) is
+    # beaten by b at 25 (400)
+    together = an.interactivity_frontier(_frontier_ds(), by=())
+    assert together["tokens_per_s_per_accelerator"].tolist() == [900.0, 700.0, 400.0, 100.0]
+
+
+def test_interactivity_frontier_plot():
+    from fleetsim.analysis import plots
+
+    fig = plots.plot_interactivity_frontier(_frontier_ds())
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    assert ax.get_xlabel().startswith("tokens per second per user")

@@ -26,6 +26,7 @@ EXPECTED = {
     "electricity_and_cooling": (["electricity_and_cooling.png"], r"^air cooling: cheapest \S+"),
     "build_vs_rent": (["build_vs_rent.png"], r"^b200 +(from year \d|never)"),
     "serving_layout": (["serving_layout.png"], r"^h200: TP\d+ x PP\d+ .+chunked prefill"),
+    "interactivity_frontier": (["interactivity_frontier.png"], r"^  b200 +(\d+ |cannot)"),
 }
 
 

@@ -38,7 +38,7 @@ from fleetsim.analysis.dims import (
     scenario_dims,
 )
 from fleetsim.analysis.feasibility import decode_status
-from fleetsim.analysis.pareto import pareto_front
+from fleetsim.analysis.pareto import interactivity_frontier, pareto_front
 from fleetsim.analysis.quantiles import quantiles
 from fleetsim.analysis.rent import (
     HOURS_PER_YEAR,
@@ -64,6 +64,7 @@ __all__ = [
     "decode_status",
     "fleet_break_even_utilisation",
     "mean_over_samples",
+    "interactivity_frontier",
     "pareto_front",
     "quantiles",
     "scenario_dims",

@@ -1,15 +1,18 @@
 """Trade-off fronts: the scenarios no other scenario beats on two objectives at once.
 
-Serving frontiers over the same sweep (e.g. cost against tokens per second per user) belong here
-beside :func:`pareto_front`.
+:func:`pareto_front` trades cost against latency; :func:`interactivity_frontier` is the serving
+frontier of throughput per accelerator against tokens per second per user.
 """
 
 from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fleetsim.analysis.dims import mean_over_samples
 from fleetsim.analysis.selection import scenario_table
 
 
@@ -47,3 +50,57 @@ def pareto_front(
     front = points[points[latency].to_numpy() < best_before]
     rows = table.merge(front, on=[cost, latency])
     return rows.sort_values([cost, latency], kind="stable").reset_index(drop=True)
+
+
+#: layout and batch columns carried along with each frontier point (when the Dataset has them)
+FRONTIER_DETAILS = (
+    "batch_size", "tensor_parallel", "pipeline_parallel", "attention_data_parallel",
+    "expert_parallel", "tpot_p99_s",
+)  # fmt: skip
+
+
+def interactivity_frontier(
+    ds: xr.Dataset,
+    by: Sequence[Hashable] = ("hardware",),
+    throughput: str = "tokens_per_s_per_accelerator",
+) -> pd.DataFrame:
+    """Return the throughput-interactivity frontier: tokens/s per accelerator against per user.
+
+    Every feasible scenario is a point: interactivity ``1 / tpot_s`` (the tokens per second one
+    user sees) and ``throughput`` (generated tokens per second per accelerator). Within each
+    group of ``by`` labels (one curve per accelerator, say) only the points that no other point
+    beats on both are kept -- the curve serving benchmarks compare accelerators and software
+    stacks on, here from one sweep over the TPOT target (``workload.tpot_slo_s``), the
+    concurrency (``deployment.max_batch``) or the layout.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fleetsim result with ``tpot_s`` and ``throughput``.
+    by : sequence of hashable, default ("hardware",)
+        Dimensions whose labels make separate curves; those the Dataset lacks are ignored.
+    throughput : str, default "tokens_per_s_per_accelerator"
+        Per-accelerator throughput variable (``max_tokens_per_s_per_accelerator`` for the
+        ceiling without a latency bound). [s-1]
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per frontier point, grouped in ``by`` order and sorted by ascending
+        interactivity, with the dimension labels, ``tokens_per_s_per_user`` [s-1],
+        ``throughput`` and the layout columns of :data:`FRONTIER_DETAILS`; along a curve the
+        throughput falls as the interactivity rises.
+    """
+    ds = mean_over_samples(ds)
+    details = [name for name in FRONTIER_DETAILS if name in ds and name != throughput]
+    table = scenario_table(ds, ["tpot_s", throughput, *details])
+    table = table.dropna(subset=["tpot_s", throughput])
+    table["tokens_per_s_per_user"] = 1.0 / table["tpot_s"]
+    groups = [dim for dim in by if dim in table.columns]
+    parts = []
+    for _, part in table.groupby(groups, sort=False) if groups else [((), table)]:
+        part = part.sort_values(["tokens_per_s_per_user", throughput], ascending=False)
+        best_faster = np.maximum.accumulate(np.r_[-np.inf, part[throughput].to_numpy()[:-1]])
+        parts.append(part[part[throughput].to_numpy() > best_faster].iloc[::-1])
+    front = pd.concat(parts) if parts else table.iloc[:0]
+    return front.reset_index(drop=True)

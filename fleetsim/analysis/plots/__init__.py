@@ -16,7 +16,11 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from fleetsim.analysis.plots.heatmap import plot_cost_heatmap
-from fleetsim.analysis.plots.pareto import plot_pareto
+from fleetsim.analysis.plots.pareto import (
+    draw_interactivity_frontier,
+    plot_interactivity_frontier,
+    plot_pareto,
+)
 from fleetsim.analysis.plots.sensitivity import plot_sensitivity
 from fleetsim.analysis.plots.style import COMPACT, FIGSIZE, STYLE, axis_label, compact
 from fleetsim.analysis.plots.tco import plot_fleet, plot_tco_breakdown
@@ -27,8 +31,10 @@ __all__ = [
     "STYLE",
     "axis_label",
     "compact",
+    "draw_interactivity_frontier",
     "plot_cost_heatmap",
     "plot_fleet",
+    "plot_interactivity_frontier",
     "plot_pareto",
     "plot_sensitivity",
     "plot_tco_breakdown",

@@ -1,6 +1,7 @@
-"""Trade-off figures: cost against latency with the Pareto front.
+"""Trade-off figures: cost against latency, and throughput against interactivity.
 
-Serving-frontier figures (e.g. cost against tokens per second per user) belong here too.
+The Pareto front of cost and latency; the serving frontier of throughput per accelerator against
+tokens per second per user.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from fleetsim.analysis.dims import mean_over_samples, scenario_dims
-from fleetsim.analysis.pareto import pareto_front
+from fleetsim.analysis.pareto import interactivity_frontier, pareto_front
 from fleetsim.analysis.plots.style import (
     COST,
     STYLE,
@@ -106,4 +107,57 @@ def plot_pareto(
         _log_if_wide(ax, points[cost], "y")
         ax.margins(0.12)
         ax.legend(title=str(hue) if hue in points else None, loc="best")
+    return fig
+
+
+def draw_interactivity_frontier(
+    ax: Axes,
+    front: Any,
+    throughput: str = "tokens_per_s_per_accelerator",
+    hue: Hashable = "hardware",
+) -> None:
+    """Draw frontier curves (from :func:`fleetsim.analysis.interactivity_frontier`) on ``ax``."""
+    ax.set_xlabel("tokens per second per user (1 / TPOT)")
+    ax.set_ylabel("generated tokens per second per accelerator")
+    if len(front) == 0:
+        no_data(ax, "no feasible scenario")
+        return
+    groups = front.groupby(hue, sort=False) if hue in front else [("all", front)]
+    for label, curve in groups:
+        ax.plot(curve["tokens_per_s_per_user"], curve[throughput], marker="o", ms=4,
+                label=fmt(label))  # fmt: skip
+    _log_if_wide(ax, front["tokens_per_s_per_user"], "x")
+    _log_if_wide(ax, front[throughput], "y")
+    ax.grid(True, alpha=0.3)
+    ax.legend(title=str(hue) if hue in front else None, loc="best")
+
+
+def plot_interactivity_frontier(
+    ds: xr.Dataset,
+    hue: Hashable = "hardware",
+    throughput: str = "tokens_per_s_per_accelerator",
+) -> Figure:
+    """Throughput per accelerator against interactivity (tokens/s per user), one curve per ``hue``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fleetsim result swept over what moves the operating point (the TPOT target, the
+        concurrency, the layout).
+    hue : hashable, default "hardware"
+        Dimension whose labels make separate curves.
+    throughput : str, default "tokens_per_s_per_accelerator"
+        Per-accelerator throughput variable. [s-1]
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The curves of :func:`fleetsim.analysis.interactivity_frontier`.
+    """
+    front = interactivity_frontier(ds, by=(hue,), throughput=throughput)
+    fig = new_figure("pareto")
+    with mpl.rc_context(STYLE):
+        ax = fig.add_subplot()
+        set_title(ax, "Throughput against interactivity", {})
+        draw_interactivity_frontier(ax, front, throughput, hue)
     return fig
