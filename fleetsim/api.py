@@ -47,10 +47,19 @@ def group_options(group: str, config_dir: str | os.PathLike | None = None) -> tu
 
 def _check_group(group: str, value: object, config_dir: str | os.PathLike | None) -> None:
     """Reject ``group=option`` when the option is not a file of the group."""
+    if isinstance(value, list):  # presets are not a sweep dimension: separate jobs compare them
+        options = [str(v) for v in value] or ["a", "b"]
+        raise ConfigError(
+            group,
+            value,
+            f"one option of conf/{group}/ (a list of presets would merge them, not sweep them): "
+            f"compare presets as separate jobs with -m {group}={','.join(options)}, or sweep "
+            f"the fields that differ, e.g. {group}.<field>=[x,y]",
+        )
     choices = getattr(value, "list", None)  # a multirun sweep a,b,c
     for option in choices if isinstance(choices, list) else [value]:
         if option is not None and not isinstance(option, str):
-            continue  # a dict or list merges into the group; the schema checks its keys
+            continue  # a dict merges into the group; the schema checks its keys
         options = group_options(group, config_dir)
         if option in options:
             continue
@@ -59,6 +68,12 @@ def _check_group(group: str, value: object, config_dir: str | os.PathLike | None
         listing = ", ".join(options) or "there are none yet"
         where = f"conf/{group}/" + (f" or {Path(config_dir) / group}/" if config_dir else "")
         raise ConfigError(group, option, f"one of the files in {where}: {listing}{hint}")
+
+
+def is_hydra_override(item: str) -> bool:
+    """Return whether ``item`` sets Hydra's own config (``hydra=``, ``hydra.*``, ``hydra/...``)."""
+    key = item.partition("=")[0]
+    return key == "hydra" or key.startswith(("hydra.", "hydra/"))
 
 
 def check_overrides(overrides: Sequence[str], config_dir: str | os.PathLike | None = None) -> None:
@@ -90,7 +105,7 @@ def check_overrides(overrides: Sequence[str], config_dir: str | os.PathLike | No
             raise ConfigError(
                 key, value, "no '_target_' keys (fleetsim never instantiates objects from config)"
             )
-        if item.startswith("hydra"):
+        if is_hydra_override(item):
             continue
         if key.startswith(("+", "~")):
             raise ConfigError(
@@ -106,7 +121,7 @@ def check_overrides(overrides: Sequence[str], config_dir: str | os.PathLike | No
         if key in GROUPS:
             _check_group(key, parsed.value(), config_dir)
             continue
-        if key in known or key.startswith("hydra"):
+        if key in known:
             continue
         group = _known_group(key, known)
         siblings = sorted(k for k in known if k.startswith(group + "."))
@@ -217,7 +232,7 @@ def _compose_with_hydra(
     check_overrides(overrides, config_dir)
     parser = OverridesParser.create()
     for item in overrides:
-        if item.startswith("hydra") or "=" not in item:
+        if is_hydra_override(item) or "=" not in item:
             continue
         if parser.parse_override(item).is_sweep_override():
             key, _, value = item.partition("=")
@@ -365,6 +380,7 @@ def _prepare(cfg: DictConfig):
         if any(cached is cfg for cached in _COMPOSED.values()):
             _VALIDATED[key] = scenario
     whole = axes.build(scenario)
+    config.check_sweep_size({a.name: len(a) for a in whole}, scenario.run["sweep.shards"])
     grid = axes.shard(whole, scenario.run["sweep.shards"], scenario.run["sweep.shard"])
     return loaded, scenario, whole, grid
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -93,27 +94,78 @@ class Catalog:
         return {name: table.ids for name, table in self.tables.items()}
 
 
-def _read_csv(path: Path, header: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """Return ``(line, row)`` pairs of a catalog CSV with exactly the columns ``header``."""
-    rows: list[tuple[int, dict[str, str]]] = []
+#: a plain decimal number: no spaces, no '_' or thousands separators, no inf/nan words
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _decode(path: Path) -> str:
+    """Return a catalog file's text with LF line ends, refusing what a CSV reader would mangle."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if tuple(reader.fieldnames or ()) != header:
-                raise CatalogError(
-                    f"{path.name}:1",
-                    f"header must be {','.join(header)}; found {reader.fieldnames}",
-                )
-            for row in reader:
-                if None in row or None in row.values():
-                    raise CatalogError(
-                        f"{path.name}:{reader.line_num}",
-                        f"expected {len(header)} columns ({','.join(header)}); "
-                        f"found {len([v for v in row.values() if v is not None])}",
-                    )
-                rows.append((reader.line_num, row))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raw = path.read_bytes()
+    except OSError as error:
         raise CatalogError(str(path), f"cannot read the file ({error})") from None
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise CatalogError(f"{path.name}:{line}", "a NUL byte: not a text CSV file")
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM, as spreadsheet programs write, is fine
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise CatalogError(
+            f"{path.name}:{line}", f"cannot read the file: not UTF-8 text ({error.reason})"
+        ) from None
+    crlf, lf = text.count("\r\n"), text.count("\n")
+    if "\r" in text.replace("\r\n", ""):
+        line = text[: text.replace("\r\n", "\n\n").index("\r")].count("\n") + 1
+        raise CatalogError(f"{path.name}:{line}", "a carriage return inside a line")
+    if 0 < crlf < lf:
+        raise CatalogError(
+            path.name, f"mixed line endings ({crlf} CRLF and {lf - crlf} LF); use one kind"
+        )
+    text = text.replace("\r\n", "\n")
+    lines = text.split("\n") if text else []
+    for number, line in enumerate(lines[:-1] if text.endswith("\n") else lines, start=1):
+        if not line.strip():
+            raise CatalogError(f"{path.name}:{number}", "a blank line (remove it)")
+    return text
+
+
+def _read_csv(path: Path, header: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """Return ``(line, row)`` pairs of a catalog CSV with exactly the columns ``header``.
+
+    Strict: UTF-8 (a BOM is accepted), one kind of line ending, no NUL byte, no blank line,
+    no field spanning lines or holding a stray quote (an unbalanced quote swallows rows), no
+    field with leading or trailing spaces.
+    """
+    text = _decode(path)
+    rows: list[tuple[int, dict[str, str]]] = []
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        found = next(reader, [])
+        if tuple(found) != header:
+            raise CatalogError(
+                f"{path.name}:1", f"header must be {','.join(header)}; found {','.join(found)}"
+            )
+        for fields in reader:
+            line = reader.line_num
+            where = f"{path.name}:{line}"
+            if not fields:
+                continue  # the end of the file
+            if len(fields) != len(header):
+                raise CatalogError(
+                    where,
+                    f"expected {len(header)} columns ({','.join(header)}); found {len(fields)}",
+                )
+            for column, value in zip(header, fields, strict=True):
+                if "\n" in value:  # a quote opened and closed on different lines
+                    raise CatalogError(
+                        where, f"{column}: a quoted field spans lines (a stray quote?): {value!r}"
+                    )
+                if value != value.strip():
+                    raise CatalogError(where, f"{column}: leading or trailing spaces in {value!r}")
+            rows.append((line, dict(zip(header, fields, strict=True))))
+    except csv.Error as error:
+        raise CatalogError(f"{path.name}:{reader.line_num}", f"malformed CSV ({error})") from None
     return rows
 
 
@@ -154,6 +206,12 @@ def _check_row(where: str, spec: dict, row: dict[str, str], sources: dict) -> fl
                 where, f"{parameter}={row['value']!r}; allowed: {', '.join(spec['allowed'])}"
             )
         return row["value"]
+    if not _NUMBER.fullmatch(row["value"]):
+        raise CatalogError(
+            where,
+            f"{parameter}: value {row['value']!r} is not a plain number (digits, one '.', an "
+            "optional exponent; no spaces, '_', thousands separators, inf or nan)",
+        )
     try:
         value = to_si(float(row["value"]), row["unit"], spec["quantity"])
     except ValueError as error:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -28,9 +29,43 @@ SCHEDULERS = {"slurm": "sbatch"}
 SUMMARY_LIMIT = 20_000_000
 
 
-def _fail(error: Exception, status: int = 2) -> None:
+#: exit statuses after SIGINT and SIGTERM (128 + signal number, as shells report them)
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+
+def _fail(error: Exception | str, status: int = 2) -> None:
     print(f"fleetsim: error: {one_line(str(error))}", file=sys.stderr)
     sys.exit(status)
+
+
+#: set when Hydra has started a job: an exception before that is Hydra's (bad Hydra input)
+_JOB_STARTED = False
+#: the user asked for Hydra's tracebacks (read before :func:`_run_app` sets the variable)
+_USER_WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that cleanup runs (no partial file is left)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _run_app(run: Callable[[], None]) -> None:
+    """Run the Hydra app with Hydra's own errors raised here, so each prints as one line.
+
+    Hydra prints multi-line tracebacks unless ``HYDRA_FULL_ERROR=1``, which makes it raise
+    instead; fleetsim sets it and reports the error in one line with exit status 2. A user who
+    sets ``HYDRA_FULL_ERROR=1`` themselves gets the full traceback.
+    """
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        run()
+    except Exception as error:  # Hydra and OmegaConf raise many types; the user gets one line
+        if _USER_WANTS_TRACEBACK or _JOB_STARTED:
+            raise  # an error inside a fleetsim job is a bug: it keeps its traceback
+        _fail(f"hydra: {error}")
 
 
 def launcher_threads(launcher: DictConfig | None) -> int:
@@ -75,8 +110,9 @@ def _terminable() -> Iterator[threading.Event]:
     (30 s by default) and might even complete; :func:`fleetsim.api.write_config` instead stops
     at its next chunk and deletes its temporary file, and a re-run redoes the shard. (The
     handler only sets the event: an exception raised from it could be swallowed inside a
-    ctypes callback of Numba's compiler.) Where SIGTERM still has its default action (a plain
-    run, a joblib worker), it is left alone: it ends the process at once.
+    ctypes callback of Numba's compiler.) Where SIGTERM still has its default action (a joblib
+    worker; :func:`main` gives the ``fleetsim`` process a handler), it is left alone: it ends
+    the process at once.
     """
     event = threading.Event()
     main = threading.current_thread() is threading.main_thread()
@@ -98,6 +134,8 @@ def _job(cfg: DictConfig) -> None:
     from fleetsim import api
     from fleetsim.sweep import SweepError
 
+    global _JOB_STARTED
+    _JOB_STARTED = True
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     folder = Path(hydra_cfg.runtime.output_dir)
@@ -221,24 +259,39 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     ``argv`` (default ``sys.argv[1:]``) goes to Hydra's own parser (:func:`args_parser`). Bad
     overrides are caught before Hydra starts (:func:`_check`) and print one line with exit
-    status 2. Before a multirun launches its jobs, the kernel is compiled once (:func:`warm`)
+    status 2; so do Hydra's own errors (:func:`_run_app`). SIGINT and SIGTERM remove the
+    partial output, print one line and exit with 130 and 143. Before a multirun launches its jobs, the kernel is compiled once (:func:`warm`)
     so the jobs load it from Numba's cache instead of racing to write it: here, or for
     ``hydra/launcher=slurm`` by the launcher once it has checked its request against the cluster.
     """
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _main(argv)
+    except KeyboardInterrupt:
+        print("fleetsim: interrupted (SIGINT); no partial output left", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        print("fleetsim: terminated (SIGTERM); no partial output left", file=sys.stderr)
+        sys.exit(EXIT_TERMINATED)
+
+
+def _main(argv: Sequence[str] | None) -> None:
     from hydra import version
     from hydra._internal.utils import _run_hydra
 
     parser = args_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    _check(args)
+    _run_app(lambda: _check(args))  # Hydra's errors while checking are one line too
     if args.multirun and "hydra/launcher=slurm" not in args.overrides:
         warm()
     config.register()
     version.setbase("1.3")
-    _run_hydra(
-        args=args,
-        args_parser=parser,
-        task_function=_job,
-        config_path=str(paths.conf_dir()),
-        config_name="config",
+    _run_app(
+        lambda: _run_hydra(
+            args=args,
+            args_parser=parser,
+            task_function=_job,
+            config_path=str(paths.conf_dir()),
+            config_name="config",
+        )
     )

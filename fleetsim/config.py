@@ -292,6 +292,70 @@ class FleetsimSchema:
     uncertainty: UncertaintySchema = field(default_factory=UncertaintySchema)  # type: ignore[valid-type]
 
 
+#: most scenarios one job (one shard) may evaluate: a design limit, not a measurement. At the
+#: kernel's ~1e6 scenarios per second per core (README "Large sweeps"; scripts/bench_kernel.py)
+#: a bigger job runs for a day or more and writes terabytes: such sweeps are sharded.
+MAX_SCENARIOS_PER_JOB = 10**11
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n < 10**18 else f"{float(n):.3g}"
+
+
+def check_sweep_size(lengths: dict[str, int], shards: int) -> None:
+    """Refuse a sweep too large for one job, from its dimensions' lengths alone.
+
+    Called before anything is enumerated or allocated: on the resolved config (before
+    validation builds its per-value structures) and on the axes (with a mix or samples).
+
+    Parameters
+    ----------
+    lengths : dict
+        Dimension name -> number of values (dimensions of length 1 may be left out).
+    shards : int
+        ``sweep.shards``: the jobs the longest dimension is cut into.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``sweep.shards``, the size and shape, the limit, and how to shard or coarsen.
+    """
+    total = math.prod(lengths.values())
+    if not lengths or total <= MAX_SCENARIOS_PER_JOB:
+        return
+    longest = max(lengths, key=lambda name: lengths[name])
+    size = lengths[longest]
+    per_job = total // size * -(-size // max(1, min(shards, size)))
+    if per_job <= MAX_SCENARIOS_PER_JOB:
+        return
+    dims = " x ".join(f"{name}: {n:,}" for name, n in lengths.items() if n > 1)
+    needed = -(-total // MAX_SCENARIOS_PER_JOB)
+    if total // size <= MAX_SCENARIOS_PER_JOB and needed <= size:
+        how = f"raise sweep.shards to at least {needed:,} (it cuts {longest}, {size:,} values)"
+    else:
+        how = f"sweep fewer values (sharding cuts only the longest dimension, {longest})"
+    raise ConfigError(
+        "sweep.shards",
+        shards,
+        f"a sweep of at most {MAX_SCENARIOS_PER_JOB:,} scenarios per job: {dims} is "
+        f"{_count(total)} scenarios, {_count(per_job)} per job; {how}",
+    )
+
+
+def _check_resolved_size(resolved: dict) -> None:
+    """Apply :func:`check_sweep_size` to the lists of a resolved config tree."""
+    lengths = {}
+    for spec in FIELDS:
+        node: object = resolved
+        for part in spec.key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, list) and len(node) > 1:
+            lengths[spec.name] = len(node)
+    shards = (resolved.get("sweep") or {}).get("shards") if isinstance(resolved, dict) else None
+    valid = isinstance(shards, int) and not isinstance(shards, bool) and shards >= 1
+    check_sweep_size(lengths, shards if valid else 1)
+
+
 #: most values one ``${linspace:...}`` or ``${range:...}`` may produce (a sweep axis)
 MAX_RESOLVER_VALUES = 100_000
 
@@ -322,7 +386,7 @@ def _linspace(*args: object) -> list[float]:
         raise ValueError(
             f"{usage}: num={num!r} must be a whole number in [1, {MAX_RESOLVER_VALUES}]"
         )
-    return [round(float(v), 12) for v in np.linspace(first, last, int(count))]
+    return [float(v) for v in np.linspace(first, last, int(count))]  # full precision
 
 
 def _range(*args: object) -> list[float]:
@@ -339,7 +403,7 @@ def _range(*args: object) -> list[float]:
     if math.ceil((last - first) / increment) > MAX_RESOLVER_VALUES:
         raise ValueError(f"{usage}: gives more than {MAX_RESOLVER_VALUES} values")
     values = np.arange(first, last, increment)
-    return [int(v) if float(v).is_integer() else round(float(v), 12) for v in values]
+    return [int(v) if float(v).is_integer() else float(v) for v in values]  # full precision
 
 
 def _catalog_ids(table: str) -> str:
@@ -492,6 +556,7 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
             key, _unresolved(cfg, key), f"a resolvable interpolation ({reason})"
         ) from None
     _check_keys(resolved)
+    _check_resolved_size(resolved)
     cfg = OmegaConf.create(resolved)
     values: dict[str, tuple] = {}
     swept: list[str] = []
@@ -690,6 +755,15 @@ MAX_SIGNIFICANT_DIGITS = {True: 7, False: 15}
 
 
 def _cross_checks(values: dict[str, tuple], run: dict[str, Any]) -> None:
+    fixed_tp = [v for v in values["deployment.tp"] if v != "auto"]
+    if fixed_tp and max(values["deployment.ep"]) > min(fixed_tp):
+        raise _fail(
+            "deployment.ep",
+            max(values["deployment.ep"]),
+            f"at most deployment.tp ({min(fixed_tp)}): the experts of a MoE layer are spread "
+            "over the tensor-parallel group (with deployment.tp=auto, ep is capped at the tp "
+            "the search picks)",
+        )
     if run["sweep.shard"] >= run["sweep.shards"]:
         raise _fail(
             "sweep.shard",

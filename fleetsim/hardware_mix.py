@@ -11,6 +11,7 @@ own physics by :mod:`fleetsim.fleet.mix`.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,15 @@ class Mix:
         )
 
 
+def grid_size(pools: int, parts: int) -> int:
+    r"""Return how many share vectors of ``pools`` shares in steps of ``1/parts`` sum to 1.
+
+    Stars and bars: :math:`\binom{parts + pools - 1}{pools - 1}`, computed without
+    enumerating them.
+    """
+    return math.comb(parts + pools - 1, pools - 1)
+
+
 def share_grid(pools: int, step: float) -> np.ndarray:
     """Return every share vector of ``pools`` shares on a grid of ``step`` that sums to 1.
 
@@ -58,11 +68,28 @@ def share_grid(pools: int, step: float) -> np.ndarray:
     Returns
     -------
     ndarray
-        ``(n, pools)`` shares, each row summing to 1 (pure pools included).
+        ``(n, pools)`` shares, each row summing to 1 (pure pools included), in lexicographic
+        order of the whole-number parts; ``n`` is :func:`grid_size` (one row per placement of
+        ``pools - 1`` bars among ``parts + pools - 1`` slots).
     """
     parts = round(1.0 / step)
-    rows = [c for c in itertools.product(range(parts + 1), repeat=pools) if sum(c) == parts]
-    return np.array(rows, dtype=np.float64) / parts
+    rows = []
+    for bars in itertools.combinations(range(parts + pools - 1), pools - 1):
+        edges = (-1, *bars, parts + pools - 1)
+        rows.append([edges[i + 1] - edges[i] - 1 for i in range(pools)])
+    return np.array(rows, dtype=np.float64).reshape(-1, pools) / parts
+
+
+def _coarsest_allowed(pools: int) -> int:
+    """Return the most parts per pool whose grid has at most :data:`MAX_MIXES` mixes."""
+    parts = 1
+    while grid_size(pools, parts + 1) <= MAX_MIXES:
+        parts += 1
+    return parts
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n < 10**15 else f"{float(n):.3g}" if n < 10**300 else f"10^{len(str(n)) - 1}"
 
 
 def parse(tree: object, hardware_ids: tuple[str, ...], swept: list[str]) -> Mix | None:
@@ -99,13 +126,23 @@ def parse(tree: object, hardware_ids: tuple[str, ...], swept: list[str]) -> Mix 
     if shares is None:
         if isinstance(step, bool) or not isinstance(step, int | float) or not 0 < step <= 1:
             raise ConfigError("mix.share_step", step, "a number in (0, 1] with 1/step whole")
-        if abs(1.0 / step - round(1.0 / step)) > 1e-9:
+        if not math.isfinite(1.0 / step) or abs(1.0 / step - round(1.0 / step)) > 1e-9:
             raise ConfigError("mix.share_step", step, "a number in (0, 1] with 1/step whole")
+        size = grid_size(len(candidates), round(1.0 / step))
+        if size > MAX_MIXES:  # checked before anything is enumerated
+            parts = _coarsest_allowed(len(candidates))
+            raise ConfigError(
+                "mix.share_step",
+                step,
+                f"a coarser grid: {len(candidates)} candidates in steps of {step:g} give "
+                f"{_count(size)} mixes, at most {MAX_MIXES:,} are allowed "
+                f"(mix.share_step={1 / parts:.6g} or coarser, or list mix.shares)",
+            )
         table = share_grid(len(candidates), step)
     else:
         table = _explicit(shares, len(candidates))
-    if len(table) > MAX_MIXES:
-        raise ConfigError("mix.share_step", step, f"a coarser grid (at most {MAX_MIXES} mixes)")
+        if len(table) > MAX_MIXES:
+            raise ConfigError("mix.shares", f"{len(table)} rows", f"at most {MAX_MIXES:,} mixes")
     return Mix(tuple(candidates), np.ascontiguousarray(table))
 
 

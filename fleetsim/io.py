@@ -13,6 +13,7 @@ import contextlib
 import errno
 import glob
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -258,15 +259,7 @@ def write(
     except BaseException as error:
         with contextlib.suppress(OSError):  # never let the clean-up hide the real error
             temporary.unlink()
-        if isinstance(error, OutputExistsError):
-            raise
-        if isinstance(error, OSError):
-            raise OSError(
-                error.errno, f"could not write {final}: {error.strerror or error}"
-            ) from error
-        if isinstance(error, Exception):  # netCDF-C reports disk and HDF5 errors as RuntimeError
-            raise OSError(errno.EIO, f"could not write {final}: {error}") from error
-        raise
+        _reraise(error, final)
     return final
 
 
@@ -383,10 +376,13 @@ class StreamWriter:
             Variable name -> C-contiguous values of the block (any shape with the right size).
         """
         counts = tuple(s.stop - s.start for s in slices)
-        for name, values in arrays.items():
-            variable = self._handle[name]
-            extra = variable.shape[len(counts) :]
-            variable[(*slices, *(slice(None),) * len(extra))] = values.reshape(*counts, *extra)
+        try:
+            for name, values in arrays.items():
+                variable = self._handle[name]
+                extra = variable.shape[len(counts) :]
+                variable[(*slices, *(slice(None),) * len(extra))] = values.reshape(*counts, *extra)
+        except Exception as error:  # netCDF-C reports a full disk as "NetCDF: HDF error"
+            _reraise(error, self.final)
 
     def commit(self) -> Path:
         """Close the file and rename it to its final name; return the final name."""
@@ -409,13 +405,36 @@ class StreamWriter:
             self.temporary.unlink()
 
 
+#: free bytes below which a failed write is reported as a full disk
+FULL_DISK_BYTES = 64 * 2**20
+
+
+def free_bytes(path: Path) -> int | None:
+    """Return the free bytes of the file system holding ``path`` (or its nearest parent)."""
+    for folder in (path, *path.parents):
+        with contextlib.suppress(OSError):
+            if folder.exists():
+                return shutil.disk_usage(folder).free
+    return None
+
+
 def _reraise(error: BaseException, final: Path) -> None:
-    """Raise the error for a failed write of ``final``: an OSError naming the path."""
+    """Raise the error for a failed write of ``final``: an OSError naming the path and cause."""
     if isinstance(error, OutputExistsError) or not isinstance(error, Exception):
         raise error
-    if isinstance(error, OSError):
-        raise OSError(error.errno, f"could not write {final}: {error.strerror or error}") from error
-    raise OSError(errno.EIO, f"could not write {final}: {error}") from error
+    free = free_bytes(final)
+    if isinstance(error, OSError) and error.errno is not None:
+        cause, code = error.strerror or str(error), error.errno
+    else:  # netCDF-C's RuntimeError ("NetCDF: HDF error") does not say why
+        cause, code = str(error), errno.EIO
+    if free is not None and free < FULL_DISK_BYTES:
+        cause, code = (
+            f"no space left on the device ({free / 2**20:.0f} MiB free; {cause})",
+            errno.ENOSPC,
+        )
+    elif free is not None:
+        cause = f"{cause} ({free / 1e9:.3g} GB free on its file system)"
+    raise OSError(code, f"could not write {final}: {cause}") from error
 
 
 def open_dataset(path_or_glob: str | os.PathLike, chunks: dict | str | None = "auto") -> xr.Dataset:

@@ -29,6 +29,10 @@ _ONE_VALUE_EACH = [
     if spec.kind in ("number", "integer") and not spec.auto
 ]
 
+#: five sweepable fields whose ${linspace:1,2,N} values are all valid
+_FIVE_AXES = ("workload.requests_per_day", "finance.electricity_usd_per_kwh", "deployment.spare_frac",
+              "workload.peak_to_mean", "facility.colocation_usd_per_kw_month")  # fmt: skip
+
 CASES: list[tuple[list[str], list[str]]] = [
     # unknown keys, at the top level and in groups; adding or deleting keys
     (["foo=1"], ["foo=", "a known config key"]),
@@ -129,6 +133,21 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["workload.requests_per_day=${linspace:0,1,1e9}"], ["workload.requests_per_day=", "num=", "[1, 100000]"]),
     (["deployment.tp=${range:1,1}"], ["deployment.tp=[]", "a non-empty list"]),
     (["deployment.tp=${oc.env:FLEETSIM_SURELY_UNSET}"], ["deployment.tp=", "not found"]),
+    # sizes from the axes alone, before anything is enumerated or allocated
+    ([f"{k}=${{linspace:1,2,100000}}" for k in _FIVE_AXES],
+     ["sweep.shards=1", "at most 100,000,000,000 scenarios per job", "1e+25 scenarios",
+      "sweep fewer values"]),
+    ([*(f"{k}=${{linspace:1,2,100000}}" for k in _FIVE_AXES), "sweep.shards=1000"],
+     ["sweep.shards=1000", "1e+25 scenarios, 1e+22 per job", "sweep fewer values"]),
+    ([f"{k}=${{linspace:1,2,100000}}" for k in _FIVE_AXES[:3]],
+     ["sweep.shards=1", "1,000,000,000,000,000 scenarios", "raise sweep.shards to at least 10,000"]),
+    # values the model cannot honour, and presets that would merge instead of sweep
+    (["deployment.tp=8", "deployment.ep=64"], ["deployment.ep=64", "at most deployment.tp (8)"]),
+    (["deployment.tp=[2,8]", "deployment.ep=[1,4]"], ["deployment.ep=4", "at most deployment.tp (2)"]),
+    (["workload=[chat,offline]"], ["workload=['chat', 'offline']", "merge them, not sweep them",
+                                   "-m workload=chat,offline"]),
+    (["facility=[air,liquid]"], ["facility=['air', 'liquid']", "-m facility=air,liquid"]),
+    (["hydra_x=1"], ["hydra_x='1'", "a known config key"]),
 ]  # fmt: skip
 
 #: cases also run through the CLI (each is a subprocess; keep it to about ten)
@@ -143,6 +162,8 @@ CLI_CASES = [
     "finance.years=[3,5]",
     "deployment.tp=${linspace:1,2}",
     "output.significant_digits=10",
+    "hydra=1",
+    "hydra_x=1",
 ]
 
 BAD_INPUTS_TRIED = {"table": len(CASES), "cli": len(CLI_CASES), "hypothesis": 0}

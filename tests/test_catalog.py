@@ -120,6 +120,26 @@ def _raw(content: bytes):
     return edit
 
 
+def _blank_after(prefix: str):
+    def edit(folder: Path, name: str) -> int:
+        return _edit(folder, name, prefix, _line(folder, name, prefix) + "\n") + 1
+
+    return edit
+
+
+def _quotes(first: str, second: str):
+    """Two stray quotes: the field between them would swallow a row (and its value)."""
+
+    def edit(folder: Path, name: str) -> int:
+        line = _edit(
+            folder, name, first, _line(folder, name, first).replace(",test value", ',"test')
+        )
+        _edit(folder, name, second, _line(folder, name, second).replace(",test value", ',value"'))
+        return line + 1
+
+    return edit
+
+
 G = "test-gpu,"
 HEADER = "hardware_id,parameter,value,unit,source_id,as_of,kind,currency_year,note\n"
 
@@ -134,9 +154,30 @@ BROKEN = [
     ("out-of-bounds", "hardware.csv", _sub(G + "tdp,", ",700,", ",700000,"),
      ["hardware.csv:{line}", "tdp=700000 W", "allowed [10, 5000] W"]),
     ("not-a-number", "hardware.csv", _sub(G + "tdp,", ",700,", ",seven hundred,"),
-     ["hardware.csv:{line}", "tdp='seven hundred'", "could not convert"]),
+     ["hardware.csv:{line}", "tdp: value 'seven hundred' is not a plain number"]),
     ("nan", "hardware.csv", _sub(G + "tdp,", ",700,", ",nan,"),
-     ["hardware.csv:{line}", "tdp=nan W", "allowed [10, 5000] W"]),
+     ["hardware.csv:{line}", "tdp: value 'nan' is not a plain number"]),
+    ("underscore-separator", "hardware.csv", _sub(G + "tdp,", ",700,", ",7_00,"),
+     ["hardware.csv:{line}", "tdp: value '7_00' is not a plain number", "no spaces, '_'"]),
+    ("comma-separator", "hardware.csv", _sub(G + "tdp,", ",700,", ',"1,000",'),
+     ["hardware.csv:{line}", "tdp: value '1,000' is not a plain number"]),
+    ("padded-value", "hardware.csv", _sub(G + "tdp,", ",700,", ", 700,"),
+     ["hardware.csv:{line}", "value: leading or trailing spaces in ' 700'"]),
+    ("padded-unit", "hardware.csv", _sub(G + "tdp,", ",W,", ",W ,"),
+     ["hardware.csv:{line}", "unit: leading or trailing spaces in 'W '"]),
+    ("nul-byte", "hardware.csv", _sub(G + "tdp,", ",700,", ",70\x000,"),
+     ["hardware.csv:{line}", "a NUL byte"]),
+    ("mixed-line-endings", "hardware.csv", _sub(G + "tdp,", ",test value", ",test value\r"),
+     ["hardware.csv", "mixed line endings (1 CRLF and"]),
+    ("carriage-return", "hardware.csv", _sub(G + "tdp,", ",test value", ",test\rvalue"),
+     ["hardware.csv:{line}", "a carriage return inside a line"]),
+    ("blank-line", "hardware.csv", _blank_after(G + "tdp,"), ["hardware.csv:{line}", "a blank line"]),
+    ("two-stray-quotes", "hardware.csv", _quotes(G + "tdp,", G + "idle_power,"),
+     ["hardware.csv:{line}", "note: a quoted field spans lines (a stray quote?)"]),
+    ("unbalanced-quote", "hardware.csv", _sub(G + "tdp,", ",test value", ',"test value'),
+     ["hardware.csv:", "malformed CSV", "unexpected end of data"]),
+    ("scale-up-domain", "hardware.csv", _sub(G + "scaleup_domain,", ",8,", ",100000,"),
+     ["hardware.csv:{line}", "scaleup_domain=100000", "allowed [1, 1024]"]),
     ("not-whole", "models.csv", _sub("test-dense,layers,", ",10,", ",10.5,"),
      ["models.csv:{line}", "layers=10.5", "whole number"]),
     ("bad-category", "models.csv", _sub("test-dense,attention_kind,", ",gqa,", ",gqa2,"),
@@ -234,3 +275,22 @@ def test_broken_catalog_through_api_and_cli(tmp_path, monkeypatch):
     assert result.stderr.startswith("fleetsim: error: ")
     assert "hardware.csv:" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("label", "transform"),
+    [
+        ("bom", lambda b: b"\xef\xbb\xbf" + b),
+        ("lf", lambda b: b.replace(b"\r\n", b"\n")),
+        ("crlf", lambda b: b.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")),
+    ],
+)
+def test_a_bom_and_either_line_ending_are_read_alike(tmp_path, label, transform):
+    folder = tmp_path / "catalog"
+    shutil.copytree(TINY, folder)
+    for path in folder.glob("*.csv"):
+        path.write_bytes(transform(path.read_bytes()))
+    loaded = catalog.load(folder)
+    expected = catalog.load(TINY)
+    for name, table in expected.tables.items():
+        np.testing.assert_array_equal(loaded.tables[name].values, table.values)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,56 @@ def test_a_missing_scheduler_is_one_line(tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert_one_line_error(result, "hydra/launcher='slurm'", "sbatch is not on PATH")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("hydra=1",), "Config group override must be a string or a list"),
+        (("hydra.run.dir=${oc.env:FLEETSIM_SURELY_UNSET}",), "FLEETSIM_SURELY_UNSET"),
+        (("-m", "deployment.tp=interval(1,2)"), "INTERVAL_SWEEP"),
+        (("-m", "hydra/launcher=nope"), "hydra/launcher"),
+    ],
+    ids=["hydra-node", "unset-run-dir", "interval-sweep", "unknown-launcher"],
+)
+def test_hydra_own_errors_are_one_line_and_exit_2(tmp_path, args, fragment):
+    dirs = [f"hydra.sweep.dir={tmp_path}/m"]
+    if not any(a.startswith("hydra.run.dir") for a in args):
+        dirs.append(f"hydra.run.dir={tmp_path}/r")
+    result = fleetsim_cli(*args, *SWEEP, *dirs, cwd=tmp_path)
+    assert_one_line_error(result, "fleetsim: error: ", fragment)
+
+
+#: a streamed sweep of ~4 M scenarios in chunks of 1,000: it runs for a while
+LONG = ["model=test-dense", "hardware=[test-gpu,test-small]", "finance.years=2",
+        "workload.requests_per_day=${linspace:1e5,1e8,2000}",
+        "finance.electricity_usd_per_kwh=${linspace:0.04,0.2,1000}", "sweep.chunk_size=1000"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "word"),
+    [
+        (signal.SIGINT, 130, "fleetsim: interrupted (SIGINT); no partial output left"),
+        (signal.SIGTERM, 143, "fleetsim: error: SIGTERM: stopped before"),
+    ],
+    ids=["sigint", "sigterm"],
+)
+def test_a_signal_mid_write_leaves_no_file_and_prints_one_line(tmp_path, signum, status, word):
+    env = dict(os.environ, FLEETSIM_DATA_DIR=str(TINY))
+    out = tmp_path / "long.nc"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fleetsim", *LONG, f"output.path={out}", f"hydra.run.dir={tmp_path}/r"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("long.nc.*.tmp")) and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the chunks
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == status, (stdout, stderr)
+    lines = [line for line in stderr.splitlines() if not line.startswith("fleetsim: compiling")]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(word), stderr
+    assert not list(tmp_path.glob("long.nc*"))

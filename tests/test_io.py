@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -312,3 +313,40 @@ def test_config_yaml_of_a_written_file_reproduces_it(ds, tmp_path):
     back = fleetsim.open_dataset(path, chunks=None)
     again = api.run_config(OmegaConf.create(yaml.safe_load(back.attrs["config_yaml"])))
     xr.testing.assert_equal(again, back)
+
+
+def test_a_full_disk_names_the_path_and_the_cause(tiny_catalog_env, tmp_path, monkeypatch):
+    """netCDF-C says only "NetCDF: HDF error" when the disk fills up: the error names the file
+    and the full disk, and no partial file is left."""
+
+    class FullVariable:
+        def __init__(self, variable):
+            self.shape = variable.shape
+
+        def __setitem__(self, key, value):
+            raise RuntimeError("NetCDF: HDF error")
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __getitem__(self, name):
+            return FullVariable(self.handle[name])
+
+        def close(self):
+            self.handle.close()
+
+    real = io.StreamWriter.__init__
+
+    def on_a_full_disk(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        self._handle = FullDisk(self._handle)
+
+    monkeypatch.setattr(io.StreamWriter, "__init__", on_a_full_disk)
+    usage = io.shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(io.shutil, "disk_usage", lambda path: usage._replace(free=4096))
+    out = tmp_path / "full.nc"
+    expected = f"could not write {out}: no space left on the device (0 MiB free; NetCDF: HDF error)"
+    with pytest.raises(OSError, match=re.escape(expected)):
+        api.write(["model=test-dense", "hardware=test-gpu", "finance.years=2"], out)
+    assert list(tmp_path.iterdir()) == []

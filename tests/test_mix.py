@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -30,6 +32,28 @@ def test_share_grid():
     np.testing.assert_allclose(grid.sum(axis=1), 1.0)
     assert len(grid) == 5  # 0/1, 0.25/0.75, ..., 1/0
     assert len(hardware_mix.share_grid(3, 0.5)) == 6  # compositions of 2 into 3 parts
+
+
+@pytest.mark.parametrize(("pools", "step"), [(2, 0.25), (3, 0.5), (3, 0.1), (4, 0.2), (6, 0.5)])
+def test_share_grid_is_every_composition_in_order_and_its_size_is_counted(pools, step):
+    parts = round(1 / step)
+    expected = [c for c in itertools.product(range(parts + 1), repeat=pools) if sum(c) == parts]
+    grid = hardware_mix.share_grid(pools, step)
+    np.testing.assert_array_equal(grid, np.array(expected) / parts)
+    assert hardware_mix.grid_size(pools, parts) == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "step", "size"),
+    [(2, 1e-300, "1e\\+300 mixes"), (3, 0.001, "501,501 mixes"), (6, 0.01, "96,560,646 mixes"),
+     (2, 1e-6, "1,000,001 mixes"), (2, 5e-324, "1/step whole")],
+)  # fmt: skip
+def test_a_giant_mix_grid_is_refused_before_it_is_enumerated(candidates, step, size):
+    ids = ["h100-sxm", "b200", "mi300x", "h200", "l4", "gaudi3"][:candidates]
+    with pytest.raises(fleetsim.InputError, match=f"mix.share_step={step!r}.*{size}"):
+        fleetsim.run(
+            ["finance.years=1", f"mix.candidates=[{','.join(ids)}]", f"mix.share_step={step}"]
+        )
 
 
 def test_a_pure_mix_equals_the_plain_hardware_run():
