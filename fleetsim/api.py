@@ -559,6 +559,8 @@ def write_config(
         arrays.update(zip(scenario_names, chunk.scenario, strict=True))
         arrays.update(zip(year_names, chunk.year, strict=True))
         writer.write(chunk.slab.slices(), arrays)
+        if chunk.slab.lo == 0 and chunk.slab.hi < total:  # the first of several chunks
+            io.check_free_space(writer, total / chunk.slab.hi)
 
     bar = _progress_bar(progress, total)
     try:

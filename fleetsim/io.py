@@ -384,6 +384,14 @@ class StreamWriter:
         except Exception as error:  # netCDF-C reports a full disk as "NetCDF: HDF error"
             _reraise(error, self.final)
 
+    def bytes_written(self) -> int:
+        """Flush what was written so far and return the temporary file's size in bytes."""
+        try:
+            self._handle.sync()
+        except Exception as error:
+            _reraise(error, self.final)
+        return self.temporary.stat().st_size
+
     def commit(self) -> Path:
         """Close the file and rename it to its final name; return the final name."""
         try:
@@ -416,6 +424,29 @@ def free_bytes(path: Path) -> int | None:
             if folder.exists():
                 return shutil.disk_usage(folder).free
     return None
+
+
+def check_free_space(writer: StreamWriter, scale: float) -> None:
+    """Refuse to go on when the finished file would not fit on its disk.
+
+    Called after the first chunk of a streamed sweep: the file's size so far (compressed, plus
+    its metadata), times ``scale`` (all scenarios over the first chunk's), estimates the final
+    size, which must fit in the free space of the temporary file's file system.
+
+    Raises
+    ------
+    OSError
+        ``ENOSPC``, naming the file, the estimate and the free space.
+    """
+    need = writer.bytes_written() * scale
+    free = free_bytes(writer.temporary)
+    if free is not None and need > free:
+        raise OSError(
+            errno.ENOSPC,
+            f"could not write {writer.final}: the sweep needs about {need / 1e9:.3g} GB "
+            f"(extrapolated from its first chunk), its file system has {free / 1e9:.3g} GB free; "
+            "free space, write elsewhere (output.path) or store fewer output.variables",
+        )
 
 
 def _reraise(error: BaseException, final: Path) -> None:

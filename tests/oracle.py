@@ -626,3 +626,40 @@ def evaluate(sc, catalog, years):
     rep["clock_scale"] = clock
     code, per_year = fleet(sc, catalog, rep, years, hw)
     return code, rep, per_year
+
+
+#: outputs that may be NaN in a feasible scenario (no rental price known) or +inf (prompts
+#: queue without bound); every other output of a feasible scenario must be finite
+_MAY_BE_NAN = ("rent_cost_usd", "rent_tco_usd", "break_even_utilisation")
+_MAY_BE_INF = ("ttft_s",)
+
+
+def invariant_violations(ds) -> int:
+    """Count broken invariants in the feasible cells of a fleetsim Dataset.
+
+    Written out independently of ``fleetsim.invariants``: every float output finite (except the
+    stated NaN/+inf ones) and >= 0, utilisations <= 1, energy per token > 0, cumulative TCO and
+    NPV never falling from one year to the next.
+    """
+    import numpy as np
+
+    feasible = ds["status"] == st.FEASIBLE
+    bad = 0
+    for name, variable in ds.data_vars.items():
+        if not np.issubdtype(variable.dtype, np.floating):
+            continue
+        values = variable.values[feasible.broadcast_like(variable).transpose(*variable.dims).values]
+        if name in _MAY_BE_NAN:
+            values = values[~np.isnan(values)]
+        if name in _MAY_BE_INF:
+            values = values[~np.isposinf(values)]
+        bad += int((~np.isfinite(values)).sum() + (values < 0).sum())
+    for name in ("utilisation", "peak_utilisation", "target_utilisation", "prefill_share"):
+        if name in ds:
+            bad += int((ds[name].where(feasible) > 1 + 1e-9).sum())
+    if "energy_per_token_j" in ds:
+        bad += int((ds["energy_per_token_j"].where(feasible) <= 0).sum())
+    for name in ("tco_usd", "npv_usd"):
+        if name in ds and ds.sizes["year"] > 1:
+            bad += int((ds[name].where(feasible).diff("year") < 0).sum())
+    return bad

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 import fleetsim
 from fleetsim import config
+from tests import oracle
 
 #: a tiny valid problem on the test catalog; the case's overrides come after and win
 BASE = ["finance.years=2", "model=test-dense", "hardware=test-gpu"]
@@ -167,7 +169,7 @@ CLI_CASES = [
 ]
 
 BAD_INPUTS_TRIED = {"table": len(CASES), "cli": len(CLI_CASES), "hypothesis": 0}
-OUTCOMES = {"input_error": 0, "dataset": 0}
+OUTCOMES = {"input_error": 0, "dataset": 0, "slowest_s": 0.0, "slowest_refusal_s": 0.0}
 
 
 def _pattern(fragments: list[str]) -> str:
@@ -295,7 +297,7 @@ _TINY_IDS = {
     "fabrics": ["infiniband", "roce"],
     "cooling": ["air", "liquid"],
 }
-_RUN_RANGES = {"finance.years": (1, 4), "sweep.shards": (1, 3), "sweep.shard": (0, 2),
+_RUN_RANGES = {"finance.years": (1, 100), "sweep.shards": (1, 3), "sweep.shard": (0, 2),
                "sweep.chunk_size": (1, 50), "output.compression_level": (0, 9),
                "output.significant_digits": (1, 15)}  # fmt: skip
 
@@ -324,6 +326,10 @@ def _field_override(draw) -> str:
         one = _plausible(spec)
         value = draw(st.one_of(one, st.lists(one, min_size=1, max_size=3)))
         return f"{spec.key}={_render(value)}"
+    if draw(st.integers(0, 3)) == 0:  # a mix grid, from coarse to absurdly fine
+        step = draw(st.one_of(st.sampled_from([1e-300, 1e-6, 0.001, 0.01, 0.25, 0.5, 1.0, 0.3]),
+                              st.floats(1e-320, 1.5)))  # fmt: skip
+        return f"mix.share_step={_render(step)}"
     key = draw(st.sampled_from(sorted(_RUN_RANGES)))
     low, high = _RUN_RANGES[key]
     return f"{key}={draw(st.integers(low - 1, high + 1))}"
@@ -336,32 +342,42 @@ overrides = st.lists(
         _field_override(),
         st.builds(lambda k, v: f"{k}={_render(v)}", keys, values),
         st.text(max_size=10),  # not even key=value
+        st.just("mix.candidates=[test-gpu,test-small]"),
     ),
     min_size=1,
-    max_size=3,
+    max_size=4,
 )
 
 
 @settings(
-    max_examples=120,
+    max_examples=200,
     deadline=None,
+    derandomize=True,  # seeded: the same examples on every run and machine
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(drawn=overrides)
 def test_random_overrides_give_a_dataset_or_an_input_error(tiny_catalog_env, drawn):
+    """Every input is refused in one line or gives a Dataset whose feasible cells keep the
+    invariants (finite, >= 0, utilisation <= 1, energy per token > 0, TCO never falling)."""
     BAD_INPUTS_TRIED["hypothesis"] += 1
     message = None
+    started = time.perf_counter()
     try:
         result = fleetsim.run(BASE + drawn)
     except fleetsim.InputError as error:
         message = str(error)
+    seconds = time.perf_counter() - started
+    OUTCOMES["slowest_s"] = max(OUTCOMES["slowest_s"], round(seconds, 2))
     if message is not None:
         OUTCOMES["input_error"] += 1
+        OUTCOMES["slowest_refusal_s"] = max(OUTCOMES["slowest_refusal_s"], round(seconds, 2))
         assert "\n" not in message
         return
     OUTCOMES["dataset"] += 1
     assert isinstance(result, xr.Dataset)
     assert result.sizes["year"] >= 1
+    assert oracle.invariant_violations(result) == 0
 
 
 def test_report_bad_inputs_tried():

@@ -14,12 +14,12 @@ import fleetsim
 from fleetsim import api, catalog, invariants, layout, paths, sweep
 from fleetsim import status as st
 from fleetsim.registry import registry
+from tests import oracle
 
 TINY = Path(__file__).parent / "data" / "catalog"
 #: per-token outputs, undefined without demand; outputs that may be NaN for a stated reason
 PER_TOKEN = tuple(n for n, e in registry().items() if e.get("undefined_without_demand"))
 OPTIONAL = tuple(n for n, e in registry().items() if e.get("nan_when"))
-UNBOUNDED = tuple(n for n, e in registry().items() if e.get("inf_when"))
 
 
 @pytest.fixture(autouse=True)
@@ -235,25 +235,6 @@ def test_nothing_rechecks_what_the_kernel_checked(monkeypatch):
     assert np.shares_memory(ds["tco_usd"].values, targets[0])
 
 
-def _check_invariants(ds) -> int:
-    """Count invariant violations in feasible cells, independently of fleetsim.invariants."""
-    feasible = ds["status"] == st.FEASIBLE
-    bad = 0
-    for name in _floats(ds):
-        values = ds[name].values[_where(ds, name, [st.FEASIBLE])]
-        if name in OPTIONAL:
-            values = values[~np.isnan(values)]
-        if name in UNBOUNDED:
-            values = values[~np.isposinf(values)]
-        bad += int((~np.isfinite(values)).sum() + (values < 0).sum())
-    for name in ("utilisation", "peak_utilisation"):
-        bad += int((ds[name].where(feasible) > 1 + 1e-9).sum())
-    bad += int((ds["energy_per_token_j"].where(feasible) <= 0).sum())
-    for name in ("tco_usd", "npv_usd"):
-        bad += int((ds[name].where(feasible).diff("year") < 0).sum())
-    return bad
-
-
 @pytest.mark.parametrize(
     "overrides",
     [
@@ -272,7 +253,7 @@ def test_long_horizons_and_fast_growth_never_wrap_around(overrides):
     ds = fleetsim.run(["model=[llama3.1-8b,llama3.1-70b]", "hardware=[h100-sxm,b200]", *overrides,
                        "output.float32=false"])  # fmt: skip
     assert (ds["status"] == st.FEASIBLE).any()
-    assert _check_invariants(ds) == 0
+    assert oracle.invariant_violations(ds) == 0
     last = ds.isel(year=-1).where(ds["status"] == st.FEASIBLE)
     assert float(last["accelerators"].max()) > 0
 

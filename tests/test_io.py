@@ -350,3 +350,27 @@ def test_a_full_disk_names_the_path_and_the_cause(tiny_catalog_env, tmp_path, mo
     with pytest.raises(OSError, match=re.escape(expected)):
         api.write(["model=test-dense", "hardware=test-gpu", "finance.years=2"], out)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_that_would_not_fit_on_the_disk_stops_after_its_first_chunk(
+    tiny_catalog_env, tmp_path, monkeypatch
+):
+    written = []
+    real = io.StreamWriter.write
+
+    def counting(self, slices, arrays):
+        written.append(slices)
+        real(self, slices, arrays)
+
+    monkeypatch.setattr(io.StreamWriter, "write", counting)
+    monkeypatch.setattr(io, "free_bytes", lambda path: 10_000)
+    out = tmp_path / "big.nc"
+    overrides = ["model=test-dense", "hardware=[test-gpu,test-small]", "finance.years=2",
+                 "workload.requests_per_day=${linspace:1e5,1e8,50}", "sweep.chunk_size=10"]  # fmt: skip
+    with pytest.raises(OSError, match=rf"could not write {re.escape(str(out))}: the sweep needs "
+                       r"about \S+ GB \(extrapolated from its first chunk\), its file system has "
+                       r"1e-05 GB free"):  # fmt: skip
+        api.write(overrides, out)
+    assert len(written) == 1
+    assert list(tmp_path.iterdir()) == []
+    api.write(overrides[:-1], out)  # one chunk: nothing to extrapolate, written as before
