@@ -755,15 +755,6 @@ MAX_SIGNIFICANT_DIGITS = {True: 7, False: 15}
 
 
 def _cross_checks(values: dict[str, tuple], run: dict[str, Any]) -> None:
-    fixed_tp = [v for v in values["deployment.tp"] if v != "auto"]
-    if fixed_tp and max(values["deployment.ep"]) > min(fixed_tp):
-        raise _fail(
-            "deployment.ep",
-            max(values["deployment.ep"]),
-            f"at most deployment.tp ({min(fixed_tp)}): the experts of a MoE layer are spread "
-            "over the tensor-parallel group (with deployment.tp=auto, ep is capped at the tp "
-            "the search picks)",
-        )
     if run["sweep.shard"] >= run["sweep.shards"]:
         raise _fail(
             "sweep.shard",

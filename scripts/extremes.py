@@ -11,7 +11,7 @@ the kernel's own check (:mod:`fleetsim.invariants`), for: finite outputs, counts
 check that fires is counted too (the sweep stops with a SweepError naming the scenario).
 
 Then the inputs that used to hang or crash are timed until refused (a one-line error): giant
-mix grids, a 1e25-scenario sweep with and without shards, an ep beyond tp.
+mix grids, a 1e25-scenario sweep with and without shards.
 
 Asserts nothing; prints the counts, the times and the load average (the machine is shared).
 """
@@ -53,7 +53,6 @@ REFUSALS = {
             "facility.colocation_usd_per_kw_month",
         )
     ],
-    "ep=64 with tp=8": ["deployment.tp=8", "deployment.ep=64"],
 }
 
 

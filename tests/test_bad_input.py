@@ -144,8 +144,6 @@ CASES: list[tuple[list[str], list[str]]] = [
     ([f"{k}=${{linspace:1,2,100000}}" for k in _FIVE_AXES[:3]],
      ["sweep.shards=1", "1,000,000,000,000,000 scenarios", "raise sweep.shards to at least 10,000"]),
     # values the model cannot honour, and presets that would merge instead of sweep
-    (["deployment.tp=8", "deployment.ep=64"], ["deployment.ep=64", "at most deployment.tp (8)"]),
-    (["deployment.tp=[2,8]", "deployment.ep=[1,4]"], ["deployment.ep=4", "at most deployment.tp (2)"]),
     (["workload=[chat,offline]"], ["workload=['chat', 'offline']", "merge them, not sweep them",
                                    "-m workload=chat,offline"]),
     (["facility=[air,liquid]"], ["facility=['air', 'liquid']", "-m facility=air,liquid"]),
