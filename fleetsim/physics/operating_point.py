@@ -303,20 +303,19 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     args = (computed, f_attn, f_attn_draft, output, context, md, md_draft, b_w, kv_token,
             kv_draft, tp, adp, ep, pp, peak, peak_attn, bandwidth, eta_c, eta_m, link, stage_link,
             latency, overhead, k, a)  # fmt: skip
+    step_max_batch = _time_per_token(b_max, b_max * per_batch, *args, stall)
     # the spread of per-request TPOT: decode cost per extra sequence, cost of one prompt
     decode_hi = _time_per_token(b_max, 0.0, *args, 0.0)
     decode_lo = _time_per_token(1.0, 0.0, *args, 0.0)
     slope = (decode_hi - decode_lo) / (b_max - 1.0) if b_max > 1.0 else 0.0
-    if chunked:  # a prompt's chunks lengthen the cycles they ride in
-        riding = b_max * per_batch
-        prompt_cost = (_time_per_token(b_max, riding, *args, 0.0) - decode_hi) / riding * expected
+    if chunked:  # a prompt's chunks lengthen the cycles they ride in (stall is 0 here)
+        prompt_cost = (step_max_batch - decode_hi) / (b_max * per_batch) * expected
     else:
         prompt_cost = stall  # each whole prompt stalls every neighbour for its prefill
     z = normal_quantile(p[P_TPOT_Q]) if not math.isinf(p[P_TPOT_Q]) else 0.0
 
     # largest batch whose TPOT at the target's quantile meets the target (it grows with the batch)
     lo_b, hi_b = 1.0, b_max
-    step_max_batch = _time_per_token(hi_b, hi_b * per_batch, *args, stall)
     step_hi = tpot_at_quantile(step_max_batch, hi_b, z, slope, prompt_cost, output, prompt_cv)
     target = p[P_TPOT]
     if step_hi > target:
