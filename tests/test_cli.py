@@ -7,13 +7,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 import fleetsim
+from fleetsim import api
 
 TINY = Path(__file__).parent / "data" / "catalog"
 SWEEP = [
@@ -228,13 +228,62 @@ def test_hydra_own_errors_are_one_line_and_exit_2(tmp_path, args, fragment):
     assert_one_line_error(result, "fleetsim: error: ", fragment)
 
 
-#: a streamed sweep of ~4 M scenarios in chunks of 1,000: it runs for a while
+#: five axes of 100,000 values: 1e25 scenarios
+GIANT = [f"{key}=${{linspace:1,2,100000}}" for key in (
+    "workload.requests_per_day", "finance.electricity_usd_per_kwh", "deployment.spare_frac",
+    "workload.peak_to_mean", "facility.colocation_usd_per_kw_month")]  # fmt: skip
+
+
+def test_a_giant_sweep_is_refused_at_once_in_one_line(tmp_path):
+    """Its size comes from the axes before anything is enumerated (was ~90 s, then a
+    ``ValueError: iterator is too large`` traceback)."""
+    result = fleetsim_cli(*GIANT, f"hydra.run.dir={tmp_path}/r", cwd=tmp_path)
+    assert_one_line_error(result, "sweep.shards=1", "1e+25 scenarios", "sweep fewer values")
+    assert not list(tmp_path.rglob("*.nc*"))
+
+
+#: a streamed sweep of 20,000 scenarios in chunks of 1,000
 LONG = ["model=test-dense", "hardware=[test-gpu,test-small]", "finance.years=2",
-        "workload.requests_per_day=${linspace:1e5,1e8,4000}",
-        "finance.electricity_usd_per_kwh=${linspace:0.04,0.2,1000}", "sweep.chunk_size=1000"]  # fmt: skip
+        "workload.requests_per_day=${linspace:1e5,1e8,100}",
+        "finance.electricity_usd_per_kwh=${linspace:0.04,0.2,100}", "sweep.chunk_size=1000"]  # fmt: skip
+
+#: runs ``fleetsim`` (argv after the signal number and a part of the file name) and sends itself
+#: the signal right after the second chunk written to a file whose name contains that part: the
+#: signal lands mid-write, however fast or slow the machine is
+SIGNAL_DRIVER = """
+import os, sys
+from fleetsim import cli, io
+signum, part = int(sys.argv[1]), sys.argv[2]
+real, written = io.StreamWriter.write, []
+def write(self, slices, arrays):
+    real(self, slices, arrays)
+    if part in self.final.name:
+        written.append(slices)
+        if len(written) == 2:
+            os.kill(os.getpid(), signum)
+io.StreamWriter.write = write
+cli.main(sys.argv[3:])
+"""
 
 
-@pytest.mark.parametrize(
+def signalled_cli(signum: int, part: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``fleetsim *args``; it signals itself mid-write of the file named like ``part``."""
+    env = dict(os.environ, FLEETSIM_DATA_DIR=str(TINY))
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [sys.executable, "-c", SIGNAL_DRIVER, str(int(signum)), part, *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def one_line_on_stderr(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("fleetsim: compil")]
+    lines = [line for line in lines if not line.startswith("fleetsim: kernel ready")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+SIGNALS = pytest.mark.parametrize(
     ("signum", "status", "word"),
     [
         (signal.SIGINT, 130, "fleetsim: interrupted (SIGINT); no partial output left"),
@@ -242,22 +291,45 @@ LONG = ["model=test-dense", "hardware=[test-gpu,test-small]", "finance.years=2",
     ],
     ids=["sigint", "sigterm"],
 )
+
+
+@SIGNALS
 def test_a_signal_mid_write_leaves_no_file_and_prints_one_line(tmp_path, signum, status, word):
-    env = dict(os.environ, FLEETSIM_DATA_DIR=str(TINY))
     out = tmp_path / "long.nc"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fleetsim", *LONG, f"output.path={out}", f"hydra.run.dir={tmp_path}/r"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob("long.nc.*.tmp")) and time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.05)
-    time.sleep(0.5)  # into the chunks (8 M scenarios: the write takes longer than that)
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == status, (stdout, stderr)
-    lines = [line for line in stderr.splitlines() if not line.startswith("fleetsim: compiling")]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith(word), stderr
+    result = signalled_cli(signum, "long.nc", *LONG, f"output.path={out}",
+                           f"hydra.run.dir={tmp_path}/r", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == status, (result.stdout, result.stderr)
+    assert one_line_on_stderr(result).startswith(word), result.stderr
     assert not list(tmp_path.glob("long.nc*"))
+
+
+#: four shards of 5,000 scenarios, run one after another (Hydra's basic launcher)
+SHARDED = [*LONG[:-1], "sweep.chunk_size=500", "sweep.shards=4", "sweep.shard=range(0,4)"]
+PARTS = [f"part-0000{i}-of-00004.nc" for i in range(4)]
+
+
+@SIGNALS
+def test_a_multirun_interrupted_mid_way_resumes_without_redoing_finished_shards(
+    tiny_catalog_env, tmp_path, signum, status, word
+):
+    out = tmp_path / "sweep"
+    dirs = [f"output.path={out}", f"hydra.sweep.dir={tmp_path}/m"]
+    stopped = signalled_cli(signum, PARTS[2], "-m", *SHARDED, *dirs, cwd=tmp_path)
+    assert stopped.returncode == status, (stopped.stdout, stopped.stderr)
+    assert one_line_on_stderr(stopped).startswith(word), stopped.stderr
+    assert stopped.stdout.count("written: ") == 2
+    assert sorted(p.name for p in out.iterdir()) == PARTS[:2]  # part 2's temporary file is gone
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+
+    resumed = fleetsim_cli("-m", *SHARDED, *dirs, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count("skipped: ") == 2
+    assert resumed.stdout.count("written: ") == 2
+    for name in PARTS[:2]:
+        assert f"skipped: {out / name}" in resumed.stdout
+        assert (out / name).stat().st_mtime_ns == mtimes[name], name  # not recomputed
+    assert sorted(p.name for p in out.iterdir()) == PARTS
+    whole = api.write(LONG, tmp_path / "whole.nc")  # the same sweep, unsharded
+    with fleetsim.open_dataset(out / "*.nc") as merged, fleetsim.open_dataset(whole) as one:
+        for name in one.data_vars:
+            assert merged[name].values.tobytes() == one[name].values.tobytes(), name

@@ -12,7 +12,9 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
+import fleetsim
 from fleetsim import api, axes, catalog, config, units
+from fleetsim import status as st
 from fleetsim.errors import ConfigError, InputError
 
 GROUP_OPTIONS = [(g, o) for g in api.GROUPS for o in api.group_options(g)]
@@ -235,3 +237,16 @@ def test_target_overrides_are_rejected():
     for item in ["hydra.launcher._target_=os.system", "deployment._target_=x"]:
         with pytest.raises(ConfigError, match="_target_"):
             api.check_overrides([item])
+
+
+def test_generated_axis_values_keep_full_precision(tiny_catalog_env):
+    """``${linspace}``/``${range}`` values are not rounded: a tiny first value is not zero
+    demand, and sub-picosecond steps are distinct values, not "repeated values"."""
+    assert config._linspace(1e-13, 1, 2) == [1e-13, 1.0]
+    assert config._range(0, 3e-13, 1e-13)[1] == 1e-13
+    ds = fleetsim.run(["model=test-dense", "hardware=test-gpu", "finance.years=1",
+                       "workload.requests_per_day=${linspace:1e-13,1,2}",
+                       "deployment.link_latency_s=${linspace:0,1e-12,3}"])  # fmt: skip
+    assert ds["requests_per_day"].values.tolist() == [1e-13, 1.0]
+    assert ds["link_latency_s"].values.tolist() == [0.0, 5e-13, 1e-12]
+    assert (ds["status"] != st.ZERO_DEMAND).all()

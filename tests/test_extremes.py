@@ -284,3 +284,15 @@ def test_float32_store_refuses_a_value_it_cannot_hold(tmp_path):
     path = api.write([*overrides, "output.float32=false"], tmp_path / "f64.nc")
     with fleetsim.open_dataset(path) as ds:
         assert float(ds["cost_per_request_usd"].max()) > 3.5e38
+
+
+def test_an_expert_parallel_degree_the_layout_cannot_hold_is_flagged_not_clamped(
+    tiny_catalog_env,
+):
+    """ep=64 with tp=8 was silently run as ep=8: it is marked ``layout_not_divisible`` now."""
+    ds = fleetsim.run(["model=test-moe", "hardware=test-gpu", "finance.years=1",
+                       "deployment.tp=8", "deployment.ep=[8,64]"])  # fmt: skip
+    ds = ds.squeeze()
+    assert int(ds["status"].sel(ep=8)) == st.FEASIBLE
+    assert int(ds["status"].sel(ep=64)) == st.LAYOUT_NOT_DIVISIBLE
+    assert float(ds["expert_parallel"].sel(ep=8)) == 8
