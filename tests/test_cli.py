@@ -249,10 +249,12 @@ LONG = ["model=test-dense", "hardware=[test-gpu,test-small]", "finance.years=2",
 
 #: runs ``fleetsim`` (argv after the signal number and a part of the file name) and sends itself
 #: the signal right after the second chunk written to a file whose name contains that part: the
-#: signal lands mid-write, however fast or slow the machine is
+#: signal lands mid-write, however fast or slow the machine is. Ctrl-C's handler is Python's
+#: default, as at a terminal (a shell's background job would inherit SIGINT ignored)
 SIGNAL_DRIVER = """
-import os, sys
+import os, signal, sys
 from fleetsim import cli, io
+signal.signal(signal.SIGINT, signal.default_int_handler)
 signum, part = int(sys.argv[1]), sys.argv[2]
 real, written = io.StreamWriter.write, []
 def write(self, slices, arrays):
