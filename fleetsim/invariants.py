@@ -68,14 +68,13 @@ def rules() -> Rules:
 
 
 @jit
-def _breaks(value: float, rule, no_demand: bool) -> bool:
-    """Return whether one value breaks its rule (``rule``: a row of min, max, flags)."""
-    flags = int(rule[2])
+def _breaks(value: float, low: float, top: float, flags: int, no_demand: bool) -> bool:
+    """Return whether one value breaks its rule: bounds ``low`` .. ``top`` (slack included)."""
     if np.isnan(value):
         return not ((flags & NAN_OK) or (no_demand and (flags & NAN_OK_NO_DEMAND)))
     if np.isinf(value):
         return not ((flags & INF_OK) and value > 0.0)
-    if value < rule[0] or value > rule[1] + TOLERANCE * abs(rule[1]):
+    if value < low or value > top:
         return True
     return bool(flags & POSITIVE) and value <= 0.0
 
@@ -103,15 +102,20 @@ def first_violation(code, o, oy, scenario_rules, year_rules) -> int:
     if code != st.FEASIBLE and code != st.ZERO_DEMAND:
         return -1
     no_demand = code == st.ZERO_DEMAND
+    # each rule's terms read once per output (reading them per value made this check cost
+    # more than the fleet model it checks)
     for k in range(o.shape[0]):
-        if _breaks(o[k], scenario_rules[k], no_demand):
+        low, high, flags = scenario_rules[k, 0], scenario_rules[k, 1], int(scenario_rules[k, 2])
+        if _breaks(o[k], low, high + TOLERANCE * abs(high), flags, no_demand):
             return k
     years = oy.shape[1]
     for v in range(oy.shape[0]):
-        rising = int(year_rules[v, 2]) & NON_DECREASING
+        low, high, flags = year_rules[v, 0], year_rules[v, 1], int(year_rules[v, 2])
+        top = high + TOLERANCE * abs(high)
+        rising = flags & NON_DECREASING
         for y in range(years):
             value = oy[v, y]
-            if _breaks(value, year_rules[v], no_demand):
+            if _breaks(value, low, top, flags, no_demand):
                 return o.shape[0] + v * years + y
             if rising and y > 0 and value < oy[v, y - 1]:  # False when either is NaN
                 return o.shape[0] + v * years + y
@@ -152,7 +156,8 @@ def describe(index: int, o: np.ndarray, oy: np.ndarray) -> str:
         )
         previous = oy[v, y - 1] if y > 0 else None
     low, high, flags = rule[0], rule[1], int(rule[2])
-    if previous is not None and not _breaks(value, rule, False) and value < previous:
+    broken = _breaks(value, low, high + TOLERANCE * abs(high), flags, False)
+    if previous is not None and not broken and value < previous:
         return f"{name}={value:.6g}{where} is below {previous:.6g} the year before (never falls)"
     allowed = f"> {low:g}" if flags & POSITIVE else f"{low:g} to {high:g}"
     return f"{name}={value:.6g}{where} (allowed: {allowed}{' or +inf' if flags & INF_OK else ''})"

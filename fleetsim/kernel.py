@@ -7,6 +7,13 @@ by that scenario's axis values. Physics per replica (DESIGN.md section 3) gives 
 point; the fleet loop over years (section 4) sizes and prices it. Infeasible scenarios get a
 status code from :mod:`fleetsim.status` and NaN outputs. No I/O, no Python objects.
 
+Most axes leave the physics alone (prices, finance, demand: :mod:`fleetsim.physics_inputs`), and
+the axes vary odometer-fashion, last fastest: a scenario whose physics axes did not move since
+the previous one in its block keeps that one's operating point (``o``, the derated ``hw`` and the
+physics status, left untouched by the fleet code) and only re-runs the fleet over the years.
+The result is the same bit for bit as evaluating it afresh; it is what makes sweeps over
+physics-neutral axes cheap.
+
 Layout (chosen for streaming, see ``fleetsim/sweep.py``): outputs are variable-major,
 ``out_scenario[j, column]`` and ``out_year[j, column, year]``, so each stored variable of a chunk
 is one contiguous block that the NetCDF writer takes without a copy, and an in-memory sweep's
@@ -27,7 +34,7 @@ from numba import prange
 from fleetsim import layout
 from fleetsim import status as st
 from fleetsim._jit import jit, kernel_jit
-from fleetsim.fleet.mix import mix_scenario, pool_scenario
+from fleetsim.fleet.mix import mix_scenario, pool_fleet, pool_physics
 from fleetsim.invariants import first_violation
 from fleetsim.layout import P_HARDWARE
 
@@ -35,38 +42,6 @@ from fleetsim.layout import P_HARDWARE
 BLOCK = 256
 N_SCENARIO_OUTPUTS = len(layout.SCENARIO_OUTPUTS)
 N_YEAR_OUTPUTS = len(layout.YEAR_OUTPUTS)
-
-
-@jit
-def scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column, pool_hardware,
-             pool_share, hw, o, oy, o_pool, oy_pool, weights, bought, spend):  # fmt: skip
-    """Evaluate one scenario's physics and fleet into ``o`` and ``oy``; return its status code.
-
-    Parameters
-    ----------
-    p : ndarray
-        The scenario's parameter vector (SI). Its ``hardware`` slot holds a hardware row, or a
-        row of the mix table when ``pool_hardware`` is not empty.
-    hardware, models, fabrics, cooling, dtype_bytes, compute_column : ndarray
-        As for :func:`evaluate`.
-    pool_hardware, pool_share : ndarray
-        The mix table (empty without a mix).
-    hw : ndarray
-        Scratch: this scenario's hardware row after derating.
-    o, oy : ndarray
-        float64 scratch ``(len(SCENARIO_OUTPUTS),)`` and ``(len(YEAR_OUTPUTS), years)``, written.
-    o_pool, oy_pool, weights : ndarray
-        Scratch for one pool of a mix (see :func:`fleetsim.fleet.mix.mix_scenario`).
-    bought, spend : ndarray
-        Scratch arrays of length ``years`` and ``2 x years``.
-    """
-    row = int(p[P_HARDWARE])
-    if pool_hardware.shape[0] == 0:
-        return pool_scenario(p, row, hardware, models, fabrics, cooling, dtype_bytes,
-                             compute_column, hw, o, oy, bought, spend)  # fmt: skip
-    return mix_scenario(p, pool_hardware[row], pool_share[row], hardware, models, fabrics, cooling,
-                        dtype_bytes, compute_column, hw, o, oy, o_pool, oy_pool, weights, bought,
-                        spend)  # fmt: skip
 
 
 @jit
@@ -86,8 +61,8 @@ def _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_
 @kernel_jit
 def evaluate(
     lo, hi, base, axis_param, axis_offset, axis_length, axis_values, multi_start, multi_slots,
-    years, hardware, models, fabrics, cooling, dtype_bytes, compute_column, pool_hardware,
-    pool_share, keep_scenario, keep_year, scenario_rules, year_rules, narrow, at,
+    axis_physics, years, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
+    pool_hardware, pool_share, keep_scenario, keep_year, scenario_rules, year_rules, narrow, at,
     out_scenario32, out_year32, out_scenario64, out_year64, out_status, out_bad,
 ):  # fmt: skip
     """Evaluate flat scenario indices ``lo <= i < hi`` into column ``at + i - lo`` of the outputs.
@@ -108,6 +83,10 @@ def evaluate(
     multi_start, multi_slots : ndarray
         int64: where each multi-slot axis's slots start in ``multi_slots`` (plus an end), and the
         slots (``multi_start=[0]`` and empty ``multi_slots`` when there is none).
+    axis_physics : ndarray
+        bool ``(n_axes,)``: whether the axis sets a slot the physics reads
+        (:func:`fleetsim.physics_inputs.physics_slots`). A scenario whose physics axes equal the
+        previous scenario's (in the block, without a mix) reuses its operating point.
     years : int
         Horizon in years.
     hardware, models, fabrics, cooling : ndarray
@@ -168,6 +147,8 @@ def evaluate(
         o[:] = np.nan  # an output the physics never writes stays NaN and fails the check
         oy[:, :] = np.nan
         bad = -1
+        fresh = True  # whether the scenario's physics differs from the last one computed
+        physics_code = st.FEASIBLE
         for row in range(start, stop):
             if row > start:  # next scenario: advance the multi-index like an odometer
                 k = n_axes - 1
@@ -179,12 +160,23 @@ def evaluate(
                     _set_axis(
                         p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_slots
                     )
+                    fresh = fresh or axis_physics[k]
                     if i != 0:
                         break
                     k -= 1
-            code = scenario(p, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
-                            pool_hardware, pool_share, hw, o, oy, o_pool, oy_pool, weights, bought,
-                            spend)  # fmt: skip
+            if pool_hardware.shape[0] == 0:
+                if fresh:  # else o and hw still hold this scenario's operating point
+                    physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models, fabrics,
+                                                cooling, dtype_bytes, compute_column, hw, o)  # fmt: skip
+                    fresh = False
+                code = physics_code
+                if code == st.FEASIBLE:
+                    code = pool_fleet(p, fabrics, cooling, hw, o, oy, bought, spend)
+            else:
+                row_mix = int(p[P_HARDWARE])
+                code = mix_scenario(p, pool_hardware[row_mix], pool_share[row_mix], hardware,
+                                    models, fabrics, cooling, dtype_bytes, compute_column, hw, o,
+                                    oy, o_pool, oy_pool, weights, bought, spend)  # fmt: skip
             col = at + row
             out_status[col] = code
             if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check

@@ -30,6 +30,7 @@ from fleetsim.catalog import Catalog, Table
 from fleetsim.config import FIELDS, Scenario
 from fleetsim.efficiency import MODEL_CLASSES
 from fleetsim.errors import ConfigError
+from fleetsim.physics_inputs import physics_slots
 from fleetsim.precision import BYTES_PER_ELEMENT, COMPUTE_COLUMN
 
 
@@ -50,7 +51,8 @@ class KernelInputs:
     """Everything :func:`fleetsim.kernel.evaluate` reads, as contiguous arrays.
 
     ``multi_start``/``multi_slots`` describe multi-slot axes (the Monte Carlo ``sample`` axis,
-    whose ``axis_param`` is negative); their defaults mean "none".
+    whose ``axis_param`` is negative); their defaults mean "none". ``axis_physics`` flags the
+    axes that set a slot the physics reads (:mod:`fleetsim.physics_inputs`).
     """
 
     base: np.ndarray
@@ -58,6 +60,7 @@ class KernelInputs:
     axis_offset: np.ndarray
     axis_length: np.ndarray
     axis_values: np.ndarray
+    axis_physics: np.ndarray
     hardware: np.ndarray
     models: np.ndarray
     fabrics: np.ndarray
@@ -136,14 +139,17 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
     values = [a.kernel_values(catalog) for a in axes]
     lengths = np.array([len(a) for a in axes], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])[:-1]]).astype(np.int64)
-    params, multi_start, multi_slots = [], [0], []
+    params, multi_start, multi_slots, physics = [], [0], [], []
     for axis in axes:
         if isinstance(axis, axes_mod.SampleAxis):
             params.append(-len(multi_start))
-            multi_slots += [slot[f.key] for f in axis.fields]
+            slots = [slot[f.key] for f in axis.fields]
+            multi_slots += slots
             multi_start.append(len(multi_slots))
         else:
-            params.append(slot[axis.field.key])
+            slots = [slot[axis.field.key]]
+            params.append(slots[0])
+        physics.append(not physics_slots().isdisjoint(slots))
     tables = catalog.tables
     return KernelInputs(
         base=axes_mod.base_vector(scenario, catalog),
@@ -151,6 +157,7 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
         axis_offset=offsets,
         axis_length=lengths,
         axis_values=np.ascontiguousarray(np.concatenate(values) if values else np.zeros(0)),
+        axis_physics=np.array(physics, dtype=np.bool_),
         hardware=np.ascontiguousarray(
             np.hstack(
                 [
@@ -280,9 +287,9 @@ def call_kernel(
     compiling = _jit.announce_compile(kernel.evaluate)
     kernel.evaluate(
         lo, hi, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
-        inputs.axis_values, inputs.multi_start, inputs.multi_slots, years, inputs.hardware,
-        inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
-        inputs.pool_hardware, inputs.pool_share,
+        inputs.axis_values, inputs.multi_start, inputs.multi_slots, inputs.axis_physics, years,
+        inputs.hardware, inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes,
+        inputs.compute_column, inputs.pool_hardware, inputs.pool_share,
         selection.scenario, selection.year, rules.scenario, rules.year, narrow, at,
         *pairs[0], *pairs[1], out_status, out_bad,
     )  # fmt: skip

@@ -46,9 +46,13 @@ _BY_RENT = (Y_BREAK_EVEN,)
 
 
 @jit
-def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
-                  hw, o, oy, bought, spend):  # fmt: skip
-    """Evaluate one scenario on one accelerator type; return its status code.
+def pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
+                 hw, o):  # fmt: skip
+    """Evaluate one replica's physics on one accelerator type; return its status code.
+
+    What it reads of ``p`` is :func:`fleetsim.physics_inputs.physics_slots` (found in this
+    function's source and the physics modules): scenarios equal in those slots get the same
+    ``hw``, ``o`` and code, which the kernel reuses.
 
     Parameters
     ----------
@@ -61,11 +65,9 @@ def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_b
     dtype_bytes, compute_column : ndarray
         Bytes per dtype code; hardware column computing each weight dtype.
     hw : ndarray
-        Scratch hardware row (derated for rack density).
-    o, oy : ndarray
-        Scenario and per-year outputs, written.
-    bought, spend : ndarray
-        Scratch arrays of length ``years`` and ``2 x years``.
+        Scratch hardware row, written (derated for rack density).
+    o : ndarray
+        Scenario outputs, written (the replica's operating point and clock scale).
     """
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
     clock = derate_for_rack_density(p, hardware[hardware_index], cl, hw)
@@ -75,9 +77,45 @@ def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_b
     draft = models[int(p[P_DRAFT])] if p[P_DRAFT] >= 0.0 else model
     code = replica_operating_point(p, hw, model, draft, fb, dtype_bytes, compute_column, o)
     o[S_CLOCK] = clock
-    if code == st.FEASIBLE:
-        code = fleet_years(p, hw, fb, cl, o, oy, bought, spend)
     return code
+
+
+@jit
+def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
+                  hw, o, oy, bought, spend):  # fmt: skip
+    """Evaluate one scenario on one accelerator type; return its status code.
+
+    Parameters
+    ----------
+    p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes, compute_column, hw : ndarray
+        As in :func:`pool_physics`.
+    o, oy : ndarray
+        Scenario and per-year outputs, written.
+    bought, spend : ndarray
+        Scratch arrays of length ``years`` and ``2 x years``.
+    """
+    code = pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes,
+                        compute_column, hw, o)  # fmt: skip
+    if code == st.FEASIBLE:
+        code = pool_fleet(p, fabrics, cooling, hw, o, oy, bought, spend)
+    return code
+
+
+@jit
+def pool_fleet(p, fabrics, cooling, hw, o, oy, bought, spend):
+    """Size and price the fleet of one pool over the years, after :func:`pool_physics`.
+
+    Parameters
+    ----------
+    p, fabrics, cooling : ndarray
+        As in :func:`pool_physics`.
+    hw, o : ndarray
+        The derated hardware row and the operating point :func:`pool_physics` wrote.
+    oy, bought, spend : ndarray
+        As in :func:`pool_scenario`.
+    """
+    fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
+    return fleet_years(p, hw, fb, cl, o, oy, bought, spend)
 
 
 @jit

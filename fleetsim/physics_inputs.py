@@ -1,0 +1,47 @@
+"""Which scenario parameters the per-replica physics reads, so the kernel can reuse its result.
+
+A replica's operating point (:func:`fleetsim.fleet.mix.pool_physics`: rack-density derating and
+:func:`fleetsim.physics.operating_point.replica_operating_point`) depends on a few parameter
+slots only; prices, finance, demand, growth and the horizon enter the fleet and money over the
+years after it. Scenarios that differ only in such physics-neutral slots share one operating
+point, which the kernel computes once and reuses bit for bit (:mod:`fleetsim.kernel`).
+
+The slots are read off the sources rather than listed by hand, so a new input of the physics
+cannot be missed: every ``P_*`` slot constant of :mod:`fleetsim.layout` named anywhere in
+``fleetsim/physics/``, in ``fleetsim/fleet/facility.py`` (the derating) or in the body of
+``pool_physics`` counts (a name in a comment or docstring only makes the reuse rarer, never
+wrong), and so does ``P_HARDWARE``, from which the kernel picks the hardware row (or the mix's
+pools) it hands to ``pool_physics``. The physics receives the parameter vector ``p`` and reads
+it by these constants only; ``tests/test_physics_reuse.py`` checks that changing any other slot
+leaves the operating point as it was.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from functools import cache
+from pathlib import Path
+
+from fleetsim import layout
+
+_PACKAGE = Path(__file__).resolve().parent
+_SLOT_NAME = re.compile(r"\bP_[A-Z][A-Z0-9_]*\b")
+
+
+def _physics_sources() -> list[str]:
+    from fleetsim.fleet import mix
+
+    files = sorted((_PACKAGE / "physics").glob("*.py")) + [_PACKAGE / "fleet" / "facility.py"]
+    return [path.read_text() for path in files] + [inspect.getsource(mix.pool_physics.py_func)]
+
+
+@cache
+def physics_slots() -> frozenset[int]:
+    """Return the parameter slots (indexes into :data:`fleetsim.config.FIELDS`) the physics reads."""
+    names = {"P_HARDWARE"}
+    for text in _physics_sources():
+        names.update(_SLOT_NAME.findall(text))
+    return frozenset(
+        getattr(layout, name) for name in names if isinstance(getattr(layout, name, None), int)
+    )

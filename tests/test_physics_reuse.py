@@ -1,0 +1,103 @@
+"""The kernel reuses an operating point across physics-neutral axes, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fleetsim import api, axes, catalog, config, layout, sweep
+from fleetsim import status as st
+from fleetsim.physics_inputs import physics_slots
+
+#: physics axes around physics-neutral ones (demand, prices, growth, discount), some of the
+#: neutral ones fastest, one between physics axes; statuses feasible and not
+GRID = [
+    "model=[llama3.1-70b,mixtral-8x7b]",
+    "hardware=[h100-sxm,mi300x]",
+    "finance.discount_rate=[0.0,0.08]",
+    "deployment.tp=[1,auto]",
+    "workload.tpot_slo_s=[null,0.03]",
+    "facility.servers_per_rack=[null,3]",
+    "workload.requests_per_day=[0,1e6,1e8]",
+    "finance.electricity_usd_per_kwh=[0.05,0.15]",
+    "workload.growth_per_year=[0,0.5]",
+    "finance.years=4",
+    "output.float32=false",
+]
+
+
+def _inputs(overrides):
+    loaded = catalog.load()
+    scenario = config.validate(api.compose(overrides), loaded.ids())
+    grid = axes.build(scenario)
+    inputs = sweep.kernel_inputs(scenario, loaded, grid)
+    return inputs, axes.size(grid), scenario.years, [a.field.key for a in grid]
+
+
+def test_axis_flags():
+    inputs, _, _, keys = _inputs(GRID)
+    flags = dict(zip(keys, inputs.axis_physics.tolist(), strict=True))
+    assert flags == {
+        "model": True, "hardware": True, "finance.discount_rate": False, "deployment.tp": True,
+        "workload.tpot_slo_s": True, "facility.servers_per_rack": True,
+        "workload.requests_per_day": False, "finance.electricity_usd_per_kwh": False,
+        "workload.growth_per_year": False,
+    }  # fmt: skip
+
+
+def test_reused_operating_point_equals_a_fresh_one():
+    """One kernel call over the grid (reusing) against each scenario alone (computed afresh)."""
+    inputs, n, years, _ = _inputs(GRID)
+    together = sweep.evaluate_range(inputs, years, 0, n)
+    alone = [sweep.evaluate_range(inputs, years, i, i + 1) for i in range(n)]
+    for k, name in enumerate(("scenario", "year", "status")):
+        np.testing.assert_array_equal(
+            together[k], np.concatenate([a[k] for a in alone]), err_msg=name
+        )
+    codes = set(together[2].tolist())
+    assert {st.FEASIBLE, st.ZERO_DEMAND} <= codes, codes
+    assert len(codes) > 2, codes
+
+
+def _perturbed(value: float, slot: int, n_hardware: int) -> float:
+    if slot == layout.P_HARDWARE:
+        return float((int(value) + 1) % n_hardware)
+    return 1000.0 if np.isinf(value) else value * 1.5 + 1.0
+
+
+def test_neutral_slots_leave_the_operating_point_alone():
+    """Changing any slot outside ``physics_slots()`` changes no per-replica output."""
+    inputs, n, years, _ = _inputs(
+        GRID[:2] + GRID[3:6] + ["finance.years=4", "output.float32=false"]
+    )
+    swept = set(inputs.axis_param.tolist())
+    reference = sweep.evaluate_range(inputs, years, 0, n)
+    servable = np.isin(reference[2], list(st.SERVABLE))
+    assert servable.sum() >= 4
+    neutral = [j for j in range(len(config.FIELDS)) if j not in physics_slots()]
+    assert layout.P_HARDWARE not in neutral
+    assert layout.P_RATE in neutral
+    for slot in neutral:
+        assert slot not in swept
+        base = inputs.base.copy()
+        base[slot] = _perturbed(base[slot], slot, inputs.hardware.shape[0])
+        changed = sweep.KernelInputs(**{**inputs.__dict__, "base": base})
+        s, _, status = sweep.evaluate_range(changed, years, 0, n)
+        both = servable & np.isin(status, list(st.SERVABLE))
+        assert both.sum() >= 4, config.FIELDS[slot].key
+        np.testing.assert_array_equal(s[both], reference[0][both], err_msg=config.FIELDS[slot].key)
+
+
+@pytest.mark.parametrize(("slot", "value"), [(layout.P_TPOT, 0.02), (layout.P_IN, 3000.0)])
+def test_a_physics_slot_does_change_it(slot, value):
+    """The check above can fail: changing a physics slot moves the operating point."""
+    inputs, n, years, _ = _inputs(
+        GRID[:2] + GRID[3:4] + ["finance.years=4", "output.float32=false"]
+    )
+    assert slot in physics_slots()
+    base = inputs.base.copy()
+    base[slot] = value
+    changed = sweep.KernelInputs(**{**inputs.__dict__, "base": base})
+    a = sweep.evaluate_range(inputs, years, 0, n)[0]
+    b = sweep.evaluate_range(changed, years, 0, n)[0]
+    assert not np.array_equal(a, b, equal_nan=True)
