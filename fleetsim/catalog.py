@@ -23,7 +23,11 @@ import yaml
 
 from fleetsim import efficiency, paths
 from fleetsim.errors import CatalogError
-from fleetsim.physics.model_shapes import attention_flops_per_context_token, kv_elements_per_token
+from fleetsim.physics.model_shapes import (
+    attention_flops_per_context_token,
+    kv_elements_per_token,
+    sparse_indexer_coefficients,
+)
 from fleetsim.units import to_si
 
 #: catalog table name -> CSV file name (schema: data/schema/<name>.yaml)
@@ -33,7 +37,11 @@ KINDS = frozenset({"spec", "measured", "derived", "estimate", "quote", "fitted",
 SOURCE_COLUMNS = ("source_id", "title", "publisher", "url", "accessed", "note")
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
-#: columns of the model table the kernel reads (derived from the architecture at load time)
+#: columns of the model table the kernel reads (derived from the architecture at load time).
+#: ``kv_elements_per_token`` and ``attention_flops_per_context_token`` are the parts that see the
+#: whole context; the ``bounded_*`` parts see at most ``attention_span`` tokens (local-attention
+#: layers, or sparse attention's selected tokens), and ``bounded_kv_kept`` is 1 when every
+#: token's KV is kept for them anyway (sparse selection) -- see fleetsim.physics.model_shapes.
 MODEL_COLUMNS: tuple[str, ...] = (
     "total_params",
     "active_params",
@@ -41,6 +49,10 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "d_model",
     "kv_elements_per_token",
     "attention_flops_per_context_token",
+    "bounded_kv_elements_per_token",
+    "bounded_attention_flops_per_context_token",
+    "attention_span",
+    "bounded_kv_kept",
     "dense_params",
     "expert_params",
     "moe_layers",
@@ -302,22 +314,13 @@ def _model_row(model_id: str, entry: dict) -> list[float]:
     if kind != "mla" and "n_kv_heads" not in entry:
         raise CatalogError("models.csv", f"{model_id}: attention_kind {kind} needs n_kv_heads")
     layers = int(entry["layers"])
-    kv = kv_elements_per_token(
-        kind,
-        layers,
-        int(entry.get("n_kv_heads", 0)),
-        int(entry["head_dim"]),
-        int(entry.get("kv_lora_rank", 0)),
-        int(entry.get("rope_head_dim", 0)),
-    )
-    attention = attention_flops_per_context_token(
-        kind,
-        layers,
-        int(entry["n_heads"]),
-        int(entry["head_dim"]),
-        int(entry.get("kv_lora_rank", 0)),
-        int(entry.get("rope_head_dim", 0)),
-    )
+    full, bounded, span, kept = _attention_parts(model_id, entry)
+    kv, attention = _attention_coefficients(kind, full, entry)
+    kv_b, attention_b = _attention_coefficients(kind, bounded, entry)
+    if "sparse_attention_top_k" in entry:  # the indexer scores every context token
+        kv, attention = sparse_indexer_coefficients(
+            layers, int(entry["sparse_indexer_heads"]), int(entry["sparse_indexer_head_dim"])
+        )
     experts = entry.get("moe_experts", 0.0)
     missing_moe = [p for p in ("moe_top_k", "moe_expert_ffn_dim") if p not in entry]
     if experts and missing_moe:
@@ -343,6 +346,10 @@ def _model_row(model_id: str, entry: dict) -> list[float]:
         entry["d_model"],
         kv,
         attention,
+        kv_b,
+        attention_b,
+        span,
+        kept,
         dense_params,
         expert_params,
         moe_layers,
@@ -353,6 +360,58 @@ def _model_row(model_id: str, entry: dict) -> list[float]:
         # is shared by all heads, so every device of an attention group holds it whole
         1.0 if kind == "mla" else float(entry["n_kv_heads"]),
     ]
+
+
+def _attention_coefficients(kind: str, layers: int, entry: dict) -> tuple[float, float]:
+    """Return (KV elements per token, attention FLOPs per context token) of ``layers`` layers."""
+    args = (int(entry.get("kv_lora_rank", 0)), int(entry.get("rope_head_dim", 0)))
+    head_dim = int(entry["head_dim"])
+    return (
+        kv_elements_per_token(kind, layers, int(entry.get("n_kv_heads", 0)), head_dim, *args),
+        attention_flops_per_context_token(kind, layers, int(entry["n_heads"]), head_dim, *args),
+    )
+
+
+def _attention_parts(model_id: str, entry: dict) -> tuple[int, int, float, float]:
+    """Return (full layers, bounded layers, span, kept) of one model's attention.
+
+    Local attention bounds ``local_attention_layers`` layers by ``attention_window`` (their KV
+    is dropped beyond it); sparse attention bounds every layer's main attention by
+    ``sparse_attention_top_k`` selected tokens (their KV is kept) and adds an indexer that sees
+    the whole context.
+    """
+    layers = int(entry["layers"])
+    local, sparse = "local_attention_layers" in entry, "sparse_attention_top_k" in entry
+    if local and sparse:
+        raise CatalogError(
+            "models.csv",
+            f"{model_id}: local_attention_layers and sparse_attention_top_k together; "
+            "allowed: one of them",
+        )
+    if local:
+        if "attention_window" not in entry:
+            raise CatalogError(
+                "models.csv", f"{model_id}: local_attention_layers needs attention_window"
+            )
+        n_local = int(entry["local_attention_layers"])
+        if n_local > layers:
+            raise CatalogError(
+                "models.csv",
+                f"{model_id}: local_attention_layers={n_local} exceeds layers={layers}",
+            )
+        return layers - n_local, n_local, entry["attention_window"], 0.0
+    if "attention_window" in entry:
+        raise CatalogError(
+            "models.csv", f"{model_id}: attention_window needs local_attention_layers"
+        )
+    if sparse:
+        missing = [p for p in ("sparse_indexer_heads", "sparse_indexer_head_dim") if p not in entry]
+        if missing:
+            raise CatalogError(
+                "models.csv", f"{model_id}: sparse_attention_top_k needs {', '.join(missing)}"
+            )
+        return 0, layers, entry["sparse_attention_top_k"], 1.0
+    return layers, 0, 0.0, 0.0
 
 
 def _checksum(directory: Path) -> str:

@@ -162,6 +162,10 @@ M_TOTAL, M_ACTIVE, M_LAYERS, M_DMODEL = (
     _M["total_params"], _M["active_params"], _M["layers"], _M["d_model"],
 )  # fmt: skip
 M_KV, M_ATTENTION = _M["kv_elements_per_token"], _M["attention_flops_per_context_token"]
+M_KV_BOUNDED, M_ATTENTION_BOUNDED = (
+    _M["bounded_kv_elements_per_token"], _M["bounded_attention_flops_per_context_token"],
+)  # fmt: skip
+M_SPAN, M_KV_KEPT = _M["attention_span"], _M["bounded_kv_kept"]
 M_DENSE, M_EXPERT, M_MOE_LAYERS = _M["dense_params"], _M["expert_params"], _M["moe_layers"]
 M_EXPERTS, M_TOP_K, M_CONTEXT = _M["moe_experts"], _M["moe_top_k"], _M["max_context"]
 M_KV_SHARDS, M_CLASS = _M["kv_shards"], _M["model_class"]

@@ -22,13 +22,21 @@ from fleetsim import status as st
 from fleetsim.efficiency import ENGINES, MODEL_CLASSES
 
 SECONDS_PER_YEAR = 8760 * 3600.0
-BYTES = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5 + 2 / 128, "fp4": 0.5 + 1 / 16}
+BYTES = {
+    "bf16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5 + 2 / 128,
+    "fp4": 0.5 + 1 / 16,  # NVFP4: an E4M3 scale per 16 elements
+    "mxfp4": 0.5 + 1 / 32,  # MXFP4: an E8M0 scale per 32 elements
+}
 COMPUTE = {
     "bf16": "peak_flops_bf16",
     "fp8": "peak_flops_fp8",
     "int8": "peak_flops_int8",
     "int4": "peak_flops_bf16",
     "fp4": "peak_flops_fp4",
+    "mxfp4": "peak_flops_fp4",
 }
 ACTIVATION_BYTES = 2.0
 P99 = 0.99  # the quantile of the *_p99_s outputs
@@ -96,8 +104,40 @@ class Prompts:
 
 
 def _prompt_attention_flops(S, C, m, cv):
-    """Causal attention of the new tokens: token i attends to i tokens, E[S^2] = S^2 (1 + cv^2)."""
-    return m["attention_flops_per_context_token"] * 0.5 * (S * S - C * C) * (1 + cv * cv)
+    """Causal attention of the new tokens: token i attends to i tokens, E[S^2] = S^2 (1 + cv^2).
+
+    On bounded layers (windows, sparse selection) token i attends to min(i, span): summed (as an
+    integral) that is i^2/2 up to the span and linear beyond it, where the spread no longer
+    raises the mean.
+    """
+    w = m["attention_span"]
+
+    def bounded(x):
+        return x * x / 2 if x <= w else w * x - w * w / 2
+
+    full = m["attention_flops_per_context_token"] * 0.5 * (S * S - C * C) * (1 + cv * cv)
+    spread = 1.0 if w < S else 1 + cv * cv
+    part = m["bounded_attention_flops_per_context_token"] * (bounded(S) - bounded(C)) * spread
+    return full + part
+
+
+def _kv_held(m, n):
+    """KV elements a sequence of n tokens holds: windows keep their last span tokens only."""
+    bounded = n if m["bounded_kv_kept"] else min(n, m["attention_span"])
+    return m["kv_elements_per_token"] * n + m["bounded_kv_elements_per_token"] * bounded
+
+
+def _kv_read_per_token(m, c):
+    """KV elements one decode token reads at context c, per context token."""
+    span = min(c, m["attention_span"])
+    return m["kv_elements_per_token"] + m["bounded_kv_elements_per_token"] * span / c
+
+
+def _attention_per_token(m, c):
+    """Decode attention FLOPs at context c per context token (bounded part: min(c, span))."""
+    span = min(c, m["attention_span"])
+    bounded = m["bounded_attention_flops_per_context_token"] * span / c
+    return m["attention_flops_per_context_token"] + bounded
 
 
 def _kernel_class(moved, flops, peak, hw):
@@ -306,13 +346,19 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
     weights = (m["total_params"] + (d["total_params"] if drafting else 0)) * b_w
     dense = m["dense_params"] + (d["dense_params"] if drafting else 0)
     out["weight_bytes"] = weights + (adp - 1) * dense * b_w
-    kv_tok = m["kv_elements_per_token"] * b_kv
-    kv_d = d["kv_elements_per_token"] * b_kv if drafting else 0.0
+    # a sequence in the batch is length-biased: it holds S + E[O^2]/E[O] tokens of KV and
+    # decodes at the mean context S + E[O^2] / (2 E[O]); bounded layers see at most their span
+    held = S + O * (1 + cv_out**2)
+    c = S + O * (1 + cv_out**2) / 2
+    kv_tok = _kv_read_per_token(m, c) * b_kv
+    kv_d = _kv_read_per_token(d, c) * b_kv if drafting else 0.0
     # a group's devices split a sequence's KV by KV head; beyond the heads (MLA: one latent)
     # they hold copies
-    out["kv_bytes_per_token"] = kv_tok * group / min(group, m["kv_shards"])
+    out["kv_bytes_per_token"] = _kv_held(m, held) / held * b_kv * group / min(group, m["kv_shards"])
     if drafting:
-        out["kv_bytes_per_token"] += kv_d * group / min(group, d["kv_shards"])
+        out["kv_bytes_per_token"] += (
+            _kv_held(d, held) / held * b_kv * group / min(group, d["kv_shards"])
+        )
     free = (
         tp * pp * hw["hbm_capacity"] * (1 - sc["deployment.memory_reserve_frac"])
         - out["weight_bytes"]
@@ -321,8 +367,6 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
         return st.WEIGHTS_DO_NOT_FIT, out
     if m["max_context"] < S + O:
         return st.CONTEXT_TOO_LONG, out
-    # a sequence in the batch is length-biased: it holds S + E[O^2]/E[O] tokens of KV
-    held = S + O * (1 + cv_out**2)
     b_max = math.floor(free / (held * out["kv_bytes_per_token"]))
     if b_max < 1:
         return st.KV_DOES_NOT_FIT, out
@@ -362,6 +406,9 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
         f_attn=_prompt_attention_flops(S, C, m, cv_in),
         f_attn_draft=_prompt_attention_flops(S, C, d, cv_in) if drafting else 0.0,
     )  # fmt: skip
+    # decode steps attend a_full c + a_bounded min(c, span): one coefficient at the mean context
+    m = {**m, "attention_flops_per_context_token": _attention_per_token(m, c)}
+    d = {**d, "attention_flops_per_context_token": _attention_per_token(d, c)}
     t_pf = _prefill_alone(S - C, w.f_attn, m, kv_tok, lay)
     if drafting:  # the draft model prefills the prompt too
         t_pf += _prefill_alone(S - C, w.f_attn_draft, d, kv_d, lay)

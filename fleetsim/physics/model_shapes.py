@@ -1,8 +1,13 @@
 """Model shapes: weight bytes, KV bytes per token, attention and prefill FLOPs, MoE experts touched.
 
 The catalog-time functions (plain Python, called once per model in :mod:`fleetsim.catalog`)
-reduce every attention variant to two coefficients the kernel uses without branching:
-KV elements per token and attention FLOPs per (token x context token).
+reduce every attention variant to coefficients the kernel uses without branching: KV elements
+per token and attention FLOPs per (token x context token), each split into a *full* part (every
+context token) and a *bounded* part that sees at most ``span`` tokens -- sliding-window or chunked
+local-attention layers (gpt-oss, Llama 4: the KV of only the last ``span`` tokens is kept) and
+sparse attention that selects ``span`` tokens per query (DeepSeek-V3.2 DSA: all tokens' KV is
+kept, only the selected ones are read and attended). The jitted ``*_at`` functions evaluate the
+split at a context length.
 """
 
 from __future__ import annotations
@@ -82,6 +87,144 @@ def attention_flops_per_context_token(
     if attention_kind == "mla":
         return float(2 * layers * n_heads * (2 * kv_lora_rank + rope_head_dim))
     return float(4 * layers * n_heads * head_dim)
+
+
+def sparse_indexer_coefficients(layers: int, indexer_heads: int, indexer_head_dim: int):
+    """Return the KV elements per token and FLOPs per context token of a DSA lightning indexer.
+
+    Parameters
+    ----------
+    layers : int
+        Layers with an indexer. [1]
+    indexer_heads, indexer_head_dim : int
+        Indexer query heads and their dimension (``index_n_heads``, ``index_head_dim``). [1]
+
+    Returns
+    -------
+    tuple of float
+        ``(L d_I, 2 L h_I d_I)``: one shared indexer key of ``d_I`` elements is cached per token
+        and layer, and each query scores every context token with ``h_I`` heads (DeepSeek-AI,
+        DeepSeek-V3.2-Exp tech report, 2025-09, section 2.1). [1], [FLOP]
+    """
+    return float(layers * indexer_head_dim), float(2 * layers * indexer_heads * indexer_head_dim)
+
+
+@jit
+def kv_elements_held(kv_full: float, kv_bounded: float, span: float, kept: float, tokens: float):
+    r"""Return the KV-cache elements one sequence of ``tokens`` tokens holds.
+
+    Parameters
+    ----------
+    kv_full, kv_bounded : float
+        KV elements per token of the full-attention and bounded parts. [1]
+    span : float
+        Tokens the bounded part sees (window, chunk or selected-token count). [1]
+    kept : float
+        1 if the bounded part keeps every token's KV (sparse selection), 0 if only the last
+        ``span`` tokens' (sliding window / local chunk). [1]
+    tokens : float
+        Tokens in the sequence n. [1]
+
+    Returns
+    -------
+    float
+        :math:`kv_f n + kv_b \min(n, w)` for windows, :math:`(kv_f + kv_b) n` when kept. [1]
+    """
+    bounded = tokens if kept > 0.0 else min(tokens, span)
+    return kv_full * tokens + kv_bounded * bounded
+
+
+@jit
+def kv_elements_read(kv_full: float, kv_bounded: float, span: float, context: float) -> float:
+    r"""Return the KV-cache elements one decode token reads at a context length.
+
+    Parameters
+    ----------
+    kv_full, kv_bounded, span : float
+        As in :func:`kv_elements_held`. [1]
+    context : float
+        Tokens in the context c. [1]
+
+    Returns
+    -------
+    float
+        :math:`kv_f c + kv_b \min(c, w)`: windows and sparse selection both read at most
+        ``span`` tokens on the bounded part. [1]
+    """
+    return kv_full * context + kv_bounded * min(context, span)
+
+
+@jit
+def attention_flops_at(a_full: float, a_bounded: float, span: float, context: float) -> float:
+    r"""Return the attention FLOPs of one query token at a context length.
+
+    Parameters
+    ----------
+    a_full, a_bounded : float
+        Attention FLOPs per context token of the full and bounded parts. [FLOP]
+    span : float
+        Tokens the bounded part attends to at most. [1]
+    context : float
+        Tokens in the context c. [1]
+
+    Returns
+    -------
+    float
+        :math:`a_f c + a_b \min(c, w)`. [FLOP]
+    """
+    return a_full * context + a_bounded * min(context, span)
+
+
+@jit
+def per_context_token(total: float, context: float, full: float) -> float:
+    """Return ``total / context``, or ``full`` at an empty context (a per-token coefficient)."""
+    if context <= 0.0:
+        return full
+    return total / context
+
+
+@jit
+def _bounded_prefix(span: float, tokens: float) -> float:
+    """Return the sum over a causal prompt of min(i, span) for i < tokens (as an integral)."""
+    if tokens <= span:
+        return 0.5 * tokens * tokens
+    return span * tokens - 0.5 * span * span
+
+
+@jit
+def prefill_attention_coefficient(
+    a_full: float,
+    a_bounded: float,
+    span: float,
+    prompt_tokens: float,
+    cached_tokens: float,
+    prompt_cv: float,
+) -> float:
+    r"""Return the coefficient ``a`` for which :func:`prefill_flops` gives a prompt's attention.
+
+    Parameters
+    ----------
+    a_full, a_bounded, span : float
+        As in :func:`attention_flops_at`. [FLOP], [FLOP], [1]
+    prompt_tokens, cached_tokens : float
+        Prompt length S and its cached prefix C. [1]
+    prompt_cv : float
+        Coefficient of variation of the prompt length. [1]
+
+    Returns
+    -------
+    float
+        With :math:`G(x) = x^2/2` for :math:`x \le w`, :math:`w x - w^2/2` beyond, the prompt
+        attends :math:`a_f (S^2 - C^2)/2 (1 + c_S^2) + a_b (G(S) - G(C)) s` FLOPs, where the
+        spread factor :math:`s = 1 + c_S^2` applies while the prompt is within the span
+        (quadratic) and 1 beyond it (linear in S); divided by :math:`(S^2 - C^2)(1 + c_S^2)/2`. [FLOP]
+    """
+    quadratic = 0.5 * (prompt_tokens**2 - cached_tokens**2) * (1.0 + prompt_cv**2)
+    if quadratic <= 0.0:
+        return a_full + a_bounded
+    spread = 1.0 + prompt_cv**2 if prompt_tokens <= span else 1.0
+    bounded = (_bounded_prefix(span, prompt_tokens) - _bounded_prefix(span, cached_tokens)) * spread
+    return a_full + a_bounded * bounded / quadratic
 
 
 @jit

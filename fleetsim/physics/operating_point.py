@@ -46,13 +46,17 @@ from fleetsim.layout import (
     H_SCALEOUT,
     H_SCALEUP,
     M_ATTENTION,
+    M_ATTENTION_BOUNDED,
     M_CLASS,
     M_CONTEXT,
     M_DENSE,
     M_EXPERTS,
     M_KV,
+    M_KV_BOUNDED,
+    M_KV_KEPT,
     M_KV_SHARDS,
     M_LAYERS,
+    M_SPAN,
     M_TOTAL,
     N_CLASSES,
     P_ACCEPTANCE,
@@ -102,7 +106,14 @@ from fleetsim.layout import (
     S_WBYTES,
 )  # fmt: skip
 from fleetsim.physics.memory import max_batch_size
-from fleetsim.physics.model_shapes import prefill_attention_flops
+from fleetsim.physics.model_shapes import (
+    attention_flops_at,
+    kv_elements_held,
+    kv_elements_read,
+    per_context_token,
+    prefill_attention_coefficient,
+    prefill_attention_flops,
+)
 from fleetsim.physics.queueing import (
     length_quantile_ratio,
     normal_quantile,
@@ -116,6 +127,32 @@ from fleetsim.physics.speculative import expected_tokens_per_step
 PREFILL_CHUNKED = float(PREFILL_MODES.index("chunked"))
 #: the quantile of the ``*_p99_s`` outputs
 P99 = 0.99
+
+
+@jit
+def model_at(md, held_tokens, context, prompt, cached, prompt_cv):
+    """Return one model's per-token KV and attention coefficients at this scenario's lengths.
+
+    Local-attention and sparse-attention layers see at most ``md[M_SPAN]`` tokens, so their
+    per-token costs depend on the length (:mod:`fleetsim.physics.model_shapes`).
+
+    Returns
+    -------
+    tuple of float
+        KV elements held per token by a sequence of ``held_tokens`` tokens [1]; KV elements read
+        per context token at ``context`` [1]; decode attention FLOPs per context token at
+        ``context`` [FLOP]; the prompt's attention coefficient for
+        :func:`fleetsim.physics.model_shapes.prefill_attention_flops` [FLOP].
+    """
+    kv, kv_b, span, kept = md[M_KV], md[M_KV_BOUNDED], md[M_SPAN], md[M_KV_KEPT]
+    a, a_b = md[M_ATTENTION], md[M_ATTENTION_BOUNDED]
+    held = kv_elements_held(kv, kv_b, span, kept, held_tokens)
+    return (
+        per_context_token(held, held_tokens, kv + kv_b),
+        per_context_token(kv_elements_read(kv, kv_b, span, context), context, kv + kv_b),
+        per_context_token(attention_flops_at(a, a_b, span, context), context, a + a_b),
+        prefill_attention_coefficient(a, a_b, span, prompt, cached, prompt_cv),
+    )
 
 
 @jit
@@ -240,16 +277,29 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     # speculative decoding: a draft model proposes k tokens, accepted with probability a each
     k = p[P_DRAFT_TOKENS] if p[P_DRAFT] >= 0.0 else 0.0
     a = p[P_ACCEPTANCE]
-    kv_token = md[M_KV] * b_kv
-    kv_draft = md_draft[M_KV] * b_kv if k > 0.0 else 0.0
+    # bounded attention (windows, sparse selection): per-token KV and attention at these lengths;
+    # decode steps read md's attention coefficient, so they get a copy holding the effective one
+    held_tokens = prompt + output * biased  # a sequence in the batch holds this much KV
+    mean_context = prompt + 0.5 * output * biased
+    prefix = prompt * p[P_PREFIX]
+    kv_hold, kv_read, a_decode, a_prefill = model_at(md, held_tokens, mean_context, prompt, prefix,
+                                                     prompt_cv)  # fmt: skip
+    kv_hold_d, kv_read_d, a_decode_d, a_prefill_d = model_at(md_draft, held_tokens, mean_context,
+                                                             prompt, prefix, prompt_cv)  # fmt: skip
+    md = md.copy()
+    md[M_ATTENTION] = a_decode
+    md_draft = md_draft.copy()
+    md_draft[M_ATTENTION] = a_decode_d
+    kv_token = kv_read * b_kv
+    kv_draft = kv_read_d * b_kv if k > 0.0 else 0.0
     weights = md[M_TOTAL] * b_w + (md_draft[M_TOTAL] * b_w if k > 0.0 else 0.0)
     # each attention group holds its own copy of the dense weights, and each device of a group
     # the KV heads it attends with (all of them for MLA's shared latent)
     dense = md[M_DENSE] + (md_draft[M_DENSE] if k > 0.0 else 0.0)
     held = weights + (adp - 1.0) * dense * b_w
-    kv_held = kv_token * group / min(group, md[M_KV_SHARDS])
+    kv_held = kv_hold * b_kv * group / min(group, md[M_KV_SHARDS])
     if k > 0.0:
-        kv_held += kv_draft * group / min(group, md_draft[M_KV_SHARDS])
+        kv_held += kv_hold_d * b_kv * group / min(group, md_draft[M_KV_SHARDS])
     o[S_NREP] = n_rep
     o[S_WBYTES] = held
     o[S_KVTOK] = kv_held
@@ -285,10 +335,10 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     bandwidth = hw[H_BW]
     latency, overhead = p[P_LATENCY], p[P_OVERHEAD]
 
-    f_attn = prefill_attention_flops(md[M_ATTENTION], prompt, cached, prompt_cv)
+    f_attn = prefill_attention_flops(a_prefill, prompt, cached, prompt_cv)
     f_attn_draft = 0.0
     if k > 0.0:
-        f_attn_draft = prefill_attention_flops(md_draft[M_ATTENTION], prompt, cached, prompt_cv)
+        f_attn_draft = prefill_attention_flops(a_prefill_d, prompt, cached, prompt_cv)
     # whole prompts, alone: each attention group prefills one at a time, all groups at once
     t_prefill = prefill_time(computed, f_attn, md, b_w, kv_token, tp, adp, ep, pp, peak,
                              peak_attn, bandwidth, eta_c, eta_m, link, latency, stage_link,

@@ -106,7 +106,7 @@ def _model(
                   attention_flops_per_context_token=attention, dense_params=dense,
                   expert_params=expert, moe_layers=moe_layers, moe_experts=experts,
                   moe_top_k=top_k, max_context=1e6, kv_shards=kv_shards)  # fmt: skip
-    return np.array([values[c] for c in MODEL_COLUMNS])
+    return np.array([values.get(c, 0.0) for c in MODEL_COLUMNS])  # no bounded attention
 
 
 DENSE_10B = _model(1e10, 1e10)
