@@ -370,14 +370,15 @@ def _progress_bar(progress: bool | None, total: int):
 
 def _prepare(cfg: DictConfig):
     """Validate ``cfg``; return (catalog, scenario, whole sweep's axes, this shard's axes)."""
-    from fleetsim import axes, catalog
+    from fleetsim import axes, byo, catalog
 
-    loaded = catalog.load()
-    key = (id(cfg), loaded.sha256)  # a cached config lives (and keeps its id) for the process
+    original = cfg
+    cfg, loaded = byo.extend(cfg, catalog.load())  # files users bring, model=all, ...
+    key = (id(original), loaded.sha256)  # a cached config lives (and keeps its id) for the process
     scenario = _VALIDATED.get(key)
     if scenario is None:
         scenario = config.validate(cfg, loaded.ids())
-        if any(cached is cfg for cached in _COMPOSED.values()):
+        if any(cached is original for cached in _COMPOSED.values()):
             _VALIDATED[key] = scenario
     whole = axes.build(scenario)
     config.check_sweep_size({a.name: len(a) for a in whole}, scenario.run["sweep.shards"])
@@ -416,7 +417,7 @@ def run_config(cfg: DictConfig, progress: bool | None = None) -> xr.Dataset:
         (``output.float32``, the default: the kernel's float64 values rounded once, as a file
         stores them) or float64 (``output.float32=false``).
     """
-    from fleetsim import axes, dataset, sweep
+    from fleetsim import axes, byo, dataset, sweep
 
     loaded, scenario, whole, grid = _prepare(cfg)
     selection = sweep.Selection.of(scenario.run["output.variables"])
@@ -435,6 +436,7 @@ def run_config(cfg: DictConfig, progress: bool | None = None) -> xr.Dataset:
             bar.close()
     ds = dataset.build(arrays, scenario, loaded.sha256)
     ds.attrs.update(_shard_attrs(scenario, whole))
+    ds.attrs.update(byo.attrs(loaded))
     return ds
 
 
@@ -524,7 +526,7 @@ def write_config(
     """
     import time
 
-    from fleetsim import axes, dataset, io, sweep
+    from fleetsim import axes, byo, dataset, io, sweep
 
     loaded, scenario, whole, grid = _prepare(cfg)
     run = scenario.run
@@ -543,6 +545,7 @@ def write_config(
     chunk_shape, _ = sweep.plan(axes.shape(grid), chunk_size)
     template = dataset.template(grid, scenario.years, scenario, loaded.sha256, names)
     template.attrs.update(_shard_attrs(scenario, whole))
+    template.attrs.update(byo.attrs(loaded))
     started = time.perf_counter()
     writer = io.StreamWriter(
         template, final, dict(zip(template["status"].dims, chunk_shape, strict=True)),

@@ -14,7 +14,7 @@ import csv
 import hashlib
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -93,6 +93,9 @@ class Catalog:
     ``engine_scale``: efficiency scales, shape (hardware, efficiency.ENGINES,
     efficiency.MODEL_CLASSES), from ``efficiency.csv`` (:func:`fleetsim.efficiency.load_scales`);
     ``model_classes``: each model's class (``dense``, ``moe``, ``mla``), in model-table order.
+    ``labels`` holds the category parameters (table -> id -> parameter -> label, e.g. a
+    model's ``attention_kind``); ``files`` the files users brought (:mod:`fleetsim.byo`) as
+    ``(reference, sha256)`` pairs, whose checksums are folded into ``sha256``.
     """
 
     tables: dict[str, Table]
@@ -100,6 +103,8 @@ class Catalog:
     sha256: str
     engine_scale: np.ndarray
     model_classes: tuple[str, ...]
+    labels: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    files: tuple[tuple[str, str], ...] = ()
 
     def ids(self) -> dict[str, tuple[str, ...]]:
         """Return table name -> valid ids (for config validation)."""
@@ -212,32 +217,52 @@ def _check_row(where: str, spec: dict, row: dict[str, str], sources: dict) -> fl
             where,
             f"{parameter}: money needs a currency_year (YYYY); found {row['currency_year']!r}",
         )
+    return check_value(where, parameter, spec, row["value"], row["unit"])
+
+
+def check_value(where: str, parameter: str, spec: dict, text: str, unit: str) -> float | str:
+    """Return one parameter's value in SI units (or its label), checked against its schema.
+
+    Parameters
+    ----------
+    where : str
+        File (and line) for the error message.
+    parameter : str
+        Parameter name.
+    spec : dict
+        The parameter's schema entry.
+    text, unit : str
+        The value as written and its catalog unit (``category`` for labels).
+
+    Raises
+    ------
+    CatalogError
+        Naming the parameter, the value and what is allowed.
+    """
     if spec["quantity"] == "category":
-        if row["value"] not in spec["allowed"]:
+        if text not in spec["allowed"]:
             raise CatalogError(
-                where, f"{parameter}={row['value']!r}; allowed: {', '.join(spec['allowed'])}"
+                where, f"{parameter}={text!r}; allowed: {', '.join(spec['allowed'])}"
             )
-        return row["value"]
-    if not _NUMBER.fullmatch(row["value"]):
+        return text
+    if not _NUMBER.fullmatch(text):
         raise CatalogError(
             where,
-            f"{parameter}: value {row['value']!r} is not a plain number (digits, one '.', an "
+            f"{parameter}: value {text!r} is not a plain number (digits, one '.', an "
             "optional exponent; no spaces, '_', thousands separators, inf or nan)",
         )
     try:
-        value = to_si(float(row["value"]), row["unit"], spec["quantity"])
+        value = to_si(float(text), unit, spec["quantity"])
     except ValueError as error:
-        raise CatalogError(
-            where, f"{parameter}={row['value']!r} {row['unit']!r}: {error}"
-        ) from None
+        raise CatalogError(where, f"{parameter}={text!r} {unit!r}: {error}") from None
     if not spec["min"] <= value <= spec["max"]:
         raise CatalogError(
             where,
-            f"{parameter}={row['value']} {row['unit']} is {value:g} {spec['quantity']}; "
+            f"{parameter}={text} {unit} is {value:g} {spec['quantity']}; "
             f"allowed [{spec['min']:g}, {spec['max']:g}] {spec['quantity']}",
         )
     if spec.get("integer") and not value.is_integer():
-        raise CatalogError(where, f"{parameter}={row['value']} must be a whole number")
+        raise CatalogError(where, f"{parameter}={text} must be a whole number")
     return value
 
 
@@ -270,18 +295,74 @@ def _load_table(
     if not entries:
         raise CatalogError(f"{name}.csv", "no rows: a catalog needs at least one id")
     for entry_id, entry in entries.items():
-        missing = [p for p, spec in parameters.items() if spec["required"] and p not in entry]
-        if missing:
-            raise CatalogError(
-                f"{name}.csv", f"{entry_id}: missing required parameter(s) {', '.join(missing)}"
-            )
-        for low, high in _ORDERED.get(name, ()):
-            if low in entry and high in entry and entry[low] > entry[high]:
-                raise CatalogError(
-                    f"{name}.csv",
-                    f"{entry_id}: {low}={entry[low]:g} exceeds {high}={entry[high]:g} (SI units)",
-                )
+        check_complete(f"{name}.csv", name, entry_id, entry)
     return tuple(entries), entries
+
+
+def check_complete(where: str, name: str, entry_id: str, entry: dict) -> None:
+    """Check that one entry of table ``name`` has its required parameters, in order.
+
+    Raises
+    ------
+    CatalogError
+        Naming the entry and the missing parameters, or the pair out of order.
+    """
+    parameters = _schema(name)["parameters"]
+    missing = [p for p, spec in parameters.items() if spec["required"] and p not in entry]
+    if missing:
+        raise CatalogError(where, f"{entry_id}: missing required parameter(s) {', '.join(missing)}")
+    for low, high in _ORDERED.get(name, ()):
+        if low in entry and high in entry and entry[low] > entry[high]:
+            raise CatalogError(
+                where, f"{entry_id}: {low}={entry[low]:g} exceeds {high}={entry[high]:g} (SI units)"
+            )
+
+
+def check_entry(where: str, name: str, entry_id: str, values: dict[str, tuple[str, str]]) -> dict:
+    """Check a whole entry given outside the CSVs (a file a user brings) against the schema.
+
+    Parameters
+    ----------
+    where : str
+        The file, for error messages.
+    name : str
+        Table (``models`` or ``hardware``).
+    entry_id : str
+        The entry's id.
+    values : dict
+        Parameter -> (value as text, catalog unit).
+
+    Returns
+    -------
+    dict
+        Parameter -> SI value or label, as :func:`load` builds it.
+    """
+    parameters = _schema(name)["parameters"]
+    entry: dict[str, float | str] = {}
+    for parameter, (text, unit) in values.items():
+        if parameter not in parameters:
+            raise CatalogError(
+                where, f"unknown key {parameter!r}; allowed: {', '.join(parameters)}"
+            )
+        entry[parameter] = check_value(where, parameter, parameters[parameter], text, unit)
+    check_complete(where, name, entry_id, entry)
+    return entry
+
+
+def table_row(name: str, entry_id: str, entry: dict, where: str | None = None) -> list[float]:
+    """Return one entry's row of table ``name`` in its :class:`Table` column order."""
+    if name == "models":
+        return _model_row(entry_id, entry, where or "models.csv")
+    parameters = _numeric(_schema(name)["parameters"])
+    return [
+        entry.get(p, np.nan if spec.get("absent") == "nan" else 0.0)
+        for p, spec in parameters.items()
+    ]
+
+
+def _numeric(parameters: dict) -> dict:
+    """Return the schema parameters that are numbers (labels are kept in :attr:`Catalog.labels`)."""
+    return {p: spec for p, spec in parameters.items() if spec["quantity"] != "category"}
 
 
 #: catalog -> pairs of parameters (a, b) of one id that must satisfy a <= b
@@ -296,25 +377,33 @@ _ORDERED: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _dense(ids: tuple[str, ...], entries: dict[str, dict], columns: tuple[str, ...]) -> np.ndarray:
+def _dense(ids: tuple[str, ...], entries: dict[str, dict], parameters: dict) -> np.ndarray:
+    """Return the dense table of ``entries``.
+
+    An absent parameter is 0, or NaN if its schema says ``absent: nan`` (an unknown price
+    must not read as free).
+    """
+    parameters = _numeric(parameters)
+    columns = tuple(parameters)
     values = np.zeros((len(ids), len(columns)), dtype=np.float64)
-    for i, entry_id in enumerate(ids):
-        for j, column in enumerate(columns):
-            values[i, j] = entries[entry_id].get(column, 0.0)
+    for j, column in enumerate(columns):
+        absent = np.nan if parameters[column].get("absent") == "nan" else 0.0
+        for i, entry_id in enumerate(ids):
+            values[i, j] = entries[entry_id].get(column, absent)
     return np.ascontiguousarray(values)
 
 
-def _model_row(model_id: str, entry: dict) -> list[float]:
+def _model_row(model_id: str, entry: dict, where: str = "models.csv") -> list[float]:
     """Derive the kernel's model columns from one model's architecture."""
     kind = entry["attention_kind"]
     if kind == "mla" and not ("kv_lora_rank" in entry and "rope_head_dim" in entry):
         raise CatalogError(
-            "models.csv", f"{model_id}: attention_kind mla needs kv_lora_rank and rope_head_dim"
+            where, f"{model_id}: attention_kind mla needs kv_lora_rank and rope_head_dim"
         )
     if kind != "mla" and "n_kv_heads" not in entry:
-        raise CatalogError("models.csv", f"{model_id}: attention_kind {kind} needs n_kv_heads")
+        raise CatalogError(where, f"{model_id}: attention_kind {kind} needs n_kv_heads")
     layers = int(entry["layers"])
-    full, bounded, span, kept = _attention_parts(model_id, entry)
+    full, bounded, span, kept = _attention_parts(model_id, entry, where)
     kv, attention = _attention_coefficients(kind, full, entry)
     kv_b, attention_b = _attention_coefficients(kind, bounded, entry)
     if "sparse_attention_top_k" in entry:  # the indexer scores every context token
@@ -325,7 +414,7 @@ def _model_row(model_id: str, entry: dict) -> list[float]:
     missing_moe = [p for p in ("moe_top_k", "moe_expert_ffn_dim") if p not in entry]
     if experts and missing_moe:
         raise CatalogError(
-            "models.csv", f"{model_id}: moe_experts={experts:g} needs {', '.join(missing_moe)}"
+            where, f"{model_id}: moe_experts={experts:g} needs {', '.join(missing_moe)}"
         )
     moe_layers = layers - entry.get("moe_dense_layers", 0.0) if experts else 0.0
     # SwiGLU expert: gate, up and down projections of d_model x expert width
@@ -335,7 +424,7 @@ def _model_row(model_id: str, entry: dict) -> list[float]:
     dense_params = entry["total_params"] - moe_layers * experts * expert_params
     if dense_params <= 0.0:
         raise CatalogError(
-            "models.csv",
+            where,
             f"{model_id}: routed experts ({moe_layers * experts * expert_params:.4g} params) "
             f"exceed total_params ({entry['total_params']:.4g}); check moe_* rows",
         )
@@ -372,7 +461,9 @@ def _attention_coefficients(kind: str, layers: int, entry: dict) -> tuple[float,
     )
 
 
-def _attention_parts(model_id: str, entry: dict) -> tuple[int, int, float, float]:
+def _attention_parts(
+    model_id: str, entry: dict, where: str = "models.csv"
+) -> tuple[int, int, float, float]:
     """Return (full layers, bounded layers, span, kept) of one model's attention.
 
     Local attention bounds ``local_attention_layers`` layers by ``attention_window`` (their KV
@@ -384,31 +475,27 @@ def _attention_parts(model_id: str, entry: dict) -> tuple[int, int, float, float
     local, sparse = "local_attention_layers" in entry, "sparse_attention_top_k" in entry
     if local and sparse:
         raise CatalogError(
-            "models.csv",
+            where,
             f"{model_id}: local_attention_layers and sparse_attention_top_k together; "
             "allowed: one of them",
         )
     if local:
         if "attention_window" not in entry:
-            raise CatalogError(
-                "models.csv", f"{model_id}: local_attention_layers needs attention_window"
-            )
+            raise CatalogError(where, f"{model_id}: local_attention_layers needs attention_window")
         n_local = int(entry["local_attention_layers"])
         if n_local > layers:
             raise CatalogError(
-                "models.csv",
+                where,
                 f"{model_id}: local_attention_layers={n_local} exceeds layers={layers}",
             )
         return layers - n_local, n_local, entry["attention_window"], 0.0
     if "attention_window" in entry:
-        raise CatalogError(
-            "models.csv", f"{model_id}: attention_window needs local_attention_layers"
-        )
+        raise CatalogError(where, f"{model_id}: attention_window needs local_attention_layers")
     if sparse:
         missing = [p for p in ("sparse_indexer_heads", "sparse_indexer_head_dim") if p not in entry]
         if missing:
             raise CatalogError(
-                "models.csv", f"{model_id}: sparse_attention_top_k needs {', '.join(missing)}"
+                where, f"{model_id}: sparse_attention_top_k needs {', '.join(missing)}"
             )
         return 0, layers, entry["sparse_attention_top_k"], 1.0
     return layers, 0, 0.0, 0.0
@@ -449,6 +536,7 @@ def load(directory: Path | None = None) -> Catalog:
     sources = _load_sources(directory)
     tables: dict[str, Table] = {}
     classes: tuple[str, ...] = ()
+    labels: dict[str, dict[str, dict[str, str]]] = {}
     for name in TABLES:
         ids, entries = _load_table(directory, name, sources)
         if name == "models":
@@ -458,7 +546,9 @@ def load(directory: Path | None = None) -> Catalog:
             )
             tables[name] = Table(ids, MODEL_COLUMNS, np.ascontiguousarray(values))
         else:
-            columns = tuple(_schema(name)["parameters"])
-            tables[name] = Table(ids, columns, _dense(ids, entries, columns))
+            parameters = _schema(name)["parameters"]
+            columns = tuple(_numeric(parameters))
+            tables[name] = Table(ids, columns, _dense(ids, entries, parameters))
+        labels[name] = {i: {p: v for p, v in entries[i].items() if isinstance(v, str)} for i in ids}
     scales = efficiency.load_scales(directory, tables["hardware"].ids, sources)
-    return Catalog(tables, sources, _checksum(directory), scales, classes)
+    return Catalog(tables, sources, _checksum(directory), scales, classes, labels)

@@ -279,8 +279,13 @@ def _main(argv: Sequence[str] | None) -> None:
     from hydra import version
     from hydra._internal.utils import _run_hydra
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["catalog"]:  # fleetsim catalog list|show: no Hydra, no kernel
+        from fleetsim import catalog_cli
+
+        sys.exit(catalog_cli.main(argv[1:]))
     parser = args_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    args = parser.parse_args(argv)
     _run_app(lambda: _check(args))  # Hydra's errors while checking are one line too
     if args.multirun and "hydra/launcher=slurm" not in args.overrides:
         warm()

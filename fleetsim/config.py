@@ -18,7 +18,7 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from fleetsim import efficiency, hardware_mix, uncertainty, units
+from fleetsim import aliases, efficiency, hardware_mix, uncertainty, units
 from fleetsim.errors import ConfigError
 from fleetsim.fields import Field
 from fleetsim.precision import DTYPES
@@ -497,8 +497,13 @@ def _bounds(spec: Field) -> str:
 
 def _check_label(spec: Field, value: object, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
-        close = difflib.get_close_matches(str(value).lower(), allowed, n=1)
+        if spec.kind == "catalog":  # catalog ids: aliases and prefixes too (fleetsim.aliases)
+            close = [c] if (c := aliases.suggest(value, allowed)) else []
+        else:
+            close = difflib.get_close_matches(str(value).lower(), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if spec.kind == "catalog" and spec.catalog in ("models", "hardware"):
+            hint += "; or a file (./config.json, ./accelerator.yaml), all, all:<filter>"
         raise _fail(spec.key, value, f"one of {', '.join(allowed)}{hint}")
     return value
 

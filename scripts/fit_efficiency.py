@@ -114,6 +114,15 @@ FAMILY = {
     "mi355x": "amd-cdna4",
     "gaudi2": "intel-gaudi",
     "gaudi3": "intel-gaudi",
+    "gb300": "nvidia-blackwell",
+    "vr200": "nvidia-blackwell",
+    "h20": "nvidia-hopper-sxm",
+    "h200-nvl": "nvidia-hopper-pcie",
+    "rtx-pro-6000": "nvidia-ada-pcie",
+    "mi350x": "amd-cdna4",
+    "mi455x": "amd-cdna4",
+    "trn2": "aws-trainium",
+    "trn3": "aws-trainium",
 }
 #: where a family without measurements takes its pair from: the nearest measured family of the
 #: same vendor (same form factor / power class first); None = geometric mean of fitted families
@@ -126,6 +135,7 @@ FALLBACK = {
     "amd-cdna3": None,
     "amd-cdna4": "amd-cdna3",
     "intel-gaudi": None,
+    "aws-trainium": None,
 }
 REFERENCE_FAMILY = "nvidia-hopper-sxm"
 #: the serving engine a vendor's accelerator pairs stand for (dense models: scale 1 by
