@@ -54,6 +54,11 @@ def is_file(value: object) -> bool:
     )
 
 
+def _special(value: object) -> bool:
+    """Return whether a value is an ``all`` / ``all:<filter>`` selection."""
+    return isinstance(value, str) and (value == "all" or value.startswith("all:"))
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -334,9 +339,11 @@ def extend(cfg: DictConfig, loaded: Catalog) -> tuple[DictConfig, Catalog]:
         node = OmegaConf.select(cfg, key)
         is_list = isinstance(node, ListConfig)
         items = list(node) if is_list else [node]
+        if not any(_special(i) or is_file(i) for i in items):
+            continue  # catalog ids (or bad values, which config.validate reports)
         selected: list[object] = []
         for item in items:
-            if isinstance(item, str) and (item == "all" or item.startswith("all:")):
+            if _special(item):
                 selected += _select(table, item, loaded, tables)
                 is_list = True
             elif is_file(item) and item not in tables[table].ids:
@@ -349,9 +356,10 @@ def extend(cfg: DictConfig, loaded: Catalog) -> tuple[DictConfig, Catalog]:
                 selected.append(item)
             else:
                 selected.append(item)
-        unique = list(dict.fromkeys(selected))
-        if unique != items or is_list != isinstance(node, ListConfig):
-            updates[key] = unique if is_list or len(unique) > 1 else unique[0]
+        unique = [
+            v for k, v in enumerate(selected) if not isinstance(v, str) or v not in selected[:k]
+        ]
+        updates[key] = unique if is_list or len(unique) > 1 else unique[0]
     if not updates and not files:
         return cfg, loaded
     cfg = cfg.copy()

@@ -130,18 +130,23 @@ def test_files_sweep_beside_catalog_ids_and_are_recorded(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     model = "./tests/data/hf/gpt-oss-20b.json"
     ds = api.run([
-        f"model=[{model},gpt-oss-20b]", "hardware=[h100-sxm,./data/templates/accelerator.yaml]",
+        f"model=[{model},gpt-oss-20b]", "hardware=[h100-sxm,./data/templates/accelerator.yaml,h20]",
         "deployment.weight_dtype=mxfp4", "workload.input_tokens=1000", "workload.output_tokens=200",
         "finance.years=1",
     ])  # fmt: skip
     assert list(ds["model"].values) == [model, "gpt-oss-20b"]
-    assert list(ds["hardware"].values) == ["h100-sxm", "./data/templates/accelerator.yaml"]
+    assert list(ds["hardware"].values) == ["h100-sxm", "./data/templates/accelerator.yaml", "h20"]
     sha = hashlib.sha256((ROOT / model).read_bytes()).hexdigest()
     assert f"{model} sha256={sha}" in ds.attrs["catalog_files"]
     toks = ds["tokens_per_s_per_accelerator"]
     # the template is the catalog's H100 SXM (without a rental price): the same physics
     np.testing.assert_allclose(toks.isel(hardware=0).values, toks.isel(hardware=1).values)
     assert np.isfinite(toks.values).all()
+    # H20 has no public price: its ownership costs are NaN (not free), its rent and power known
+    tco = ds["tco_usd"]
+    assert np.isnan(tco.sel(hardware="h20").values).all()
+    assert np.isfinite(tco.sel(hardware="h100-sxm").values).all()
+    assert np.isfinite(ds["it_power_w"].sel(hardware="h20").values).all()
 
 
 def test_all_selections():

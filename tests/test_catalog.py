@@ -28,7 +28,12 @@ def test_real_catalog_loads():
     for name, table in loaded.tables.items():
         assert table.values.shape == (len(table.ids), len(table.columns)), name
         assert table.values.flags.c_contiguous
-        assert np.isfinite(table.values).all(), name
+        unknown = [c for c in ("price_purchase", "server_price") if name == "hardware"]
+        known = [j for j, c in enumerate(table.columns) if c not in unknown]
+        assert np.isfinite(table.values[:, known]).all(), name
+        # an unknown price is NaN, never 0 (a part without a price must not look free)
+        for column in unknown:
+            assert (table.column(column)[np.isnan(table.column(column))] != 0).all()
         assert len(set(table.ids)) == len(table.ids)
     assert {"h100-sxm", "l4"} <= set(loaded.tables["hardware"].ids)
     assert {"llama3.1-70b", "deepseek-v3"} <= set(loaded.tables["models"].ids)
@@ -294,3 +299,11 @@ def test_a_bom_and_either_line_ending_are_read_alike(tmp_path, label, transform)
     expected = catalog.load(TINY)
     for name, table in expected.tables.items():
         np.testing.assert_array_equal(loaded.tables[name].values, table.values)
+
+
+def test_a_missing_price_is_nan_not_zero():
+    loaded = catalog.load(REAL)
+    hw = loaded.tables["hardware"]
+    price = dict(zip(hw.ids, hw.column("price_purchase"), strict=True))
+    assert np.isnan(price["h20"])  # no public H20 price: blank, not zero
+    assert price["h100-sxm"] == 30000
