@@ -156,7 +156,8 @@ def _year(name: str) -> int:
 @pytest.mark.parametrize(
     ("name", "year", "value", "message"),
     [
-        ("tco_usd", 1, np.nan, r"tco_usd=nan in year 2 \(allowed: 0 to inf\)"),
+        # tco_usd may be NaN (no purchase price known: nan_when); it_power_w never is
+        ("it_power_w", 1, np.nan, r"it_power_w=nan in year 2 \(allowed: 0 to inf\)"),
         ("accelerators", 2, -1.7e19, r"accelerators=-1.7e\+19 in year 3"),
         ("racks", 0, np.inf, "racks=inf in year 1"),
         ("utilisation", 1, 1.5, r"utilisation=1.5 in year 2 \(allowed: 0 to 1\)"),
