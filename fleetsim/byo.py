@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from fleetsim import efficiency
 from fleetsim.catalog import Catalog, Table, _schema, check_entry, table_row
 from fleetsim.errors import CatalogError
 from fleetsim.units import CATALOG_UNITS
@@ -41,6 +42,8 @@ FILTERS = {
     },
 }
 _TABLE = {"model": "models", "hardware": "hardware"}
+#: reference -> the checked catalog entry of each file read (for its model class)
+_ENTRIES: dict[str, dict] = {}
 
 
 def is_file(value: object) -> bool:
@@ -273,6 +276,7 @@ def _entry(reference: str, table: str) -> tuple[list[float], dict[str, str], str
             for k, (v, u) in hardware_parameters(where, data).items()
         }
     entry = check_entry(where, table, reference, values)
+    _ENTRIES[reference] = entry
     labels = {k: v for k, v in entry.items() if isinstance(v, str)}
     return table_row(table, reference, entry, where), labels, digest
 
@@ -362,6 +366,18 @@ def extend(cfg: DictConfig, loaded: Catalog) -> tuple[DictConfig, Catalog]:
         updates[key] = unique if is_list or len(unique) > 1 else unique[0]
     if not updates and not files:
         return cfg, loaded
+    # a brought accelerator has only the vendor engine's scale (1: its own efficiency pair),
+    # a brought model its class (dense / moe / mla), as fleetsim.efficiency gives them
+    added = [r for r, _ in files]
+    new_hardware = [r for r in added if r in tables["hardware"].ids]
+    scale = loaded.engine_scale
+    if new_hardware:
+        extra = np.full((len(new_hardware), *scale.shape[1:]), np.nan)
+        extra[:, 0, :] = 1.0
+        scale = np.concatenate([scale, extra])
+    classes = loaded.model_classes + tuple(
+        efficiency.model_class(_ENTRIES[r]) for r in added if r in tables["models"].ids
+    )
     cfg = cfg.copy()
     for key, value in updates.items():
         OmegaConf.update(cfg, key, value, merge=False)
@@ -370,6 +386,7 @@ def extend(cfg: DictConfig, loaded: Catalog) -> tuple[DictConfig, Catalog]:
         digest.update(f"{reference}={sha}".encode())
     return cfg, replace(
         loaded, tables=tables, labels=labels, files=(*loaded.files, *files),
+        engine_scale=scale, model_classes=classes,
         sha256=digest.hexdigest() if files else loaded.sha256,
     )  # fmt: skip
 

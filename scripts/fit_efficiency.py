@@ -140,12 +140,13 @@ FALLBACK = {
 REFERENCE_FAMILY = "nvidia-hopper-sxm"
 #: the serving engine a vendor's accelerator pairs stand for (dense models: scale 1 by
 #: construction); other engines and MoE / MLA models get fitted shifts (data/efficiency.csv)
-VENDOR_ENGINE = {"nvidia": "trtllm", "amd": "vllm", "intel": "synapseai"}
+VENDOR_ENGINE = {"nvidia": "trtllm", "amd": "vllm", "intel": "synapseai", "aws": "vllm"}
 #: the engines data/efficiency.csv lists per vendor (fleetsim.efficiency.ENGINES)
 VENDOR_ENGINES = {
     "nvidia": ("trtllm", "vllm", "sglang"),
     "amd": ("vllm", "sglang", "llmboost"),
     "intel": ("synapseai",),
+    "aws": ("vllm",),  # AWS Neuron serves through vLLM (NxD Inference); no Trainium rows yet
 }
 #: penalty weights, in units of summed absolute log error; chosen among {0.1, 0.5, 2} each by the
 #: leave-one-system-out worst error (all nine pairs give cross-validated medians of 9-12 %)
