@@ -379,6 +379,7 @@ def extend(cfg: DictConfig, loaded: Catalog) -> tuple[DictConfig, Catalog]:
         efficiency.model_class(_ENTRIES[r]) for r in added if r in tables["models"].ids
     )
     cfg = cfg.copy()
+    OmegaConf.set_readonly(cfg, False)  # composed configs are cached read-only (fleetsim.api)
     for key, value in updates.items():
         OmegaConf.update(cfg, key, value, merge=False)
     digest = hashlib.sha256(loaded.sha256.encode())
