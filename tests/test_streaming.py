@@ -127,17 +127,18 @@ def test_bad_output_variables(tiny_catalog_env, value, fragment):
 
 
 def test_non_finite_servable_output_stops_the_stream(tiny_catalog_env, tmp_path, monkeypatch):
-    """A NaN the kernel produces for a feasible scenario (here: a NaN price) is a SweepError
-    naming the scenario, and no file is left behind."""
+    """A NaN the kernel produces for a feasible scenario (here: a NaN server power; a NaN price
+    is allowed, it means "no price known") is a SweepError naming the scenario, and no file is
+    left behind."""
     real = sweep.kernel_inputs
 
-    def nan_price(scenario, catalog, axes):
+    def nan_power(scenario, catalog, axes):
         inputs = real(scenario, catalog, axes)
         hardware = inputs.hardware.copy()
-        hardware[1, layout.HARDWARE_COLUMNS.index("price_purchase")] = np.nan  # test-small
+        hardware[1, layout.HARDWARE_COLUMNS.index("server_overhead_power")] = np.nan  # test-small
         return sweep.KernelInputs(**{**inputs.__dict__, "hardware": hardware})
 
-    monkeypatch.setattr(sweep, "kernel_inputs", nan_price)
+    monkeypatch.setattr(sweep, "kernel_inputs", nan_power)
     with pytest.raises(sweep.SweepError, match="hardware='test-small'"):
         _stream(SWEEP, tmp_path / "out.nc")
     assert list(tmp_path.iterdir()) == []
