@@ -16,7 +16,8 @@ HARDWARE_COLUMNS: tuple[str, ...] = (
     "peak_flops_bf16", "peak_flops_fp8", "peak_flops_int8", "peak_flops_fp4", "hbm_capacity",
     "hbm_bandwidth", "scaleup_bandwidth", "scaleup_domain", "scaleout_bandwidth", "tdp", "idle_power",
     "accelerators_per_server", "server_overhead_power", "price_purchase", "server_price",
-    "compute_efficiency", "bandwidth_efficiency", "rental_price", *SCALE_COLUMNS,
+    "compute_efficiency", "bandwidth_efficiency", "rental_price", "scaleup_peer_bandwidth",
+    *SCALE_COLUMNS,
 )  # fmt: skip
 #: the catalog's hardware columns (the kernel's table adds SCALE_COLUMNS after them)
 CATALOG_HARDWARE_COLUMNS = HARDWARE_COLUMNS[: -len(SCALE_COLUMNS)]
@@ -104,6 +105,7 @@ H_TDP, H_IDLE, H_APS, H_SERVER_W = (
 H_PRICE, H_SERVER_PRICE = _H["price_purchase"], _H["server_price"]
 H_ETA_C, H_ETA_M = _H["compute_efficiency"], _H["bandwidth_efficiency"]
 H_RENT, H_SCALE = _H["rental_price"], _H[SCALE_COLUMNS[0]]
+H_PEER = _H["scaleup_peer_bandwidth"]
 F_RADIX, F_SW_W, F_SW_USD = _F["switch_radix"], _F["switch_power"], _F["switch_price"]
 F_XCVR_W, F_XCVR_USD = _F["transceiver_power"], _F["transceiver_price"]
 F_NIC_W, F_NIC_USD, F_EFF = _F["nic_power"], _F["nic_price"], _F["effective_bandwidth_frac"]

@@ -221,6 +221,15 @@ def _step(batch, c, prompt_tokens, f_prompt, m, kv_tok, lay):
     return lay.pp * (stage + _collectives(tokens, m, lay) + lay.overhead) + _handoff(tokens, m, lay)
 
 
+def _scaleup_link(hw: dict, peers: int) -> float:
+    """Scale-up bandwidth towards ``peers`` devices: all of it when switched (no peer link given),
+    ``peers`` direct links of a full mesh otherwise."""
+    peer = hw.get("scaleup_peer_bandwidth", 0.0)
+    if not peer > 0:
+        return hw["scaleup_bandwidth"]
+    return min(hw["scaleup_bandwidth"], max(peers, 1) * peer)
+
+
 def _prefill_alone(computed, f_attn, m, kv_tok, lay):
     """A whole prompt in passes of its own; every attention group prefills one at the same time."""
     if computed <= 0:
@@ -397,8 +406,8 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
     scaleout = hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
     lay = Layout(
         tp=tp, pp=pp, adp=adp, ep=ep, hw=hw, peak=peak, b_w=b_w,
-        link=hw["scaleup_bandwidth"] if tp <= domain else scaleout,
-        stage_link=hw["scaleup_bandwidth"] if tp * pp <= domain else scaleout,
+        link=_scaleup_link(hw, tp - 1) if tp <= domain else scaleout,
+        stage_link=_scaleup_link(hw, 1) if tp * pp <= domain else scaleout,
         alpha=sc["deployment.link_latency_s"], overhead=sc["deployment.step_overhead_s"],
     )  # fmt: skip
     w = Prompts(

@@ -6,6 +6,35 @@ from fleetsim._jit import jit
 
 
 @jit
+def scaleup_link_bandwidth(scaleup_bandwidth: float, peer_bandwidth: float, peers: float) -> float:
+    r"""Return the scale-up bandwidth one device can use towards ``peers`` other devices at once.
+
+    Parameters
+    ----------
+    scaleup_bandwidth : float
+        The device's total unidirectional scale-up bandwidth. [B/s]
+    peer_bandwidth : float
+        Bandwidth of the direct link to one peer in a full-mesh domain (AMD Infinity Fabric /
+        xGMI, Intel Gaudi's RoCE ports); 0 (the catalog's absent value) for a switched domain (NVSwitch, a PCIe switch),
+        where any peer is reached at the full bandwidth. [B/s]
+    peers : float
+        Devices the exchange reaches besides this one (``t - 1`` for a collective over ``t``
+        devices, 1 for a point-to-point send). [1]
+
+    Returns
+    -------
+    float
+        :math:`\min(BW, n \, BW_{peer})` in a mesh, :math:`BW` when switched: in a full mesh each
+        peer has its own link, so an exchange with ``n`` peers drives only ``n`` of the device's
+        links (an 8-GPU MI300X platform: 7 links of 64 GB/s, so TP2 gets 64 GB/s and TP8 448;
+        AMD Instinct MI300X platform data sheet). [B/s]
+    """
+    if not peer_bandwidth > 0.0:
+        return scaleup_bandwidth
+    return min(scaleup_bandwidth, max(peers, 1.0) * peer_bandwidth)
+
+
+@jit
 def allreduce_time(message_bytes: float, devices: float, link_bandwidth: float, latency: float):
     r"""Return the time of an all-reduce within a switched scale-up domain.
 

@@ -42,6 +42,7 @@ from fleetsim.layout import (
     H_ETA_C,
     H_ETA_M,
     H_HBM,
+    H_PEER,
     H_SCALE,
     H_SCALEOUT,
     H_SCALEUP,
@@ -105,6 +106,7 @@ from fleetsim.layout import (
     S_UTIL,
     S_WBYTES,
 )  # fmt: skip
+from fleetsim.physics.collectives import scaleup_link_bandwidth
 from fleetsim.physics.memory import max_batch_size
 from fleetsim.physics.model_shapes import (
     attention_flops_at,
@@ -323,8 +325,12 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
 
     # tensor parallelism (and pipeline stages) beyond the scale-up domain use the scale-out fabric
     scaleout = hw[H_SCALEOUT] * fb[F_EFF]
-    link = hw[H_SCALEUP] if tp <= hw[H_DOMAIN] else scaleout
-    stage_link = hw[H_SCALEUP] if n_rep <= hw[H_DOMAIN] else scaleout
+    # a full-mesh domain reaches tp - 1 peers over as many links, a stage boundary over one
+    peer = hw[H_PEER]
+    link = scaleup_link_bandwidth(hw[H_SCALEUP], peer, tp - 1.0) if tp <= hw[H_DOMAIN] else scaleout
+    stage_link = (
+        scaleup_link_bandwidth(hw[H_SCALEUP], peer, 1.0) if n_rep <= hw[H_DOMAIN] else scaleout
+    )
     context = prompt + 0.5 * output * biased
     # the serving engine's and the model class's scale on both fractions (data/efficiency.csv)
     scale = hw[H_SCALE + int(p[P_ENGINE] * N_CLASSES + md[M_CLASS])]

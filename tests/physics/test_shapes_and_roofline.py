@@ -87,6 +87,19 @@ def test_allreduce():
     assert collectives.allreduce_time(1e6, 1.0, 1e11, 1e-6) == 0.0
 
 
+def test_scaleup_link_bandwidth_of_a_mesh_and_a_switch():
+    # MI300X platform: 7 direct links of 64 GB/s (448 GB/s in all); an NVSwitch: no peer links (0)
+    mesh = collectives.scaleup_link_bandwidth
+    assert mesh(448e9, 64e9, 1.0) == pytest.approx(64e9)  # TP2, or a pipeline hand-off
+    assert mesh(448e9, 64e9, 3.0) == pytest.approx(192e9)  # TP4: 3 of the 7 links
+    assert mesh(448e9, 64e9, 7.0) == pytest.approx(448e9)  # TP8: all of them
+    assert mesh(448e9, 64e9, 15.0) == pytest.approx(448e9)  # never above the device's total
+    assert mesh(450e9, 0.0, 1.0) == 450e9  # switched: any peer at the full bandwidth
+    # so a TP2 all-reduce of 1 MB on the mesh takes 7x the switched one's bandwidth term
+    t_mesh = collectives.allreduce_time(1e6, 2.0, mesh(448e9, 64e9, 1.0), 0.0)
+    assert t_mesh == pytest.approx(2 * 0.5 * 1e6 / 64e9)
+
+
 def _model(
     dense,
     active,
