@@ -30,6 +30,9 @@ MAX_DIMENSIONS = 32
 #: how prompts are prefilled: in chunks riding the decode steps, or whole in steps of their own
 #: (kernel code = index; physics.operating_point reads PREFILL_CHUNKED)
 PREFILL_MODES: tuple[str, ...] = ("chunked", "whole")
+#: how prompts and decoding share accelerators: one pool doing both, or a prefill pool and a
+#: decode pool joined by the fabric (kernel code = index; fleet.disaggregated reads it)
+SERVING_MODES: tuple[str, ...] = ("aggregated", "disaggregated")
 #: scenario fields in kernel parameter-vector order (fleetsim.kernel indexes this tuple)
 FIELDS: tuple[Field, ...] = (
     Field("model", "catalog", catalog="models"),
@@ -52,6 +55,8 @@ FIELDS: tuple[Field, ...] = (
     Field("deployment.prefill", "choice", choices=PREFILL_MODES),
     Field("deployment.step_token_budget", "integer", 1, 10_000_000),
     Field("deployment.engine", "choice", choices=efficiency.ENGINES),
+    Field("deployment.serving", "choice", choices=SERVING_MODES),
+    Field("deployment.prefill_hardware", "catalog", catalog="hardware", nullable=True),
     Field("workload.requests_per_day", "number", 0.0, 1e15, si_factor=1.0 / units.SECONDS_PER_DAY),
     Field("workload.input_tokens", "integer", 1, 10_000_000),
     Field("workload.output_tokens", "integer", 1, 10_000_000),
@@ -146,6 +151,8 @@ class DeploymentSchema:
     prefill: Any = MISSING
     step_token_budget: Any = MISSING
     engine: Any = MISSING
+    serving: Any = MISSING
+    prefill_hardware: Any = MISSING
 
 
 @dataclass
@@ -584,6 +591,14 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
     run = _validate_run(cfg)
     _cross_checks(values, run)
     run["mix"] = hardware_mix.parse(resolved.get("mix"), catalog_ids["hardware"], swept)
+    if run["mix"] is not None and "disaggregated" in values["deployment.serving"]:
+        raise _fail(
+            "deployment.serving",
+            list(values["deployment.serving"]),
+            "aggregated with a hardware mix (mix.*); for a prefill type beside a decode type use "
+            "deployment.serving=disaggregated with hardware=<decode> and "
+            "deployment.prefill_hardware=<prefill>",
+        )
     uncertain = _validate_uncertainty(resolved.get("uncertainty"), swept, run)
     dimensions = (
         len(set(swept) | {"model", "hardware"}) + 1 + bool(uncertain and run["sweep.samples"])

@@ -38,6 +38,11 @@ SCENARIO_OUTPUTS: tuple[str, ...] = (
     "max_tokens_per_s_per_accelerator", "replica_requests_per_s", "target_utilisation", "clock_scale",
     "tensor_parallel", "pipeline_parallel", "prefill_share", "tpot_p99_s", "ttft_p99_s",
     "attention_data_parallel", "expert_parallel",
+    # disaggregated serving's prefill pool (NaN when aggregated)
+    "prefill_tensor_parallel", "prefill_pipeline_parallel", "prefill_attention_data_parallel",
+    "prefill_expert_parallel", "prefill_accelerators_per_replica", "prefill_replica_requests_per_s",
+    "prefill_target_utilisation", "input_tokens_per_s_per_prefill_accelerator", "kv_transfer_s",
+    "kv_link_utilisation",
 )  # fmt: skip
 YEAR_OUTPUTS: tuple[str, ...] = (
     "accelerators", "servers", "racks", "utilisation", "peak_utilisation", "it_power_w",
@@ -47,6 +52,10 @@ YEAR_OUTPUTS: tuple[str, ...] = (
     "facility_cost_usd", "maintenance_cost_usd", "staff_cost_usd", "software_cost_usd", "opex_usd",
     "tco_usd", "npv_usd", "cost_per_million_output_tokens_usd", "cost_per_million_input_tokens_usd",
     "cost_per_request_usd", "rent_cost_usd", "rent_tco_usd", "break_even_utilisation",
+    # disaggregated serving, per pool (NaN when aggregated)
+    "prefill_accelerators", "decode_accelerators", "prefill_decode_ratio", "prefill_servers",
+    "decode_servers", "prefill_utilisation", "decode_utilisation", "prefill_it_power_w",
+    "decode_it_power_w", "prefill_tco_usd", "decode_tco_usd",
 )  # fmt: skip
 
 #: bytes per activation element in tensor-parallel all-reduces (BF16 activations)
@@ -124,6 +133,7 @@ P_PREFILL, P_BUDGET = _P["deployment.prefill"], _P["deployment.step_token_budget
 P_IN_CV, P_OUT_CV = _P["workload.input_tokens_cv"], _P["workload.output_tokens_cv"]
 P_TTFT_Q, P_TPOT_Q = _P["workload.ttft_quantile"], _P["workload.tpot_quantile"]
 P_ADP, P_ENGINE = _P["deployment.attention_dp"], _P["deployment.engine"]
+P_SERVING, P_PREFILL_HW = _P["deployment.serving"], _P["deployment.prefill_hardware"]
 
 S_BATCH, S_BMAX, S_NREP = _S["batch_size"], _S["max_batch_size"], _S["accelerators_per_replica"]
 S_WBYTES, S_KVTOK, S_PREFILL = _S["weight_bytes"], _S["kv_bytes_per_token"], _S["prefill_time_s"]
@@ -133,6 +143,15 @@ S_UTIL, S_CLOCK, S_TP = _S["target_utilisation"], _S["clock_scale"], _S["tensor_
 S_PP, S_PREFILL_SHARE = _S["pipeline_parallel"], _S["prefill_share"]
 S_TPOT_P99, S_TTFT_P99 = _S["tpot_p99_s"], _S["ttft_p99_s"]
 S_ADP, S_EP = _S["attention_data_parallel"], _S["expert_parallel"]
+S_PF_TP, S_PF_PP = _S["prefill_tensor_parallel"], _S["prefill_pipeline_parallel"]
+S_PF_ADP, S_PF_EP = _S["prefill_attention_data_parallel"], _S["prefill_expert_parallel"]
+S_PF_NREP, S_PF_RATE = _S["prefill_accelerators_per_replica"], _S["prefill_replica_requests_per_s"]
+S_PF_UTIL, S_PF_TOKS = (
+    _S["prefill_target_utilisation"], _S["input_tokens_per_s_per_prefill_accelerator"],
+)  # fmt: skip
+S_KV_TRANSFER, S_KV_LINK = _S["kv_transfer_s"], _S["kv_link_utilisation"]
+#: the prefill pool's scenario outputs, NaN in an aggregated scenario
+S_PREFILL_POOL = tuple(range(S_PF_TP, S_KV_LINK + 1))
 
 Y_ACC, Y_SERVERS, Y_RACKS = _Y["accelerators"], _Y["servers"], _Y["racks"]
 Y_UTIL, Y_PEAKUTIL, Y_IT = _Y["utilisation"], _Y["peak_utilisation"], _Y["it_power_w"]
@@ -158,6 +177,15 @@ Y_CPM, Y_CPM_IN = _Y["cost_per_million_output_tokens_usd"], _Y["cost_per_million
 Y_CPR, Y_RENT, Y_RENT_TCO = _Y["cost_per_request_usd"], _Y["rent_cost_usd"], _Y["rent_tco_usd"]
 Y_BREAK_EVEN = _Y["break_even_utilisation"]
 Y_FAC_CAPEX, Y_FLOOR = _Y["facility_capex_usd"], _Y["floor_space_m2"]
+Y_PF_ACC, Y_DC_ACC, Y_PD_RATIO = (
+    _Y["prefill_accelerators"], _Y["decode_accelerators"], _Y["prefill_decode_ratio"],
+)  # fmt: skip
+Y_PF_SERVERS, Y_DC_SERVERS = _Y["prefill_servers"], _Y["decode_servers"]
+Y_PF_UTIL, Y_DC_UTIL = _Y["prefill_utilisation"], _Y["decode_utilisation"]
+Y_PF_IT, Y_DC_IT = _Y["prefill_it_power_w"], _Y["decode_it_power_w"]
+Y_PF_TCO, Y_DC_TCO = _Y["prefill_tco_usd"], _Y["decode_tco_usd"]
+#: the per-pool year outputs, NaN in an aggregated scenario
+Y_POOLS = tuple(range(Y_PF_ACC, Y_DC_TCO + 1))
 
 _M = {c: i for i, c in enumerate(MODEL_KERNEL_COLUMNS)}
 M_TOTAL, M_ACTIVE, M_LAYERS, M_DMODEL = (

@@ -21,6 +21,7 @@ ZERO_DEMAND = 7
 MORE_STAGES_THAN_LAYERS = 8
 LAYOUT_NOT_DIVISIBLE = 9
 ENGINE_NOT_AVAILABLE = 10
+KV_TRANSFER_TOO_SLOW = 11
 
 #: code -> (flag meaning, explanation)
 MEANINGS: dict[int, tuple[str, str]] = {
@@ -64,6 +65,11 @@ MEANINGS: dict[int, tuple[str, str]] = {
     ENGINE_NOT_AVAILABLE: (
         "engine_not_available",
         "deployment.engine does not run on this accelerator (no row in data/efficiency.csv)",
+    ),
+    KV_TRANSFER_TOO_SLOW: (
+        "kv_transfer_too_slow",
+        "disaggregated serving: the link joining the prefill and decode pools cannot carry the "
+        "prompts' KV cache at the planned load",
     ),
 }
 

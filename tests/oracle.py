@@ -528,8 +528,25 @@ def _floor(x):
     return float(math.floor(x))
 
 
-def fleet(sc, catalog, rep, years, hw):
-    """Return (status, per-year outputs as lists) for a feasible replica operating point."""
+def _servers(sc, rep, aps, y):
+    """Whole servers of year ``y``'s fleet for the replica operating point ``rep``."""
+    n_rep = rep["accelerators_per_replica"]
+    lam, rho = rep["replica_requests_per_s"], rep["target_utilisation"]
+    rate = sc["workload.requests_per_day"] / 86400 * (1 + sc["workload.growth_per_year"]) ** y
+    base = _ceil(rate * sc["workload.peak_to_mean"] / (lam * rho))
+    replicas = base + _ceil(sc["deployment.spare_frac"] * base)
+    if n_rep >= aps:
+        return replicas * _ceil(n_rep / aps)
+    return _ceil(replicas / _floor(aps / n_rep))
+
+
+def fleet(sc, catalog, rep, years, hw, shared=None):
+    """Return (status, per-year outputs as lists) for a feasible replica operating point.
+
+    ``shared``: accelerators per year of another pool on the same scale-out fabric (sized for
+    both; this fleet pays its endpoints' share of switches and transceivers).
+    """
+    shared = shared or [0.0] * years
     fb = _row(catalog, "fabrics", sc["network.fabric"])
     cl = _row(catalog, "cooling", sc["facility.cooling"])
     aps = hw["accelerators_per_server"]
@@ -540,7 +557,7 @@ def fleet(sc, catalog, rep, years, hw):
     if per_rack < 1:
         return st.RACK_POWER_EXCEEDED, {}
     n_rep = rep["accelerators_per_replica"]
-    lam, rho = rep["replica_requests_per_s"], rep["target_utilisation"]
+    lam = rep["replica_requests_per_s"]
     life, dep = sc["finance.hardware_lifetime_years"], sc["finance.depreciation_years"]
     rental = sc["finance.rental_usd_per_accelerator_hour"]
     rental = hw["rental_price"] if rental is None else rental / 3600
@@ -555,27 +572,25 @@ def fleet(sc, catalog, rep, years, hw):
     for y in range(years):
         rate = sc["workload.requests_per_day"] / 86400 * (1 + sc["workload.growth_per_year"]) ** y
         peak = rate * sc["workload.peak_to_mean"]
-        base = _ceil(peak / (lam * rho))
-        replicas = base + _ceil(sc["deployment.spare_frac"] * base)
-        if n_rep >= aps:
-            servers = replicas * _ceil(n_rep / aps)
-        else:
-            servers = _ceil(replicas / _floor(aps / n_rep))
+        servers = _servers(sc, rep, aps, y)
         acc = servers * aps
         busy = rate / lam * n_rep / acc if acc else 0.0
         peak_busy = peak / lam * n_rep / acc if acc else 0.0
         # fat tree: tiers L with N <= 2 (k/2)^L; switches (2L-1) N / k; transceivers 2 N L
-        ends = acc if servers > 1 else 0
+        # one server alone needs no fabric; beside another pool it joins theirs
+        ends = acc if servers > 1 or shared[y] > 0 else 0
+        ports = ends + shared[y]
         k = fb["switch_radix"]
-        tiers = 0 if ends <= 1 else next(L for L in range(1, 2000) if ends <= 2 * (k / 2) ** L)
-        switches = 0 if tiers == 0 else (1 if tiers == 1 else _ceil((2 * tiers - 1) * ends / k))
-        xcvr = 2 * ends * tiers
-        net_w = (
-            switches * fb["switch_power"] + xcvr * fb["transceiver_power"] + ends * fb["nic_power"]
-        )
+        tiers = 0 if ports <= 1 else next(L for L in range(1, 2000) if ports <= 2 * (k / 2) ** L)
+        switches = 0 if tiers == 0 else (1 if tiers == 1 else _ceil((2 * tiers - 1) * ports / k))
+        xcvr = 2 * ports * tiers
+        mine = ends / ports if ports else 0.0
+        net_w = (switches * fb["switch_power"] + xcvr * fb["transceiver_power"]) * mine + ends * fb[
+            "nic_power"
+        ]
         net_usd = (
-            switches * fb["switch_price"] + xcvr * fb["transceiver_price"] + ends * fb["nic_price"]
-        )
+            switches * fb["switch_price"] + xcvr * fb["transceiver_price"]
+        ) * mine + ends * fb["nic_price"]
         server_w = hw["server_overhead_power"]
         it = (
             acc * (hw["idle_power"] + (hw["tdp"] - hw["idle_power"]) * busy)
@@ -671,8 +686,227 @@ def fleet(sc, catalog, rep, years, hw):
     return code, out
 
 
+# --------------------------------------------------------------------------- disaggregated
+def _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scaleout):
+    """Return (status, outputs) of a prefill replica beside the decode replica ``dec``.
+
+    Whole prompts, one per attention group and stage in flight; TTFT = M/G/1 wait + prefill +
+    the prompt's whole KV cache sent to the decode replica (NVLink when both fit in one
+    scale-up domain of the same hardware, else the slower NIC at the fabric's efficiency).
+    """
+    m = _row(catalog, "models", sc["model"])
+    drafting = sc["deployment.draft_model"] is not None
+    d = _row(catalog, "models", sc["deployment.draft_model"]) if drafting else m
+    fb = _row(catalog, "fabrics", sc["network.fabric"])
+    b_w, b_kv = BYTES[sc["deployment.weight_dtype"]], BYTES[sc["deployment.kv_dtype"]]
+    peak = hw[COMPUTE[sc["deployment.weight_dtype"]]] or hw["peak_flops_bf16"]
+    S = sc["workload.input_tokens"]
+    C = S * sc["deployment.prefix_cache_hit_rate"]
+    cv_in = sc["workload.input_tokens_cv"]
+    moe = m["moe_experts"] > 0
+    out = {
+        "prefill_tensor_parallel": tp,
+        "prefill_pipeline_parallel": pp,
+        "prefill_attention_data_parallel": adp,
+        "prefill_expert_parallel": ep if moe else 1,
+        "prefill_accelerators_per_replica": tp * pp,
+    }
+    if pp > m["layers"]:
+        return st.MORE_STAGES_THAN_LAYERS, out
+    if tp % adp != 0 or (moe and tp % ep != 0):
+        return st.LAYOUT_NOT_DIVISIBLE, out
+    group = tp // adp
+    weights = (m["total_params"] + (d["total_params"] if drafting else 0)) * b_w
+    dense = m["dense_params"] + (d["dense_params"] if drafting else 0)
+    held = weights + (adp - 1) * dense * b_w
+    kv_tok = m["kv_elements_per_token"] * b_kv
+    kv_d = d["kv_elements_per_token"] * b_kv if drafting else 0.0
+    kv_held = kv_tok * group / min(group, m["kv_shards"])
+    if drafting:
+        kv_held += kv_d * group / min(group, d["kv_shards"])
+    free = tp * pp * hw["hbm_capacity"] * (1 - sc["deployment.memory_reserve_frac"]) - held
+    if free < 0:
+        return st.WEIGHTS_DO_NOT_FIT, out
+    if math.floor(free / (S * kv_held)) < adp * pp:  # the prompts in flight hold their KV
+        return st.KV_DOES_NOT_FIT, out
+    scale = catalog.engine_scale[
+        catalog.tables["hardware"].ids.index(sc["deployment.prefill_hardware"] or sc["hardware"]),
+        ENGINES.index(sc["deployment.engine"]),
+        MODEL_CLASSES.index(catalog.model_classes[catalog.tables["models"].ids.index(sc["model"])]),
+    ]
+    if not scale > 0:
+        return st.ENGINE_NOT_AVAILABLE, out
+    hw = {
+        **hw,
+        "compute_efficiency": min(hw["compute_efficiency"] * scale, 1.0),
+        "bandwidth_efficiency": min(hw["bandwidth_efficiency"] * scale, 0.92),
+    }
+    domain = hw["scaleup_domain"]
+    scaleout = hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
+    lay = Layout(
+        tp=tp, pp=pp, adp=adp, ep=ep, hw=hw, peak=peak, b_w=b_w,
+        link=hw["scaleup_bandwidth"] if tp <= domain else scaleout,
+        stage_link=hw["scaleup_bandwidth"] if tp * pp <= domain else scaleout,
+        alpha=sc["deployment.link_latency_s"], overhead=sc["deployment.step_overhead_s"],
+    )  # fmt: skip
+    t_pf = _prefill_alone(S - C, _prompt_attention_flops(S, C, m, cv_in), m, kv_tok, lay)
+    if drafting:
+        t_pf += _prefill_alone(S - C, _prompt_attention_flops(S, C, d, cv_in), d, kv_d, lay)
+    s = t_pf / (pp * adp)  # replica time per prompt
+    n_d = dec["accelerators_per_replica"]
+    if shared and tp * pp + n_d <= domain:
+        bw = hw["scaleup_bandwidth"]
+    else:
+        bw = min(hw["scaleout_bandwidth"], decode_scaleout) * fb["effective_bandwidth_frac"]
+    decode_group = dec["tensor_parallel"] / dec["attention_data_parallel"]
+    lanes = min(group, decode_group, m["kv_shards"]) * min(pp, dec["pipeline_parallel"])
+    wire = S * (kv_tok + kv_d) / (lanes * bw)
+    transfer = wire + sc["deployment.link_latency_s"]
+    q = sc["workload.ttft_quantile"]
+    target = math.inf if sc["workload.ttft_slo_s"] is None else sc["workload.ttft_slo_s"]
+    cap = sc["workload.max_utilisation"]
+    slack = target - (t_pf + transfer) * _length_ratio(cv_in, q)
+    if slack < 0:
+        return st.TTFT_UNREACHABLE, out
+    if math.isinf(slack):
+        rho = cap
+    else:  # bisection to full precision on the prefill queue's wait
+        lo, hi = 0.0, 1.0
+        while True:
+            mid = (lo + hi) / 2
+            if mid in (lo, hi):
+                break
+            lo, hi = (mid, hi) if _mg1_wait(mid, s, cv_in, q) <= slack else (lo, mid)
+        rho = min(lo, cap)
+    sending = rho / s * lanes * wire / (tp * pp)
+    receiving = dec["target_utilisation"] * dec["replica_requests_per_s"] * lanes * wire / n_d
+    out["kv_transfer_s"] = transfer
+    out["kv_link_utilisation"] = max(sending, receiving)
+    if out["kv_link_utilisation"] > 1:
+        return st.KV_TRANSFER_TOO_SLOW, out
+    out.update(
+        prefill_replica_requests_per_s=1 / s,
+        prefill_target_utilisation=rho,
+        input_tokens_per_s_per_prefill_accelerator=S / s / (tp * pp),
+        prefill_time_s=t_pf,
+        ttft_s=t_pf + transfer + _mg1_wait(rho, s, cv_in, None),
+        ttft_p99_s=(t_pf + transfer) * _length_ratio(cv_in, P99) + _mg1_wait(rho, s, cv_in, P99),
+    )
+    return st.FEASIBLE, out
+
+
+def prefill_pool(sc, catalog, hw, dec, shared, decode_scaleout):
+    """Return (status, outputs) of the prefill pool: layouts tried as :func:`replica` tries
+    them, keeping the most prompts per second per accelerator at the utilisation TTFT allows."""
+    m = _row(catalog, "models", sc["model"])
+    tps = [sc["deployment.tp"]]
+    if sc["deployment.tp"] == "auto":
+        tps = [2**i for i in range(7) if 2**i <= min(hw["scaleup_domain"], 64)]
+    pps = [sc["deployment.pp"]]
+    if sc["deployment.pp"] == "auto":
+        pps = [pp for pp in (1, 2, 4, 8, 16) if pp <= m["layers"]]
+    results = [
+        _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scaleout)
+        for pp in pps
+        for tp in tps
+        for adp, ep in _layouts(tp, sc, m["moe_experts"] > 0)
+    ]
+
+    def rate(r):
+        o = r[1]
+        return (
+            o["prefill_target_utilisation"]
+            * o["prefill_replica_requests_per_s"]
+            / (o["prefill_accelerators_per_replica"])
+        )
+
+    feasible = [r for r in results if r[0] == st.FEASIBLE]
+    if not feasible:
+        return results[-1]
+    best = max(rate(r) for r in feasible)
+    return next(r for r in feasible if rate(r) == best)
+
+
+def disaggregated(sc, catalog, years):
+    """Return (status, scenario outputs, per-year outputs) of a prefill pool and a decode pool."""
+    hw, clock = derated_hardware(sc, catalog)
+    if clock <= 0:
+        return st.RACK_POWER_EXCEEDED, {}, {}
+    prefill_id = sc["deployment.prefill_hardware"] or sc["hardware"]
+    hw_p, clock_p = derated_hardware({**sc, "hardware": prefill_id}, catalog)
+    if clock_p <= 0:
+        return st.RACK_POWER_EXCEEDED, {}, {}
+    # the decode pool: every prompt's KV arrives whole (a full prefix-cache hit), no prompt
+    # steps, and TTFT is the prefill pool's business
+    as_decode = {
+        **sc,
+        "deployment.prefill": "whole",
+        "deployment.prefix_cache_hit_rate": 1.0,
+        "workload.ttft_slo_s": None,
+    }
+    code, rep = replica(as_decode, catalog, hw)
+    if code != st.FEASIBLE:
+        return code, rep, {}
+    rep["clock_scale"] = clock
+    code, pf = prefill_pool(sc, catalog, hw_p, rep, prefill_id == sc["hardware"],
+                            hw["scaleout_bandwidth"])  # fmt: skip
+    rep.update(pf)
+    if code != st.FEASIBLE:
+        return code, rep, {}
+    as_prefill = {
+        "accelerators_per_replica": rep["prefill_accelerators_per_replica"],
+        "replica_requests_per_s": rep["prefill_replica_requests_per_s"],
+        "target_utilisation": rep["prefill_target_utilisation"],
+        "prefill_share": 1.0,  # the prefill pool's costs go to input tokens
+    }
+    # one fabric for both pools
+    dec_size = [_servers(sc, rep, hw["accelerators_per_server"], y) * hw["accelerators_per_server"]
+                for y in range(years)]  # fmt: skip
+    aps_p = hw_p["accelerators_per_server"]
+    pf_size = [_servers(sc, as_prefill, aps_p, y) * aps_p for y in range(years)]
+    code, dec_years = fleet(sc, catalog, rep, years, hw, pf_size)
+    if code not in st.SERVABLE:
+        return code, rep, {}
+    pf_code, pf_years = fleet(sc, catalog, as_prefill, years, hw_p, dec_size)
+    if pf_code not in st.SERVABLE:
+        return pf_code, rep, {}
+    out = {}
+    for name, dec_values in dec_years.items():
+        pf_values = pf_years[name]
+        if name == "generated_tokens":  # both pools serve the same tokens
+            out[name] = dec_values
+        elif name in ("utilisation", "peak_utilisation"):
+            out[name] = [
+                (u_d * a_d + u_p * a_p) / (a_d + a_p) if a_d + a_p > 0 else 0.0
+                for u_d, a_d, u_p, a_p in zip(dec_values, dec_years["accelerators"], pf_values,
+                                              pf_years["accelerators"], strict=True)
+            ]  # fmt: skip
+        elif name == "break_even_utilisation":  # total accrual over total rent
+            out[name] = [
+                (b_d * r_d + b_p * r_p) / (r_d + r_p) if r_d + r_p > 0 else math.nan
+                for b_d, r_d, b_p, r_p in zip(dec_values, dec_years["rent_cost_usd"], pf_values,
+                                              pf_years["rent_cost_usd"], strict=True)
+            ]  # fmt: skip
+        else:  # counts, power, money; per-token figures share their denominators
+            out[name] = [a + b for a, b in zip(dec_values, pf_values, strict=True)]
+    out["prefill_accelerators"] = pf_years["accelerators"]
+    out["decode_accelerators"] = dec_years["accelerators"]
+    out["prefill_decode_ratio"] = [
+        p / d if d > 0 else math.nan
+        for p, d in zip(pf_years["accelerators"], dec_years["accelerators"], strict=True)
+    ]
+    for pool, values in (("prefill", pf_years), ("decode", dec_years)):
+        out[f"{pool}_servers"] = values["servers"]
+        out[f"{pool}_utilisation"] = values["utilisation"]
+        out[f"{pool}_it_power_w"] = values["it_power_w"]
+        out[f"{pool}_tco_usd"] = values["tco_usd"]
+    return code, rep, out
+
+
 def evaluate(sc, catalog, years):
     """Return (status, scenario outputs, per-year outputs) of one scenario in config units."""
+    if sc.get("deployment.serving") == "disaggregated":
+        return disaggregated(sc, catalog, years)
     hw, clock = derated_hardware(sc, catalog)
     if clock <= 0:
         return st.RACK_POWER_EXCEEDED, {}, {}
@@ -684,9 +918,19 @@ def evaluate(sc, catalog, years):
     return code, rep, per_year
 
 
-#: outputs that may be NaN in a feasible scenario (no rental price known) or +inf (prompts
-#: queue without bound); every other output of a feasible scenario must be finite
-_MAY_BE_NAN = ("rent_cost_usd", "rent_tco_usd", "break_even_utilisation")
+#: the per-pool outputs of disaggregated serving, NaN in an aggregated scenario
+POOL_OUTPUTS = (
+    "prefill_tensor_parallel", "prefill_pipeline_parallel", "prefill_attention_data_parallel",
+    "prefill_expert_parallel", "prefill_accelerators_per_replica", "prefill_replica_requests_per_s",
+    "prefill_target_utilisation", "input_tokens_per_s_per_prefill_accelerator", "kv_transfer_s",
+    "kv_link_utilisation", "prefill_accelerators", "decode_accelerators", "prefill_decode_ratio",
+    "prefill_servers", "decode_servers", "prefill_utilisation", "decode_utilisation",
+    "prefill_it_power_w", "decode_it_power_w", "prefill_tco_usd", "decode_tco_usd",
+)  # fmt: skip
+#: outputs that may be NaN in a feasible scenario (no rental price known; aggregated serving's
+#: per-pool outputs) or +inf (prompts queue without bound); every other output of a feasible
+#: scenario must be finite
+_MAY_BE_NAN = ("rent_cost_usd", "rent_tco_usd", "break_even_utilisation", *POOL_OUTPUTS)
 _MAY_BE_INF = ("ttft_s",)
 
 

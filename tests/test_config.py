@@ -152,6 +152,7 @@ NULLABLE = {
     "deployment.draft_model",  # null: no speculative decoding
     "workload.ttft_quantile",  # null: the TTFT target bounds the mean
     "workload.tpot_quantile",  # null: the TPOT target bounds the mean
+    "deployment.prefill_hardware",  # null: the prefill pool runs on the decode pool's hardware
 }
 
 

@@ -30,6 +30,8 @@ DECIDE_OVER: tuple[str, ...] = (
     "weight_dtype",
     "kv_dtype",
     "prefill",
+    "serving",
+    "prefill_hardware",
     "draft_model",
     "max_batch",
     "cooling",

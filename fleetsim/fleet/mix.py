@@ -14,15 +14,19 @@ import numpy as np
 
 from fleetsim import status as st
 from fleetsim._jit import jit
+from fleetsim.config import SERVING_MODES
+from fleetsim.fleet.disaggregated import disaggregated_fleet
 from fleetsim.fleet.facility import derate_for_rack_density
-from fleetsim.fleet.years import fleet_years
+from fleetsim.fleet.years import NO_SHARED_FABRIC, fleet_years
 from fleetsim.layout import (
     P_COOLING,
     P_DRAFT,
     P_FABRIC,
     P_MODEL,
     P_RATE,
+    P_SERVING,
     S_CLOCK,
+    S_PREFILL_POOL,
     S_TPOT,
     S_TPOT_P99,
     S_TTFT,
@@ -34,15 +38,19 @@ from fleetsim.layout import (
     Y_CPR,
     Y_EPT,
     Y_PEAKUTIL,
+    Y_POOLS,
     Y_RENT,
     Y_TOKENS,
     Y_UTIL,
 )
+from fleetsim.physics.disaggregated import disaggregated_physics
 from fleetsim.physics.operating_point import replica_operating_point
 
 _BY_ACCELERATORS = (Y_UTIL, Y_PEAKUTIL)
 _BY_TOKENS = (Y_EPT, Y_CPM, Y_CPM_IN, Y_CPR)
 _BY_RENT = (Y_BREAK_EVEN,)
+#: kernel code of ``deployment.serving=disaggregated``
+DISAGGREGATED = float(SERVING_MODES.index("disaggregated"))
 
 
 @jit
@@ -69,6 +77,11 @@ def pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_by
     o : ndarray
         Scenario outputs, written (the replica's operating point and clock scale).
     """
+    if p[P_SERVING] == DISAGGREGATED:  # a prefill pool and a decode pool
+        return disaggregated_physics(p, hardware_index, hardware, models, fabrics, cooling,
+                                     dtype_bytes, compute_column, hw, o)  # fmt: skip
+    for k in S_PREFILL_POOL:  # one pool serves prompts and decoding: no per-pool outputs
+        o[k] = np.nan
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
     clock = derate_for_rack_density(p, hardware[hardware_index], cl, hw)
     if clock <= 0.0:
@@ -97,25 +110,29 @@ def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_b
     code = pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes,
                         compute_column, hw, o)  # fmt: skip
     if code == st.FEASIBLE:
-        code = pool_fleet(p, fabrics, cooling, hw, o, oy, bought, spend)
+        code = pool_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
     return code
 
 
 @jit
-def pool_fleet(p, fabrics, cooling, hw, o, oy, bought, spend):
+def pool_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend):
     """Size and price the fleet of one pool over the years, after :func:`pool_physics`.
 
     Parameters
     ----------
-    p, fabrics, cooling : ndarray
-        As in :func:`pool_physics`.
+    p, hardware, fabrics, cooling : ndarray
+        As in :func:`pool_physics` (``hardware`` for a disaggregated fleet's prefill pool).
     hw, o : ndarray
         The derated hardware row and the operating point :func:`pool_physics` wrote.
     oy, bought, spend : ndarray
         As in :func:`pool_scenario`.
     """
+    if p[P_SERVING] == DISAGGREGATED:
+        return disaggregated_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
+    for v in Y_POOLS:
+        oy[v, :] = np.nan
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
-    return fleet_years(p, hw, fb, cl, o, oy, bought, spend)
+    return fleet_years(p, hw, fb, cl, o, oy, bought, spend, NO_SHARED_FABRIC)
 
 
 @jit

@@ -99,9 +99,40 @@ from fleetsim.layout import (
 from fleetsim.physics.power import accelerator_power
 from fleetsim.units import SECONDS_PER_YEAR
 
+#: longest horizon (``finance.years``); :data:`NO_SHARED_FABRIC` has one zero per year
+MAX_YEARS = 100
+#: no other pool shares the fleet's fabric (read-only: a compile-time constant)
+NO_SHARED_FABRIC = np.zeros(MAX_YEARS)
+
 
 @jit
-def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
+def fleet_servers(p, o, per_server, y):
+    """Return the servers of year ``y``'s fleet for the replica operating point ``o``.
+
+    Parameters
+    ----------
+    p : ndarray
+        Scenario parameter vector (SI).
+    o : ndarray
+        The replica's operating point (``replica_requests_per_s``, ``target_utilisation``,
+        ``accelerators_per_replica``).
+    per_server : float
+        Accelerators per server. [1]
+    y : int
+        Year index (0 = year 1).
+
+    Returns
+    -------
+    float
+        Whole servers for the year's peak demand at the planned utilisation, spares included. [1]
+    """
+    rate = mean_request_rate(p[P_RATE], p[P_GROWTH], y)
+    replicas = replicas_needed(rate * p[P_PEAK], o[S_RATE], o[S_UTIL], p[P_SPARE])
+    return servers_needed(replicas, o[S_NREP], per_server)
+
+
+@jit
+def fleet_years(p, hw, fb, cl, o, oy, bought, spend, shared):
     """Size and price the fleet for every year into ``oy`` (see ``YEAR_OUTPUTS``).
 
     Parameters
@@ -117,6 +148,10 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
     bought, spend : ndarray
         Scratch: accelerators bought per year (``years``) and capital spent per year (``2 x years``:
         hardware and network, then facility construction).
+    shared : ndarray
+        Accelerators of another pool on the same scale-out fabric, per year
+        (:data:`NO_SHARED_FABRIC` for none): the fabric is sized for both pools and this fleet
+        pays its endpoints' share of the switches and transceivers.
 
     Returns
     -------
@@ -125,7 +160,7 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
     """
     years = oy.shape[1]
     per_server = hw[H_APS]
-    replica_rate, utilisation, n_rep = o[S_RATE], o[S_UTIL], o[S_NREP]
+    replica_rate, n_rep = o[S_RATE], o[S_NREP]
     prompt, output = p[P_IN], p[P_OUT]
     if math.isinf(p[P_SPR]):
         rack_servers = servers_per_rack(per_server * hw[H_TDP] + hw[H_SERVER_W], cl[C_RACK])
@@ -149,8 +184,7 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
     for y in range(years):
         rate = mean_request_rate(p[P_RATE], p[P_GROWTH], y)
         peak_rate = rate * p[P_PEAK]
-        replicas = replicas_needed(peak_rate, replica_rate, utilisation, p[P_SPARE])
-        servers = servers_needed(replicas, n_rep, per_server)
+        servers = fleet_servers(p, o, per_server, y)
         accelerators = servers * per_server
         busy = 0.0
         peak_busy = 0.0
@@ -159,16 +193,20 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend):
         ):  # busy fraction over all accelerators (idle ones in part-filled servers)
             busy = rate / replica_rate * n_rep / accelerators
             peak_busy = peak_rate / replica_rate * n_rep / accelerators
-        endpoints = accelerators if servers > 1.0 else 0.0  # one server needs no scale-out fabric
-        tiers = fabric_tiers(endpoints, fb[F_RADIX])
-        switches = fabric_switches(endpoints, fb[F_RADIX], tiers)
-        transceivers = fabric_transceivers(endpoints, tiers)
+        # one server alone needs no scale-out fabric; beside another pool it joins that fabric
+        other = shared[y]
+        endpoints = accelerators if servers > 1.0 or other > 0.0 else 0.0
+        ports = endpoints + other
+        tiers = fabric_tiers(ports, fb[F_RADIX])
+        switches = fabric_switches(ports, fb[F_RADIX], tiers)
+        transceivers = fabric_transceivers(ports, tiers)
+        share = endpoints / ports if ports > 0.0 else 0.0  # this fleet's share of the fabric
         network_power = (
-            switches * fb[F_SW_W] + transceivers * fb[F_XCVR_W] + endpoints * fb[F_NIC_W]
-        )
+            switches * fb[F_SW_W] + transceivers * fb[F_XCVR_W]
+        ) * share + endpoints * fb[F_NIC_W]
         network_cost = (
-            switches * fb[F_SW_USD] + transceivers * fb[F_XCVR_USD] + endpoints * fb[F_NIC_USD]
-        )
+            switches * fb[F_SW_USD] + transceivers * fb[F_XCVR_USD]
+        ) * share + endpoints * fb[F_NIC_USD]
         it_power = (
             accelerators * accelerator_power(hw[H_IDLE], hw[H_TDP], busy)
             + servers * hw[H_SERVER_W]
