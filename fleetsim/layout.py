@@ -41,7 +41,7 @@ SCENARIO_OUTPUTS: tuple[str, ...] = (
     # disaggregated serving's prefill pool (NaN when aggregated)
     "prefill_tensor_parallel", "prefill_pipeline_parallel", "prefill_attention_data_parallel",
     "prefill_expert_parallel", "prefill_accelerators_per_replica", "prefill_replica_requests_per_s",
-    "prefill_target_utilisation", "input_tokens_per_s_per_prefill_accelerator", "kv_transfer_s",
+    "prefill_planned_utilisation", "input_tokens_per_s_per_prefill_accelerator", "kv_transfer_s",
     "kv_link_utilisation",
 )  # fmt: skip
 YEAR_OUTPUTS: tuple[str, ...] = (
@@ -147,7 +147,7 @@ S_PF_TP, S_PF_PP = _S["prefill_tensor_parallel"], _S["prefill_pipeline_parallel"
 S_PF_ADP, S_PF_EP = _S["prefill_attention_data_parallel"], _S["prefill_expert_parallel"]
 S_PF_NREP, S_PF_RATE = _S["prefill_accelerators_per_replica"], _S["prefill_replica_requests_per_s"]
 S_PF_UTIL, S_PF_TOKS = (
-    _S["prefill_target_utilisation"], _S["input_tokens_per_s_per_prefill_accelerator"],
+    _S["prefill_planned_utilisation"], _S["input_tokens_per_s_per_prefill_accelerator"],
 )  # fmt: skip
 S_KV_TRANSFER, S_KV_LINK = _S["kv_transfer_s"], _S["kv_link_utilisation"]
 #: the prefill pool's scenario outputs, NaN in an aggregated scenario

@@ -786,7 +786,7 @@ def _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scale
         return st.KV_TRANSFER_TOO_SLOW, out
     out.update(
         prefill_replica_requests_per_s=1 / s,
-        prefill_target_utilisation=rho,
+        prefill_planned_utilisation=rho,
         input_tokens_per_s_per_prefill_accelerator=S / s / (tp * pp),
         prefill_time_s=t_pf,
         ttft_s=t_pf + transfer + _mg1_wait(rho, s, cv_in, None),
@@ -815,7 +815,7 @@ def prefill_pool(sc, catalog, hw, dec, shared, decode_scaleout):
     def rate(r):
         o = r[1]
         return (
-            o["prefill_target_utilisation"]
+            o["prefill_planned_utilisation"]
             * o["prefill_replica_requests_per_s"]
             / (o["prefill_accelerators_per_replica"])
         )
@@ -856,7 +856,7 @@ def disaggregated(sc, catalog, years):
     as_prefill = {
         "accelerators_per_replica": rep["prefill_accelerators_per_replica"],
         "replica_requests_per_s": rep["prefill_replica_requests_per_s"],
-        "target_utilisation": rep["prefill_target_utilisation"],
+        "target_utilisation": rep["prefill_planned_utilisation"],
         "prefill_share": 1.0,  # the prefill pool's costs go to input tokens
     }
     # one fabric for both pools
@@ -922,7 +922,7 @@ def evaluate(sc, catalog, years):
 POOL_OUTPUTS = (
     "prefill_tensor_parallel", "prefill_pipeline_parallel", "prefill_attention_data_parallel",
     "prefill_expert_parallel", "prefill_accelerators_per_replica", "prefill_replica_requests_per_s",
-    "prefill_target_utilisation", "input_tokens_per_s_per_prefill_accelerator", "kv_transfer_s",
+    "prefill_planned_utilisation", "input_tokens_per_s_per_prefill_accelerator", "kv_transfer_s",
     "kv_link_utilisation", "prefill_accelerators", "decode_accelerators", "prefill_decode_ratio",
     "prefill_servers", "decode_servers", "prefill_utilisation", "decode_utilisation",
     "prefill_it_power_w", "decode_it_power_w", "prefill_tco_usd", "decode_tco_usd",

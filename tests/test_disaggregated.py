@@ -61,7 +61,7 @@ def test_one_disaggregated_fleet_year_by_hand(tiny_catalog_env):
     # no TTFT target: the prefill replicas run at the 0.9 cap; TTFT = M/D/1 wait + prefill + send
     rho = 0.9
     wait = rho * t_prefill / (2 * (1 - rho))
-    assert float(ds.prefill_target_utilisation) == rho
+    assert float(ds.prefill_planned_utilisation) == rho
     assert float(ds.ttft_s) == pytest.approx(t_prefill + transfer + wait, rel=1e-12)
     # decode pool: pure decode steps of 16 sequences at mean context S + O / 2 (no prompts)
     c = S + O / 2
@@ -219,7 +219,7 @@ def test_disaggregated_ttft_has_no_decode_interference(real_catalog_env):
     for dim in ("output_tokens", "tpot_slo_s", "max_batch"):
         assert float(abs(ttft - ttft.isel({dim: 0})).max()) == 0.0, dim
     s = 1 / ds.prefill_replica_requests_per_s
-    rho = ds.prefill_target_utilisation
+    rho = ds.prefill_planned_utilisation
     wait = rho * s * (1 + 0.5**2) / (2 * (1 - rho))
     np.testing.assert_allclose(ttft, ds.prefill_time_s + ds.kv_transfer_s + wait, rtol=1e-12)
 
