@@ -10,6 +10,8 @@ row does not state). Printed, per (model, scenario) group and overall (median, p
 * leave one system out over every row (refit without the held-out submission);
 * the Interactive/Offline and Server/Offline throughput ratio per system, predicted vs measured;
 * predicted vs measured p99 TPOT and p99 TTFT of the Server and Interactive rows;
+* disaggregated deployments (``scripts/validate_disaggregated.py``): prefill and decode pools'
+  throughput per GPU, predicted vs published;
 
 each beside the targets of issue #11 with pass/fail. Then fleetsim at 100 % of peak, the peer
 tools' standard case and the rows not covered. The kernel evaluations are cached on disk
@@ -35,6 +37,7 @@ from fleetsim import api
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fit_efficiency as fe  # noqa: E402
+import validate_disaggregated  # noqa: E402
 
 PEERS_NOTE = (
     "Peers (../shared/PEERS.md, not per row): llm-analysis and GenZ at their default 100 % "
@@ -389,6 +392,7 @@ def _run(row_ids: Sequence[str] | None, out) -> dict:
     )
     for r in not_covered:
         print(f"  {r.id:6s} {r.note.removeprefix('NOT COVERED: ')[:110]}", file=out)
+    disaggregated = validate_disaggregated.report(out)
     print(f"\nruntime {time.perf_counter() - start:.1f} s", file=out)
     return {
         "rows": rows,
@@ -402,6 +406,7 @@ def _run(row_ids: Sequence[str] | None, out) -> dict:
         "ratios": ratios,
         "tails": tails,
         "log_measured": log_measured,
+        "disaggregated": disaggregated,
     }
 
 

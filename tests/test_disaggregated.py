@@ -270,3 +270,38 @@ def test_free_transfer_on_the_same_hardware_costs_what_aggregated_does(real_cata
     tco = ds.tco_usd.isel(year=-1)
     gap = tco.sel(serving="disaggregated") / tco.sel(serving="aggregated") - 1
     assert float(abs(gap).max()) < 0.01, gap.values
+
+
+def test_the_summary_shows_both_answers_side_by_side(real_catalog_env):
+    from fleetsim.analysis.summary import summarise
+
+    ds = fleetsim.run([
+        "model=deepseek-r1", "hardware=gb200", "deployment.serving=[aggregated,disaggregated]",
+        "deployment.tp=auto", "finance.years=2",
+    ])  # fmt: skip
+    text = summarise(ds)
+    rows = {line.split()[2]: line for line in text.splitlines() if line.startswith("  ") and
+            line.split()[0].isdigit()}  # fmt: skip
+    assert set(rows) == {"aggregated", "disaggregated"}
+    assert "prefill + decode pools" in text
+    last = ds.prefill_accelerators.sel(serving="disaggregated").isel(year=-1)
+    pools = f"{float(last.squeeze()):,.0f} + "
+    assert pools in rows["disaggregated"]
+    assert "prefill TP" in rows["disaggregated"]
+    assert " / decode TP" in rows["disaggregated"]
+    assert "prefill TP" not in rows["aggregated"]
+
+
+def test_every_published_deployment_is_predicted(real_catalog_env):
+    import io
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import validate_disaggregated
+
+    out = io.StringIO()
+    errors = validate_disaggregated.report(out)
+    assert set(errors) == {"M072", "M073", "M074", "M075", "M076", "M077"}
+    assert all(math.isfinite(e) for e in errors.values()), out.getvalue()
+    assert "median |error|" in out.getvalue()

@@ -27,6 +27,7 @@ EXPECTED = {
     "build_vs_rent": (["build_vs_rent.png"], r"^b200 +(from year \d|never)"),
     "serving_layout": (["serving_layout.png"], r"^h200: TP\d+ x PP\d+ .+chunked prefill"),
     "interactivity_frontier": (["interactivity_frontier.png"], r"^  b200 +(\d+ |cannot)"),
+    "disaggregation": (["disaggregation.png"], r"^  TTFT 1 s .+ cheaper at: "),
 }
 
 

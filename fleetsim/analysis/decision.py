@@ -84,6 +84,19 @@ METRICS: tuple[Metric, ...] = (
     Metric("rent_tco_usd", "rent_tco_usd", "TCO if rented [USD]"),
     Metric("tensor_parallel", "tensor_parallel", "tensor parallel"),
     Metric("pipeline_parallel", "pipeline_parallel", "pipeline stages"),
+    Metric("attention_data_parallel", "attention_data_parallel", "attention data-parallel groups"),
+    Metric("expert_parallel", "expert_parallel", "expert parallel"),
+    # disaggregated serving: the prefill pool's layout and both pools' sizes
+    Metric("prefill_tensor_parallel", "prefill_tensor_parallel", "prefill tensor parallel"),
+    Metric("prefill_pipeline_parallel", "prefill_pipeline_parallel", "prefill pipeline stages"),
+    Metric(
+        "prefill_attention_data_parallel",
+        "prefill_attention_data_parallel",
+        "prefill attention data-parallel groups",
+    ),
+    Metric("prefill_expert_parallel", "prefill_expert_parallel", "prefill expert parallel"),
+    Metric("prefill_accelerators", "prefill_accelerators", "prefill pool, last year"),
+    Metric("decode_accelerators", "decode_accelerators", "decode pool, last year"),
 )
 
 

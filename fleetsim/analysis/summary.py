@@ -62,6 +62,36 @@ def _rent(row: pd.Series) -> str:
     return f"{money(rent)} ({'cheaper' if rent < row['tco_usd'] else 'dearer'})"
 
 
+def _parallel(row: pd.Series, prefix: str = "") -> str:
+    """Return ``TP8xPP1`` (plus ``ADP8 EP8`` for data-parallel attention / expert parallelism)."""
+    tp, pp = row[f"{prefix}tensor_parallel"], row[f"{prefix}pipeline_parallel"]
+    text = f"TP{tp:.0f}xPP{pp:.0f}"
+    adp = row.get(f"{prefix}attention_data_parallel", np.nan)
+    ep = row.get(f"{prefix}expert_parallel", np.nan)
+    if np.isfinite(adp) and np.isfinite(ep) and (adp > 1 or ep > 1):
+        text += f" ADP{adp:.0f} EP{ep:.0f}"
+    return text
+
+
+def _layout(row: pd.Series) -> str:
+    """Return a row's layout: the replica's, or each pool's when prefill and decode are apart."""
+    if np.isnan(row["tensor_parallel"]):
+        return "-"
+    if np.isfinite(row.get("prefill_tensor_parallel", np.nan)):
+        return f"prefill {_parallel(row, 'prefill_')} / decode {_parallel(row)}"
+    return _parallel(row)
+
+
+def _pools(row: pd.Series) -> str:
+    """Return ``128 + 256 (0.50)``: prefill and decode accelerators and their ratio, or ``-``."""
+    prefill = row.get("prefill_accelerators", np.nan)
+    decode = row.get("decode_accelerators", np.nan)
+    if not (np.isfinite(prefill) and np.isfinite(decode)):
+        return "-"
+    ratio = f" ({prefill / decode:.2f})" if decode > 0 else ""
+    return f"{prefill:,.0f} + {decode:,.0f}{ratio}"
+
+
 def table_cells(table: pd.DataFrame, options: list[Hashable]) -> dict[str, list[str]]:
     """Return header -> cells (words, money, kW/MW, ms) of a :func:`decision_table`."""
     cells: dict[str, list[str]] = {"#": [str(r) for r in table["rank"]]}
@@ -82,12 +112,9 @@ def table_cells(table: pd.DataFrame, options: list[Hashable]) -> dict[str, list[
     cells["TTFT"] = [_ms(r["ttft_s"]) for r in rows]
     cells["TPOT"] = [_ms(r["tpot_s"]) for r in rows]
     if "mix" not in options:
-        cells["layout"] = [
-            "-"
-            if np.isnan(r["tensor_parallel"])
-            else f"TP{r['tensor_parallel']:.0f}xPP{r['pipeline_parallel']:.0f}"
-            for r in rows
-        ]
+        cells["layout"] = [_layout(r) for r in rows]
+    if any(np.isfinite(r.get("prefill_accelerators", np.nan)) for r in rows):
+        cells["prefill + decode pools"] = [_pools(r) for r in rows]
     cells["if rented"] = [_rent(r) for r in rows]
     cells["feasible"] = list(table["feasible"])
     return cells
@@ -146,6 +173,9 @@ def fix_hint(code: int, settings: dict) -> str:
         status.RACK_POWER_EXCEEDED: "try facility=liquid (more kW per rack)",
         status.ZERO_DEMAND: "set workload.requests_per_day above 0",
         status.MORE_STAGES_THAN_LAYERS: "try a smaller deployment.pp, or deployment.pp=auto",
+        status.KV_TRANSFER_TOO_SLOW: "try deployment.tp=auto (prefill and decode replicas that "
+        "share a scale-up domain send the KV cache over it), a faster network.fabric, "
+        "deployment.kv_dtype=fp8, or deployment.serving=aggregated",
     }
     return hints.get(code, "see the status variable")
 
