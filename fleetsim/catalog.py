@@ -267,7 +267,14 @@ def check_value(where: str, parameter: str, spec: dict, text: str, unit: str) ->
 
 
 def _schema(name: str) -> dict:
-    return yaml.safe_load((paths.schema_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
+    """Return table ``name``'s schema (shared between calls: do not modify it)."""
+    return _parse_schema((paths.schema_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+@cache
+def _parse_schema(text: str) -> dict:
+    """Parse a schema once per content (it was parsed per catalog entry: a third of a tiny run)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _load_table(
