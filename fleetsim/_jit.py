@@ -1,9 +1,10 @@
 """fleetsim's Numba policy, in one place.
 
-``jit`` compiles the scalar physics and fleet functions; ``kernel_jit`` compiles the one parallel
-entry point in :mod:`fleetsim.kernel`. Both use ``error_model="numpy"`` (a division by zero gives
-inf/NaN instead of raising inside the hot loop; the sweep checks every output afterwards) and
-``fastmath=False`` (results must reproduce bit for bit).
+``jit`` compiles every kernel function, the physics and fleet functions and the entry point in
+:mod:`fleetsim.kernel`, with ``error_model="numpy"`` (a division by zero gives inf/NaN instead of
+raising inside the hot loop; the kernel checks every output) and ``fastmath=False`` (results
+must reproduce bit for bit). No function uses Numba's parallel mode: ``nogil`` lets
+``sweep.call_kernel`` run the kernel on several threads, and the first compile costs half as much.
 
 Caching: ``cache=True`` saves every job the compile (a few seconds), with two caveats handled here.
 
@@ -93,10 +94,5 @@ _OPTIONS = {"cache": CACHE, "error_model": "numpy", "fastmath": False, "nogil": 
 
 
 def jit(function):
-    """Compile a scalar physics function (no allocation, no I/O, SI floats in and out)."""
+    """Compile a kernel function (no allocation in the hot loop, no I/O, SI floats in and out)."""
     return numba.njit(**_OPTIONS)(function)
-
-
-def kernel_jit(function):
-    """Compile the parallel kernel entry point (the only place that uses ``prange``)."""
-    return numba.njit(parallel=True, **_OPTIONS)(function)

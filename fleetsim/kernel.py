@@ -1,4 +1,4 @@
-"""The kernel: evaluate scenarios ``lo .. hi-1`` of a sweep, in parallel, into preallocated arrays.
+"""The kernel: evaluate scenarios ``lo .. hi-1`` of a sweep into preallocated arrays.
 
 Each scenario is decoded from its flat index over the swept axes (C order, last axis fastest);
 the Cartesian product of inputs is never materialised. A scenario's parameters are the base
@@ -13,6 +13,10 @@ the previous one in its block keeps that one's operating point (``o``, the derat
 physics status, left untouched by the fleet code) and only re-runs the fleet over the years.
 The result is the same bit for bit as evaluating it afresh; it is what makes sweeps over
 physics-neutral axes cheap.
+
+Threads: :func:`evaluate` runs on the calling thread without the GIL; ``sweep.call_kernel``
+runs it on several threads over disjoint runs of blocks. (A ``prange`` loop here did the same
+but doubled the first compile: Numba's parallel lowering compiled the whole kernel again.)
 
 Layout (chosen for streaming, see ``fleetsim/sweep.py``): outputs are variable-major,
 ``out_scenario[j, column]`` and ``out_year[j, column, year]``, so each stored variable of a chunk
@@ -29,11 +33,10 @@ cumulative TCO, ...), or a finite value its float32 store turns into inf, marks 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from fleetsim import layout
 from fleetsim import status as st
-from fleetsim._jit import jit, kernel_jit
+from fleetsim._jit import jit
 from fleetsim.fleet.mix import mix_scenario, pool_fleet, pool_physics
 from fleetsim.invariants import first_violation
 from fleetsim.layout import P_HARDWARE
@@ -58,7 +61,7 @@ def _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_
             p[multi_slots[first + j]] = axis_values[at + j]
 
 
-@kernel_jit
+@jit
 def evaluate(
     lo, hi, base, axis_param, axis_offset, axis_length, axis_values, multi_start, multi_slots,
     axis_physics, years, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
@@ -122,94 +125,108 @@ def evaluate(
         servable scenario that breaks a rule or overflows its store, or -1.
     """
     n = hi - lo
-    n_blocks = (n + BLOCK - 1) // BLOCK
+    for block in range((n + BLOCK - 1) // BLOCK):
+        out_bad[block] = _block(
+            block * BLOCK, min(n, (block + 1) * BLOCK), lo, base, axis_param, axis_offset,
+            axis_length, axis_values, multi_start, multi_slots, axis_physics, years, hardware,
+            models, fabrics, cooling, dtype_bytes, compute_column, pool_hardware, pool_share,
+            keep_scenario, keep_year, scenario_rules, year_rules, narrow, at, out_scenario32,
+            out_year32, out_scenario64, out_year64, out_status,
+        )  # fmt: skip
+
+
+@jit
+def _block(
+    start, stop, lo, base, axis_param, axis_offset, axis_length, axis_values, multi_start,
+    multi_slots, axis_physics, years, hardware, models, fabrics, cooling, dtype_bytes,
+    compute_column, pool_hardware, pool_share, keep_scenario, keep_year, scenario_rules,
+    year_rules, narrow, at, out_scenario32, out_year32, out_scenario64, out_year64, out_status,
+):  # fmt: skip
+    """Evaluate rows ``start .. stop-1`` (flat index ``lo + row``) with one set of scratch arrays.
+
+    Arguments as for :func:`evaluate`; returns the block's entry of ``out_bad``.
+    """
     n_axes = axis_param.shape[0]
     n_keep_s, n_keep_y = keep_scenario.shape[0], keep_year.shape[0]
-    for block in prange(n_blocks):
-        p = base.copy()
-        hw = np.empty(hardware.shape[1])
-        o = np.empty(N_SCENARIO_OUTPUTS)
-        oy = np.empty((N_YEAR_OUTPUTS, years))
-        o_pool = np.empty(N_SCENARIO_OUTPUTS)
-        oy_pool = np.empty((N_YEAR_OUTPUTS, years))
-        weights = np.empty((3, years))
-        bought = np.zeros(years)
-        spend = np.zeros(2 * years)  # hardware + network, then facility construction
-        index = np.empty(n_axes, dtype=np.int64)
-        start, stop = block * BLOCK, min(n, (block + 1) * BLOCK)
-        rest = lo + start
-        for k in range(n_axes - 1, -1, -1):  # decode the block's first scenario
-            index[k] = rest % axis_length[k]
-            rest //= axis_length[k]
-            _set_axis(
-                p, k, index[k], axis_param, axis_offset, axis_values, multi_start, multi_slots
-            )
-        o[:] = np.nan  # an output the physics never writes stays NaN and fails the check
-        oy[:, :] = np.nan
-        bad = -1
-        fresh = True  # whether the scenario's physics differs from the last one computed
-        physics_code = st.FEASIBLE
-        for row in range(start, stop):
-            if row > start:  # next scenario: advance the multi-index like an odometer
-                k = n_axes - 1
-                while k >= 0:
-                    i = index[k] + 1
-                    if i == axis_length[k]:
-                        i = 0
-                    index[k] = i
-                    _set_axis(
-                        p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_slots
-                    )
-                    fresh = fresh or axis_physics[k]
-                    if i != 0:
-                        break
-                    k -= 1
-            if pool_hardware.shape[0] == 0:
-                if fresh:  # else o and hw still hold this scenario's operating point
-                    physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models, fabrics,
-                                                cooling, dtype_bytes, compute_column, hw, o)  # fmt: skip
-                    fresh = False
-                code = physics_code
-                if code == st.FEASIBLE:
-                    code = pool_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
-            else:
-                row_mix = int(p[P_HARDWARE])
-                code = mix_scenario(p, pool_hardware[row_mix], pool_share[row_mix], hardware,
-                                    models, fabrics, cooling, dtype_bytes, compute_column, hw, o,
-                                    oy, o_pool, oy_pool, weights, bought, spend)  # fmt: skip
-            col = at + row
-            out_status[col] = code
-            if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
-                overflow = False  # a finite value the store (float32) cannot hold
-                for j in range(n_keep_s):
-                    value = o[keep_scenario[j]]
+    p = base.copy()
+    hw = np.empty(hardware.shape[1])
+    o = np.empty(N_SCENARIO_OUTPUTS)
+    oy = np.empty((N_YEAR_OUTPUTS, years))
+    o_pool = np.empty(N_SCENARIO_OUTPUTS)
+    oy_pool = np.empty((N_YEAR_OUTPUTS, years))
+    weights = np.empty((3, years))
+    bought = np.zeros(years)
+    spend = np.zeros(2 * years)  # hardware + network, then facility construction
+    index = np.empty(n_axes, dtype=np.int64)
+    rest = lo + start
+    for k in range(n_axes - 1, -1, -1):  # decode the block's first scenario
+        index[k] = rest % axis_length[k]
+        rest //= axis_length[k]
+        _set_axis(p, k, index[k], axis_param, axis_offset, axis_values, multi_start, multi_slots)
+    o[:] = np.nan  # an output the physics never writes stays NaN and fails the check
+    oy[:, :] = np.nan
+    bad = -1
+    fresh = True  # whether the scenario's physics differs from the last one computed
+    physics_code = st.FEASIBLE
+    for row in range(start, stop):
+        if row > start:  # next scenario: advance the multi-index like an odometer
+            k = n_axes - 1
+            while k >= 0:
+                i = index[k] + 1
+                if i == axis_length[k]:
+                    i = 0
+                index[k] = i
+                _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_slots)
+                fresh = fresh or axis_physics[k]
+                if i != 0:
+                    break
+                k -= 1
+        if pool_hardware.shape[0] == 0:
+            if fresh:  # else o and hw still hold this scenario's operating point
+                physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models, fabrics,
+                                            cooling, dtype_bytes, compute_column, hw, o)  # fmt: skip
+                fresh = False
+            code = physics_code
+            if code == st.FEASIBLE:
+                code = pool_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
+        else:
+            row_mix = int(p[P_HARDWARE])
+            code = mix_scenario(p, pool_hardware[row_mix], pool_share[row_mix], hardware,
+                                models, fabrics, cooling, dtype_bytes, compute_column, hw, o,
+                                oy, o_pool, oy_pool, weights, bought, spend)  # fmt: skip
+        col = at + row
+        out_status[col] = code
+        if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
+            overflow = False  # a finite value the store (float32) cannot hold
+            for j in range(n_keep_s):
+                value = o[keep_scenario[j]]
+                if narrow:
+                    out_scenario32[j, col] = value
+                    overflow |= np.isinf(out_scenario32[j, col]) and not np.isinf(value)
+                else:
+                    out_scenario64[j, col] = value
+            for j in range(n_keep_y):
+                source = keep_year[j]
+                for y in range(years):
+                    value = oy[source, y]
                     if narrow:
-                        out_scenario32[j, col] = value
-                        overflow |= np.isinf(out_scenario32[j, col]) and not np.isinf(value)
+                        out_year32[j, col, y] = value
+                        overflow |= np.isinf(out_year32[j, col, y]) and not np.isinf(value)
                     else:
-                        out_scenario64[j, col] = value
-                for j in range(n_keep_y):
-                    source = keep_year[j]
-                    for y in range(years):
-                        value = oy[source, y]
-                        if narrow:
-                            out_year32[j, col, y] = value
-                            overflow |= np.isinf(out_year32[j, col, y]) and not np.isinf(value)
-                        else:
-                            out_year64[j, col, y] = value
-                broken = first_violation(code, o, oy, scenario_rules, year_rules) >= 0
-                if (broken or overflow) and bad < 0:
-                    bad = row
-            else:
-                for j in range(n_keep_s):
+                        out_year64[j, col, y] = value
+            broken = first_violation(code, o, oy, scenario_rules, year_rules) >= 0
+            if (broken or overflow) and bad < 0:
+                bad = row
+        else:
+            for j in range(n_keep_s):
+                if narrow:
+                    out_scenario32[j, col] = np.nan
+                else:
+                    out_scenario64[j, col] = np.nan
+            for j in range(n_keep_y):
+                for y in range(years):
                     if narrow:
-                        out_scenario32[j, col] = np.nan
+                        out_year32[j, col, y] = np.nan
                     else:
-                        out_scenario64[j, col] = np.nan
-                for j in range(n_keep_y):
-                    for y in range(years):
-                        if narrow:
-                            out_year32[j, col, y] = np.nan
-                        else:
-                            out_year64[j, col, y] = np.nan
-        out_bad[block] = bad
+                        out_year64[j, col, y] = np.nan
+    return bad

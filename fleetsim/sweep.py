@@ -19,9 +19,12 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from math import prod
 
+import numba
 import numpy as np
 
 from fleetsim import _jit, invariants, kernel, layout
@@ -283,20 +286,51 @@ def call_kernel(
     unused = _UNUSED[np.dtype(np.float64 if narrow else np.float32)]
     pairs = ((out_scenario, out_year), unused) if narrow else (unused, (out_scenario, out_year))
     rules = invariants.rules()
-    out_bad = np.empty((hi - lo + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64)
-    compiling = _jit.announce_compile(kernel.evaluate)
-    kernel.evaluate(
-        lo, hi, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
+    fixed = (
+        inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
         inputs.axis_values, inputs.multi_start, inputs.multi_slots, inputs.axis_physics, years,
         inputs.hardware, inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes,
         inputs.compute_column, inputs.pool_hardware, inputs.pool_share,
-        selection.scenario, selection.year, rules.scenario, rules.year, narrow, at,
-        *pairs[0], *pairs[1], out_status, out_bad,
+        selection.scenario, selection.year, rules.scenario, rules.year, narrow,
     )  # fmt: skip
+
+    def piece(start: int, stop: int) -> int:
+        """Evaluate rows ``start .. stop-1`` (relative to ``lo``); return the first bad one."""
+        out_bad = np.empty((stop - start + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64)
+        kernel.evaluate(lo + start, lo + stop, *fixed, at + start, *pairs[0], *pairs[1], out_status,
+                        out_bad)  # fmt: skip
+        bad = out_bad[out_bad >= 0]
+        return start + int(bad.min()) if bad.size else -1
+
+    compiling = _jit.announce_compile(kernel.evaluate)
+    runs = _pieces(hi - lo, numba.get_num_threads())
+    if len(runs) == 1 or compiling:
+        found = [piece(start, stop) for start, stop in runs]
+    else:
+        found = list(_pool(numba.get_num_threads()).map(piece, *zip(*runs, strict=True)))
     if compiling:
         _jit.compiled()
-    bad = out_bad[out_bad >= 0]
-    return int(bad.min()) if bad.size else -1
+    found = [b for b in found if b >= 0]
+    return min(found) if found else -1
+
+
+#: blocks per run handed to a kernel thread at a time (small enough to balance the threads)
+_PIECES_PER_THREAD = 4
+
+
+def _pieces(n: int, threads: int) -> list[tuple[int, int]]:
+    """Split rows ``0 .. n-1`` into runs of whole blocks for ``threads`` kernel threads."""
+    blocks = (n + kernel.BLOCK - 1) // kernel.BLOCK
+    if threads <= 1 or blocks <= 1:
+        return [(0, n)]
+    per = kernel.BLOCK * max(1, -(-blocks // (threads * _PIECES_PER_THREAD)))
+    return [(start, min(n, start + per)) for start in range(0, n, per)]
+
+
+@cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """Return the process's pool of ``threads`` kernel threads (the kernel runs without the GIL)."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="fleetsim-kernel")
 
 
 def evaluate_range(inputs: KernelInputs, years: int, lo: int, hi: int):

@@ -46,7 +46,8 @@ def derate_for_rack_density(p, hw, cl, hw_out) -> float:
     float
         Clock scale in (0, 1]; 0 when the cap does not cover idle power (infeasible density).
     """
-    hw_out[:] = hw
+    for column in range(hw.shape[0]):  # (a slice assignment compiles a shape-error path: ~4 s)
+        hw_out[column] = hw[column]
     density = p[P_SPR]
     if math.isinf(density):
         return 1.0
