@@ -18,6 +18,7 @@ GRID = [
     "deployment.tp=[1,auto]",
     "workload.tpot_slo_s=[null,0.03]",
     "facility.servers_per_rack=[null,3]",
+    "deployment.serving=[aggregated,disaggregated]",
     "workload.requests_per_day=[0,1e6,1e8]",
     "finance.electricity_usd_per_kwh=[0.05,0.15]",
     "workload.growth_per_year=[0,0.5]",
@@ -41,7 +42,7 @@ def test_axis_flags():
         "model": True, "hardware": True, "finance.discount_rate": False, "deployment.tp": True,
         "workload.tpot_slo_s": True, "facility.servers_per_rack": True,
         "workload.requests_per_day": False, "finance.electricity_usd_per_kwh": False,
-        "workload.growth_per_year": False,
+        "workload.growth_per_year": False, "deployment.serving": True,
     }  # fmt: skip
 
 
@@ -68,7 +69,7 @@ def _perturbed(value: float, slot: int, n_hardware: int) -> float:
 def test_neutral_slots_leave_the_operating_point_alone():
     """Changing any slot outside ``physics_slots()`` changes no per-replica output."""
     inputs, n, years, _ = _inputs(
-        GRID[:2] + GRID[3:6] + ["finance.years=4", "output.float32=false"]
+        GRID[:2] + GRID[3:7] + ["finance.years=4", "output.float32=false"]
     )
     swept = set(inputs.axis_param.tolist())
     reference = sweep.evaluate_range(inputs, years, 0, n)
