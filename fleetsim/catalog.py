@@ -274,7 +274,7 @@ def _schema(name: str) -> dict:
 @cache
 def _parse_schema(text: str) -> dict:
     """Parse a schema once per content (it was parsed per catalog entry: a third of a tiny run)."""
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return yaml.safe_load(text)
 
 
 def _load_table(

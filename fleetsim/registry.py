@@ -12,6 +12,4 @@ import yaml
 def registry() -> dict[str, dict]:
     """Return variable name -> entry (units, long_name, description, per_year, dtype, flags)."""
     path = Path(__file__).with_name("variables.yaml")
-    return yaml.load(
-        path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    )
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
