@@ -305,3 +305,38 @@ def test_every_published_deployment_is_predicted(real_catalog_env):
     assert set(errors) == {"M072", "M073", "M074", "M075", "M076", "M077"}
     assert all(math.isfinite(e) for e in errors.values()), out.getvalue()
     assert "median |error|" in out.getvalue()
+
+
+def test_the_interactivity_frontier_counts_both_pools(real_catalog_env):
+    from fleetsim.analysis import interactivity_frontier
+
+    ds = fleetsim.run([
+        "model=llama3.1-70b", "hardware=h200", "deployment.tp=auto", "finance.years=1",
+        "deployment.weight_dtype=fp8", "deployment.serving=[aggregated,disaggregated]",
+        "workload.tpot_slo_s=[0.02,0.05,0.1]", "output.float32=false",
+    ])  # fmt: skip
+    front = interactivity_frontier(ds, by=("hardware", "serving"))
+    assert set(front["serving"]) == {"aggregated", "disaggregated"}
+    dis = ds.sel(serving="disaggregated").squeeze()
+    # a request's accelerator-seconds in both pools, over its output tokens
+    per_request = dis.accelerators_per_replica / dis.replica_requests_per_s
+    per_request = per_request + dis.prefill_accelerators_per_replica / (
+        dis.prefill_replica_requests_per_s
+    )
+    expected = (
+        dis.tokens_per_s_per_accelerator
+        * dis.accelerators_per_replica
+        / (dis.replica_requests_per_s * per_request)
+    )
+    points = front[front["serving"] == "disaggregated"].set_index("tpot_slo_s")
+    for target, value in points["tokens_per_s_per_accelerator"].items():
+        assert value == pytest.approx(float(expected.sel(tpot_slo_s=target)), rel=1e-12)
+        assert value < float(dis.tokens_per_s_per_accelerator.sel(tpot_slo_s=target))
+
+
+def test_a_mix_with_disaggregated_serving_is_refused_in_one_line():
+    with pytest.raises(config.ConfigError, match="deployment.serving.*prefill_hardware"):
+        fleetsim.run([
+            "deployment.serving=disaggregated", "mix.candidates=[h100-sxm,h200]",
+            "mix.share_step=0.5",
+        ])  # fmt: skip

@@ -59,6 +59,37 @@ FRONTIER_DETAILS = (
 )  # fmt: skip
 
 
+#: the outputs :func:`both_pools_throughput` reads
+_POOL_INPUTS = (
+    "tokens_per_s_per_accelerator", "accelerators_per_replica", "replica_requests_per_s",
+    "prefill_accelerators_per_replica", "prefill_replica_requests_per_s",
+)  # fmt: skip
+
+
+def both_pools_throughput(ds: xr.Dataset) -> xr.DataArray:
+    """Return generated tokens/s per accelerator at full load, the prefill pool's counted too.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fleetsim result with the outputs of :data:`_POOL_INPUTS`.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``tokens_per_s_per_accelerator`` of an aggregated scenario; for a disaggregated one
+        :math:`O / (n_d / r_d + n_p / r_p)`: a request's output tokens over the accelerator-
+        seconds it takes in the decode pool (``n_d`` accelerators per replica serving ``r_d``
+        requests/s) and in the prefill pool, with :math:`O = x_d n_d / r_d` from the decode
+        pool's tokens/s per accelerator :math:`x_d`. [s-1]
+    """
+    decode = ds["tokens_per_s_per_accelerator"]
+    decode_time = ds["accelerators_per_replica"] / ds["replica_requests_per_s"]
+    prefill_time = ds["prefill_accelerators_per_replica"] / ds["prefill_replica_requests_per_s"]
+    both = decode * decode_time / (decode_time + prefill_time)
+    return decode.where(prefill_time.isnull(), both)
+
+
 def interactivity_frontier(
     ds: xr.Dataset,
     by: Sequence[Hashable] = ("hardware",),
@@ -71,7 +102,9 @@ def interactivity_frontier(
     group of ``by`` labels (one curve per accelerator, say) only the points that no other point
     beats on both are kept -- the curve serving benchmarks compare accelerators and software
     stacks on, here from one sweep over the TPOT target (``workload.tpot_slo_s``), the
-    concurrency (``deployment.max_batch``) or the layout.
+    concurrency (``deployment.max_batch``) or the layout. A disaggregated scenario's
+    ``tokens_per_s_per_accelerator`` counts both pools (:func:`both_pools_throughput`), so its
+    points stand beside the aggregated ones (``by=("hardware", "serving")`` draws each mode).
 
     Parameters
     ----------
@@ -92,6 +125,8 @@ def interactivity_frontier(
         throughput falls as the interactivity rises.
     """
     ds = mean_over_samples(ds)
+    if throughput == "tokens_per_s_per_accelerator" and set(_POOL_INPUTS) <= set(ds.data_vars):
+        ds = ds.assign({throughput: both_pools_throughput(ds)})
     details = [name for name in FRONTIER_DETAILS if name in ds and name != throughput]
     table = scenario_table(ds, ["tpot_s", throughput, *details])
     table = table.dropna(subset=["tpot_s", throughput])
