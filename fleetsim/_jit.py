@@ -55,11 +55,11 @@ def _cache_dir() -> Path:
 if CACHE:
     numba.config.CACHE_DIR = str(_cache_dir())
 
-#: the first compile of the kernels, measured on the 2-core development machine (Dec 2026):
-#: 44 s of CPU (one core), so about that long when the machine is idle (137 s wall at a load
-#: average of 8.5); what the first run after an install or an upgrade announces (README,
-#: "Performance")
-COMPILE_SECONDS = 45
+#: the first compile of the kernels, measured on the 2-core development machine (Dec 2026): 26 s
+#: of CPU on one core at a load average of 5 (44 s before the kernel dropped Numba's parallel
+#: mode), so about that long when the machine is idle and longer when it is shared; what the
+#: first run after an install or an upgrade announces (README, "Performance")
+COMPILE_SECONDS = 30
 
 #: written into the cache directory once the kernels have been compiled there
 _COMPILED_MARKER = "compiled"
