@@ -80,13 +80,10 @@ QUESTIONS: list[tuple[str, str, str]] = [
 ]
 
 
-#: the layout every question lets fleetsim search (the conf default is a fixed TP4)
-LAYOUT = "deployment.tp=auto deployment.pp=auto"
-
-
 def command(overrides: str) -> str:
-    """Return the command line a planner types."""
-    return f"fleetsim {overrides} {LAYOUT}"
+    """Return the command line a planner types (the layout is searched: tp=auto pp=auto by
+    default)."""
+    return f"fleetsim {overrides}"
 
 
 def answer(overrides: str, folder: Path) -> str:
@@ -108,7 +105,8 @@ def page(answers: list[str]) -> str:
         "",
         "Each is one command; the text under it is what that command printed (written by "
         "`python scripts/questions.py`; conf defaults: Llama 3.1 70B, the chat workload of 5 M "
-        "requests/day growing 50 % a year, p99 TTFT 2 s, TPOT 200 ms, 5 years, catalog prices). "
+        "requests/day growing 50 % a year, p99 TTFT 2 s, TPOT 200 ms, 5 years, catalog prices, "
+        "the layout searched: `deployment.tp=auto deployment.pp=auto`). "
         "Options are ranked by median TCO; swept dimensions that are not choices show as "
         "ranges, Monte Carlo draws as P10-P90. `$/M in` / `$/M out`: USD per million input / "
         "output tokens in year 1.",

@@ -90,7 +90,10 @@ def test_huge_demand_is_finite_and_feasible():
         (["workload.tpot_slo_s=0.001"], st.TPOT_UNREACHABLE),
         (["workload.ttft_slo_s=1e-6"], st.TTFT_UNREACHABLE),
         (["workload.input_tokens=200000"], st.CONTEXT_TOO_LONG),
-        (["deployment.tp=2", "workload.input_tokens=100000"], st.KV_DOES_NOT_FIT),
+        (
+            ["deployment.tp=2", "deployment.pp=1", "workload.input_tokens=100000"],
+            st.KV_DOES_NOT_FIT,
+        ),
     ],
     ids=["tpot", "ttft", "context", "kv"],
 )
@@ -121,6 +124,7 @@ def test_mixed_extreme_sweep_keeps_the_flag_contract():
             "model=[llama3.1-70b,deepseek-v3]",
             "hardware=[h100-sxm,l4]",
             "deployment.tp=[1,2,4]",
+            "deployment.pp=1",
             "workload.requests_per_day=[0,5e6,1e12]",
             "workload.tpot_slo_s=[0.001,0.2,null]",
             "workload.ttft_slo_s=[1e-6,2.0]",
@@ -200,7 +204,7 @@ def test_a_broken_rule_names_the_scenario_in_memory_and_streamed(monkeypatch, tm
     year = table.year.copy()
     year[_year("accelerators"), 1] = 100.0
     monkeypatch.setattr(invariants, "rules", lambda: invariants.Rules(table.scenario, year))
-    overrides = ["finance.years=2", "deployment.tp=[1,2,4]",
+    overrides = ["finance.years=2", "deployment.tp=[1,2,4]", "deployment.pp=1",
                  "workload.requests_per_day=[1e3,2e3,3e10]", "sweep.chunk_size=4"]  # fmt: skip
     with pytest.raises(sweep.SweepError, match=r"accelerators=\S+ in year 1 \(allowed: 0 to 100\)"
                        r" for a servable scenario \(.*tp=2, requests_per_day=30000000000.0\)"):  # fmt: skip
