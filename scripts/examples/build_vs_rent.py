@@ -39,6 +39,7 @@ def simulate(hardware: tuple[str, ...]) -> xr.Dataset:
             f"finance.years={YEARS}",
             f"hardware=[{','.join(hardware)}]",
             "deployment.tp=auto",
+            "deployment.pp=1",
             "deployment.weight_dtype=fp8",
         ]
     )

@@ -43,6 +43,7 @@ def simulate(hardware: tuple[str, ...], prices: int) -> xr.DataArray:
             f"facility.cooling=[{','.join(COOLING)}]",
             f"finance.{PRICE}=${{linspace:0.04,0.30,{prices}}}",
             "deployment.tp=auto",
+            "deployment.pp=1",
             "deployment.weight_dtype=fp8",
         ]
     )

@@ -29,7 +29,7 @@ QUICK_TARGETS = (0.01, 0.03, 0.1)
 READ_AT = 50.0
 COMMON = [
     f"model={MODEL}", "workload=chat", "deployment.weight_dtype=fp8", "deployment.kv_dtype=fp8",
-    "deployment.tp=auto", "finance.years=1",
+    "deployment.tp=auto", "deployment.pp=1", "finance.years=1",
 ]  # fmt: skip
 
 

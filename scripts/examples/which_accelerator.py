@@ -52,6 +52,7 @@ def simulate(hardware: list[str]) -> xr.Dataset:
             f"finance.years={YEARS}",
             f"hardware=[{','.join(hardware)}]",
             "deployment.tp=auto",
+            "deployment.pp=1",
             f"deployment.weight_dtype=[{','.join(DTYPES)}]",
         ]
     )
