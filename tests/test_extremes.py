@@ -80,7 +80,8 @@ def test_huge_demand_is_finite_and_feasible():
     ds, code = _one(["workload.requests_per_day=1e12"])
     assert code == st.FEASIBLE
     for name in _floats(ds):
-        assert np.isfinite(ds[name].values).all(), name
+        if name not in OPTIONAL:  # NaN for a stated reason (e.g. prefill pool: aggregated)
+            assert np.isfinite(ds[name].values).all(), name
     assert (ds["accelerators"].values > 1e6).all()
 
 
