@@ -357,15 +357,25 @@ def set_threads(threads: int = 0) -> int:
     return count
 
 
+#: a sweep's progress bar appears once the sweep has run this long [s]
+PROGRESS_DELAY_S = 2.0
+
+
 def _progress_bar(progress: bool | None, total: int):
-    """Return a tqdm bar for long sweeps when wanted (default: stderr is a terminal, no CI)."""
+    """Return a tqdm bar when wanted (default: stderr is a terminal and ``CI`` is unset).
+
+    Whatever the sweep's size, the bar shows only once it has run :data:`PROGRESS_DELAY_S`
+    (tqdm's ``delay``): a quick sweep prints nothing, a slow one says how far it is.
+    """
     if progress is None:
         progress = sys.stderr.isatty() and not os.environ.get("CI")
-    if not progress or total <= 100_000:
+    if not progress:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="scenario", unit_scale=True, file=sys.stderr)
+    return tqdm(
+        total=total, unit="scenario", unit_scale=True, file=sys.stderr, delay=PROGRESS_DELAY_S
+    )
 
 
 def _prepare(cfg: DictConfig):

@@ -28,16 +28,16 @@ from fleetsim.sweep import SweepArrays
 
 CONVENTIONS = "CF-1.10"
 
-#: units of numeric coordinates, from the config key's unit suffix
+#: (UDUNITS units, currency) of numeric coordinates, from the config key's unit suffix
 _KEY_UNITS = {
-    "_usd_per_accelerator_year": "USD/year",
-    "_usd_per_accelerator_hour": "USD/h",
-    "_g_per_kwh": "g/kWh",
-    "_usd_per_kw": "USD/kW",
-    "_s": "s",
-    "_usd_per_kwh": "USD/kWh",
-    "_usd_per_kw_month": "USD/(kW month)",
-    "_usd_per_year": "USD/year",
+    "_usd_per_accelerator_year": ("year-1", "USD"),
+    "_usd_per_accelerator_hour": ("h-1", "USD"),
+    "_g_per_kwh": ("g kW-1 h-1", None),
+    "_usd_per_kw": ("kW-1", "USD"),
+    "_s": ("s", None),
+    "_usd_per_kwh": ("kW-1 h-1", "USD"),
+    "_usd_per_kw_month": ("kW-1 month-1", "USD"),
+    "_usd_per_year": ("year-1", "USD"),
 }
 
 
@@ -53,8 +53,12 @@ def version() -> str:
         return "0+unknown"
 
 
-def _units(key: str) -> str:
-    return next((u for suffix, u in _KEY_UNITS.items() if key.endswith(suffix)), "1")
+def _units(key: str) -> dict[str, str]:
+    """Return the ``units`` (and, for money, ``currency``) attributes of a config key's values."""
+    units, currency = next(
+        (u for suffix, u in _KEY_UNITS.items() if key.endswith(suffix)), ("1", None)
+    )
+    return {"units": units} if currency is None else {"units": units, "currency": currency}
 
 
 def _coordinate(axis) -> xr.Variable:
@@ -66,7 +70,7 @@ def _coordinate(axis) -> xr.Variable:
     values = np.array([np.inf if v == float("inf") else v for v in axis.labels], dtype=np.float64)
     if spec.kind == "integer" and np.isfinite(values).all():  # null (no bound) is stored as inf
         values = values.astype(np.int64)
-    attrs["units"] = _units(spec.key)
+    attrs.update(_units(spec.key))
     return xr.Variable(axis.name, values, attrs)
 
 
@@ -94,7 +98,7 @@ def coordinates(axes: tuple, years: int) -> dict[str, xr.Variable]:
                 values.astype(np.int64) if spec.kind == "integer" else values.copy(),
                 {
                     "long_name": f"{spec.key} (uncertain)",
-                    "units": _units(spec.key),
+                    **_units(spec.key),
                     "distribution": axis.distributions[j],
                 },
             )
@@ -141,6 +145,8 @@ def variable_attrs(name: str) -> dict[str, object]:
     """Return the attributes of output variable ``name`` (from the registry)."""
     entry = registry()[name]
     attrs: dict[str, object] = {"units": entry["units"], "long_name": entry["long_name"]}
+    if "currency" in entry:
+        attrs["currency"] = entry["currency"]
     if "description" in entry:
         attrs["description"] = entry["description"]
     if name == "status":

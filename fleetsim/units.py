@@ -1,9 +1,11 @@
 """The only module that knows non-SI units.
 
 Catalog files state a unit on every row; :func:`to_si` converts a value in one of the units
-below to fleetsim's internal SI quantity (s, B, FLOP, FLOP/s, B/s, W, J, USD). Output
-variables declare UDUNITS strings in ``variables.yaml``; ``USD``, ``token`` and ``request`` are
-not UDUNITS units, so strict CF checkers will flag them (documented in the README).
+below to fleetsim's internal SI quantity (s, B, FLOP, FLOP/s, B/s, W, J, USD). Output variables
+and coordinates carry UDUNITS strings (``byte``, ``s-1``, ``kW-1 h-1``) that cf_units and
+cf_xarray's pint registry parse; UDUNITS has no currency, so money is a ``currency`` attribute
+(``USD``) beside the rest of its unit (``1`` for USD, ``kW-1 h-1`` for USD/kWh), and
+:func:`display` joins the two for people (``USD/kWh``). Tokens and requests are counts: ``1``.
 """
 
 from __future__ import annotations
@@ -74,3 +76,30 @@ def to_si(value: float, unit: str, quantity: str) -> float:
         allowed = sorted(u for u, (q, _) in CATALOG_UNITS.items() if q == quantity)
         raise ValueError(f"unit {unit!r} measures {unit_quantity}, expected {quantity} ({allowed})")
     return value * factor
+
+
+#: UDUNITS unit of a price (after its currency) -> how people write it
+_PER = {"1": "", "kW-1 h-1": "/kWh", "kW-1": "/kW", "h-1": "/h", "year-1": "/year",
+        "kW-1 month-1": "/(kW month)"}  # fmt: skip
+#: UDUNITS strings people write otherwise
+_PLAIN = {"1": "", "g kW-1 h-1": "g/kWh", "s-1": "1/s", "m2": "m²", "byte": "B"}
+
+
+def display(units: str, currency: str | None = None) -> str:
+    """Return a variable's unit as people write it: ``("kW-1 h-1", "USD")`` -> ``USD/kWh``.
+
+    Parameters
+    ----------
+    units : str
+        The ``units`` attribute (UDUNITS).
+    currency : str, optional
+        The ``currency`` attribute of a money variable.
+
+    Returns
+    -------
+    str
+        Empty for a dimensionless quantity.
+    """
+    if currency:
+        return currency + _PER.get(units, f" {units}")
+    return _PLAIN.get(units, units)

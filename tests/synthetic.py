@@ -59,7 +59,7 @@ def _coords() -> dict[str, xr.DataArray]:
         "electricity_usd_per_kwh": xr.DataArray(
             PRICES,
             dims="electricity_usd_per_kwh",
-            attrs={"long_name": "electricity price", "units": "USD/kWh"},
+            attrs={"long_name": "electricity price", "units": "kW-1 h-1", "currency": "USD"},
         ),
         "year": xr.DataArray(YEARS, dims="year", attrs={"long_name": "year", "units": "1"}),
     }
@@ -106,6 +106,8 @@ def _variable(name: str, spec: dict) -> xr.DataArray:
             if value is not None:
                 data[i, :, k] = value
     attrs = {"units": spec["units"], "long_name": spec["long_name"]}
+    if "currency" in spec:
+        attrs["currency"] = spec["currency"]
     return xr.DataArray(data.astype(spec["dtype"]), dims=dims, attrs=attrs)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 import pytest
 import xarray as xr
 
@@ -53,3 +56,28 @@ def test_a_list_a_string_and_keywords_run_the_same_sweep(tiny_catalog_env):
 def test_a_bad_keyword_is_one_input_error(tiny_catalog_env):
     with pytest.raises(fleetsim.InputError, match="workload.requests_per_dai"):
         fleetsim.run(BASE, workload={"requests_per_dai": 1.0})
+
+
+def test_a_sweep_shows_its_progress_once_it_has_run_two_seconds(tiny_catalog_env, monkeypatch):
+    """No size threshold: the bar appears (on stderr) only for a sweep that runs past the delay."""
+    import io as text_io
+
+    from fleetsim import sweep
+
+    real = sweep.run
+    clock = {"slow": False}
+
+    def run(*args, **kwargs):
+        if clock["slow"]:
+            time.sleep(api.PROGRESS_DELAY_S + 0.2)  # as if the first chunk took that long
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "run", run)
+    cfg = api.compose(["model=test-dense", "hardware=test-gpu", "finance.years=1",
+                       "workload.requests_per_day=[1e6,2e6]"])  # fmt: skip
+    for slow in (False, True):
+        clock["slow"] = slow
+        err = text_io.StringIO()
+        monkeypatch.setattr(sys, "stderr", err)
+        api.run_config(cfg, progress=True)
+        assert ("2.00/2.00" in err.getvalue()) is slow, err.getvalue()

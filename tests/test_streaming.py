@@ -199,5 +199,5 @@ def test_status_and_values_match_the_kernel(tiny_catalog_env, tmp_path):
     codes = set(np.unique(ds["status"].values))
     assert st.FEASIBLE in codes
     assert st.ZERO_DEMAND in codes
-    assert ds["tco_usd"].attrs["units"] == "USD"
+    assert (ds["tco_usd"].attrs["units"], ds["tco_usd"].attrs["currency"]) == ("1", "USD")
     assert "flag_meanings" in ds["status"].attrs

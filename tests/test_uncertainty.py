@@ -83,7 +83,7 @@ def test_sample_dimension_and_reproducibility(tiny_catalog_env):
     price = ds["electricity_usd_per_kwh"]
     assert price.dims == ("sample",)
     assert price.attrs["distribution"] == "uniform(low=0.05, high=0.12)"
-    assert price.attrs["units"] == "USD/kWh"
+    assert (price.attrs["units"], price.attrs["currency"]) == ("kW-1 h-1", "USD")
     assert ds["output_tokens"].dtype == np.int64
     again = fleetsim.run(overrides)
     for name in ds.variables:

@@ -73,7 +73,11 @@ def tco_residual(ds: xr.Dataset) -> xr.DataArray:
     """
     parts, increment = _closure_terms(ds)
     residual = parts - increment
-    residual.attrs = {"long_name": "tco components minus tco_usd increment", "units": "USD"}
+    residual.attrs = {
+        "long_name": "tco components minus tco_usd increment",
+        "units": "1",
+        "currency": "USD",
+    }
     return residual
 
 

@@ -16,6 +16,7 @@ import yaml
 from fleetsim import status
 from fleetsim.analysis.decision import decision_table
 from fleetsim.analysis.dims import SAMPLE, scenario_dims
+from fleetsim.units import display
 
 #: most options the printed table shows (the rest are counted)
 MAX_ROWS = 12
@@ -205,12 +206,12 @@ def _infeasible_lines(ds: xr.Dataset, table: pd.DataFrame, options: list[Hashabl
 def _condition_text(ds: xr.Dataset, conditions: dict) -> str:
     parts = []
     for dim, values in conditions.items():
-        units = ds[dim].attrs.get("units", "")
+        units = display(str(ds[dim].attrs.get("units", "1")), ds[dim].attrs.get("currency"))
         if isinstance(values, tuple) and len(values) == 2 and not isinstance(values[0], str):
             text = f"{values[0]:g}-{values[1]:g}"
         else:
             text = ", ".join(map(str, values))
-        parts.append(f"{dim} {text}" + (f" {units}" if units not in ("", "1") else ""))
+        parts.append(f"{dim} {text}" + (f" {units}" if units else ""))
     return "; ".join(parts)
 
 

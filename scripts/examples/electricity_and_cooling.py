@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 
 import fleetsim
 from fleetsim.analysis.plots import COMPACT, STYLE, axis_label
+from fleetsim.units import display
 
 MODEL = "llama3.1-70b"
 YEARS = 5
@@ -98,7 +99,7 @@ def plot(tco: xr.DataArray, changes: dict[str, list]):
                 fontsize=9,
                 bbox={"boxstyle": "round", "fc": "white", "ec": "none", "alpha": 0.8},
             )
-        units = tco.attrs.get("units", "USD")
+        units = display(tco.attrs["units"], tco.attrs.get("currency"))
         left.set_ylabel(f"{tco.attrs.get('long_name', 'TCO')} after year {YEARS} [{units}]")
         left.yaxis.set_major_formatter(COMPACT)
         right.set_ylabel(f"{YEARS}-year TCO above the cheapest option [%]")

@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter
 
 from fleetsim.analysis.dims import YEAR, at_year, scenario_dims
 from fleetsim.analysis.selection import cheapest_scenario
+from fleetsim.units import display
 
 COST = "cost_per_million_output_tokens_usd"
 #: figure sizes [in]; at the report's 110 dpi text stays legible
@@ -63,7 +64,7 @@ def new_figure(name: str) -> Figure:
 def _readable(name: str, units: str) -> str:
     """Return a dotted config key (``long_name`` of a swept coordinate) as words.
 
-    ``finance.electricity_usd_per_kwh`` with units ``USD/kWh`` becomes ``electricity price``: the
+    ``finance.electricity_usd_per_kwh`` with units ``USD/kWh`` (as displayed) becomes ``electricity price``: the
     last key part without the trailing words that restate the units (``usd per kwh``; "price"
     added when those were money), underscores as spaces. A suffix such as `` (uncertain)`` is
     kept; any other text is returned unchanged.
@@ -87,9 +88,14 @@ def axis_label(da: xr.DataArray) -> str:
     A coordinate whose ``long_name`` is its dotted config key is shown as words
     (``finance.electricity_usd_per_kwh`` -> ``electricity price [USD/kWh]``).
     """
-    units = str(da.attrs.get("units", "1"))
+    units = display_units(da)
     name = _readable(str(da.attrs.get("long_name", da.name)), units)
-    return name if units in ("1", "") else f"{name} [{units}]"
+    return name if not units else f"{name} [{units}]"
+
+
+def display_units(da: xr.DataArray) -> str:
+    """Return ``da``'s unit as people write it (``USD/kWh``; empty when dimensionless)."""
+    return display(str(da.attrs.get("units", "1")), da.attrs.get("currency"))
 
 
 def fmt(label: Any) -> str:

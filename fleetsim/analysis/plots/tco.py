@@ -20,6 +20,7 @@ from fleetsim.analysis.plots.style import (
     axis_label,
     compact,
     complete_selection,
+    display_units,
     fmt,
     legend_columns,
     new_figure,
@@ -75,8 +76,7 @@ def plot_tco_breakdown(ds: xr.Dataset, sel: Selection | None = None) -> Figure:
         ax = fig.add_subplot()
         set_title(ax, "Annual total cost of ownership by component", scenario)
         ax.set_xlabel(axis_label(ds[YEAR]))
-        units = ds["tco_usd"].attrs.get("units", "USD")
-        ax.set_ylabel(f"annual cost [{units}]")
+        ax.set_ylabel(f"annual cost [{display_units(ds['tco_usd'])}]")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_formatter(COMPACT)
         if all(bool(parts[name].isnull().all()) for name in parts.data_vars):
