@@ -264,7 +264,8 @@ def _check_report(out: Path, page: str) -> None:
     for text in ("0.1.0", "0" * 64, "2026-01-01T00:00:00Z", "weights_do_not_fit"):
         assert text in page
     # the ranked options: b first (median TCO 3.5k over the prices), a second, c infeasible
-    assert "<h2>Options ranked by TCO</h2>" in page
+    assert '<h2 id="options">Options ranked by TCO</h2>' in page
+    assert '<h2 id="explore">Explore the results</h2>' in page
     assert "median (best-worst) over electricity_usd_per_kwh" in page
     first, second = (
         page.index("<td>1</td><td>b</td><td>$3.5k ($3.25k-$4k)</td>"),

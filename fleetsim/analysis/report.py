@@ -10,15 +10,18 @@ from __future__ import annotations
 import argparse
 import base64
 import glob
-import html
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import jinja2
 import numpy as np
 import xarray as xr
+import yaml
+from markupsafe import Markup
 
-from fleetsim.analysis import decision_table, decode_status, scenario_dims, tco_residual
+from fleetsim.analysis import decision_table, decode_status, explore, scenario_dims, tco_residual
 from fleetsim.analysis.plots import standard_figures
 from fleetsim.analysis.summary import MAX_ROWS, table_cells
 from fleetsim.errors import InputError
@@ -39,7 +42,28 @@ figure { margin: 1.5em 0; }
 img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { color: #555; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
+.controls label { margin-right: 1.2em; white-space: nowrap; }
+#explore-selectors label { margin-right: 1.2em; }
+#explore-plot { width: 100%; height: 560px; }
 """
+#: the page (Jinja2, autoescaped) and the interactive view's controller
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("fleetsim.analysis", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+#: (what the question states, config key) shown at the top of the report
+QUESTION = (
+    ("model", "model"), ("hardware", "hardware"), ("hardware mix", "mix.candidates"),
+    ("requests per day", "workload.requests_per_day"),
+    ("growth per year", "workload.growth_per_year"), ("peak to mean", "workload.peak_to_mean"),
+    ("prompt tokens", "workload.input_tokens"), ("answer tokens", "workload.output_tokens"),
+    ("TTFT target [s]", "workload.ttft_slo_s"), ("at quantile", "workload.ttft_quantile"),
+    ("TPOT target [s]", "workload.tpot_slo_s"), ("at quantile ", "workload.tpot_quantile"),
+    ("horizon [years]", "finance.years"), ("electricity [USD/kWh]", "finance.electricity_usd_per_kwh"),
+    ("discount rate", "finance.discount_rate"),
+    ("layout (tp, pp)", "deployment.tp"), ("weights", "deployment.weight_dtype"),
+)  # fmt: skip
 
 
 class ReportError(Exception):
@@ -85,15 +109,6 @@ def _check_fleetsim(ds: xr.Dataset, source: str) -> None:
         raise ReportError(f"{source} is not a fleetsim Dataset (missing {', '.join(missing)})")
 
 
-def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    """Return an HTML table; cells are escaped."""
-    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _dimension_rows(ds: xr.Dataset) -> list[tuple[str, str, str]]:
     """Return (dimension, size, first labels) for every dimension."""
     rows = []
@@ -103,22 +118,42 @@ def _dimension_rows(ds: xr.Dataset) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _options_html(ds: xr.Dataset) -> str:
-    """Return the ranked options (the CLI's decision table) as an HTML table, or a note."""
+def _options(ds: xr.Dataset) -> dict[str, object]:
+    """Return the ranked options (the CLI's decision table): header, rows and a note."""
     table = decision_table(ds)
     feasible = table[table["tco_usd"].notna()].head(MAX_ROWS)
     if feasible.empty:
-        return "<p>No feasible option.</p>"
+        return {"header": (), "rows": [], "note": ""}
     options = [d for d in scenario_dims(ds["status"]) if d in table.columns]
     cells = table_cells(feasible, options)
-    rows = list(zip(*cells.values(), strict=True))
     notes = []
     if table.attrs["conditions"]:
         notes.append("median (best-worst) over " + ", ".join(table.attrs["conditions"]))
     if table.attrs["draws"]:
         notes.append(f"P50 (P10-P90) over {table.attrs['draws']} Monte Carlo draws")
-    note = f"<p>{html.escape('; '.join(notes))}</p>" if notes else ""
-    return note + _table(rows, tuple(cells))
+    rows = list(zip(*cells.values(), strict=True))
+    return {"header": tuple(cells), "rows": rows, "note": "; ".join(notes)}
+
+
+def _question_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
+    """Return what the run asked (model, traffic, targets, horizon, prices) from its config."""
+    config = yaml.safe_load(str(ds.attrs.get("config_yaml", ""))) or {}
+    rows = []
+    for what, key in QUESTION:
+        node: object = config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if key == "deployment.tp" and isinstance(config.get("deployment"), dict):
+            node = f"{node}, {config['deployment'].get('pp')}"
+        if (
+            node is None
+            or node == []
+            or (key == "hardware" and config.get("mix", {}).get("candidates"))
+        ):
+            continue
+        text = ", ".join(map(str, node)) if isinstance(node, list) else str(node)
+        rows.append((what.strip(), text))
+    return rows
 
 
 def _status_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
@@ -135,41 +170,38 @@ def _closure_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
     return [("largest |components - increment of tco_usd|", f"{residual:.3g} USD ({relative:.1e})")]
 
 
-def _summary_html(ds: xr.Dataset, source: str) -> str:
-    """Return the summary tables (dimensions, ranked options, status, provenance)."""
-    provenance = [(key, str(ds.attrs[key])) for key in PROVENANCE if key in ds.attrs]
-    provenance.insert(0, ("source", source))
-    scenarios = int(np.prod([ds.sizes[dim] for dim in scenario_dims(ds)]))
-    config = html.escape(str(ds.attrs.get("config_yaml", "")))
-    return "\n".join(
-        [
-            f"<h2>Scenarios ({scenarios})</h2>",
-            _table(_dimension_rows(ds), ("dimension", "size", "labels")),
-            "<h2>Options ranked by TCO</h2>",
-            _options_html(ds),
-            "<h2>Feasibility</h2>",
-            _table(_status_rows(ds), ("status", "scenarios")),
-            "<h2>Consistency</h2>",
-            _table(_closure_rows(ds), ("check", "result")),
-            "<h2>Provenance</h2>",
-            _table(provenance, ("attribute", "value")).replace("<td>", '<td class="mono">'),
-            f"<details><summary>config_yaml</summary><pre>{config}</pre></details>",
-        ]
-    )
+def _figures(pngs: Sequence[Path]) -> list[dict[str, str]]:
+    """Return each PNG's name, stem and base64 data (embedded as a data URI)."""
+    return [
+        {"name": png.name, "stem": png.stem, "data": base64.b64encode(png.read_bytes()).decode()}
+        for png in pngs
+    ]
 
 
-def _figure_html(png: Path) -> str:
-    """Return a <figure> embedding ``png`` as a base64 data URI."""
-    data = base64.b64encode(png.read_bytes()).decode("ascii")
-    name = html.escape(png.name)
-    return (
-        f'<figure id="{html.escape(png.stem)}"><img src="data:image/png;base64,{data}" '
-        f'alt="{name}" data-file="{name}"><figcaption>{name}</figcaption></figure>'
-    )
+def _explore(ds: xr.Dataset) -> dict[str, object]:
+    """Return the template's interactive-view fields (the data as JSON, Plotly, the controller)."""
+    from plotly.offline import get_plotlyjs
+
+    data = explore.payload(ds)
+    if not data["variables"]:
+        return {"explore": "", "explore_left_out": [], "plotly_js": "", "explore_js": ""}
+    text = json.dumps(data, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+    controller = (Path(__file__).with_name("templates") / "explore.js").read_text(encoding="utf-8")
+    return {
+        "explore": Markup(text),
+        "explore_left_out": data["left_out"],
+        "plotly_js": Markup(get_plotlyjs()),
+        "explore_js": Markup(controller),
+    }
 
 
 def write_report(ds: xr.Dataset, out: Path, source: str = "") -> Path:
-    """Write every standard figure as PNG and an ``index.html`` embedding them.
+    """Write every standard figure as PNG and a self-contained ``index.html``.
+
+    The page (``templates/report.html.j2``) states the question (model, traffic, targets,
+    horizon, prices), ranks the options as the CLI does, embeds an interactive view of the
+    whole Dataset (Plotly: any variable over any two dimensions, the others as selectors),
+    then the figures, feasibility, the TCO closure check and provenance.
 
     Parameters
     ----------
@@ -191,12 +223,21 @@ def write_report(ds: xr.Dataset, out: Path, source: str = "") -> Path:
         png = out / f"{name}.png"
         fig.savefig(png, dpi=DPI)
         pngs.append(png)
-    title = html.escape(str(ds.attrs.get("title", "fleetsim report")))
-    figures = "\n".join(_figure_html(png) for png in pngs)
-    page = (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{CSS}</style></head><body>\n<h1>{title}</h1>\n"
-        f"{_summary_html(ds, source)}\n<h2>Figures</h2>\n{figures}\n</body></html>\n"
+    provenance = [("source", source)]
+    provenance += [(key, str(ds.attrs[key])) for key in PROVENANCE if key in ds.attrs]
+    page = TEMPLATES.get_template("report.html.j2").render(
+        title=str(ds.attrs.get("title", "fleetsim report")),
+        css=Markup(CSS),
+        question=_question_rows(ds),
+        options=_options(ds),
+        scenarios=int(np.prod([ds.sizes[dim] for dim in scenario_dims(ds)])),
+        dimensions=_dimension_rows(ds),
+        status=_status_rows(ds),
+        closure=_closure_rows(ds),
+        figures=_figures(pngs),
+        provenance=provenance,
+        config_yaml=str(ds.attrs.get("config_yaml", "")),
+        **_explore(ds),
     )
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
