@@ -63,7 +63,7 @@ def test_one_fleet_year_by_hand(monkeypatch):
     monkeypatch.setenv("FLEETSIM_DATA_DIR", str(TINY))
     catalog.load.cache_clear()
     ds = fleetsim.run([
-        "model=test-dense", "hardware=test-gpu", "deployment.tp=2", "deployment.spare_frac=0.1",
+        "model=test-dense", "hardware=test-gpu", "deployment.tp=2", "deployment.pp=1", "deployment.spare_frac=0.1",
         "workload.requests_per_day=8640000", "workload.peak_to_mean=2", "workload.output_tokens=256",
         "finance.years=1", "finance.electricity_usd_per_kwh=0.1", "facility.colocation_usd_per_kw_month=100",
         "finance.maintenance_frac_per_year=0.05", "finance.staff_per_1000_accelerators=10",

@@ -26,7 +26,7 @@ def test_chunked_prefill_is_never_slower_than_whole_prompts_without_a_binding_bu
     # chunk tokens share the decode steps' weight reads: max(a + b, c + d) <= max(a, c) + max(b, d)
     ds = fleetsim.run([
         *OFFLINE, "model=[llama3.1-8b,llama3.1-70b,mixtral-8x7b]", "hardware=[h100-sxm,mi300x,l40s]",
-        "deployment.tp=auto", "deployment.weight_dtype=fp8", "deployment.prefill=[chunked,whole]",
+        "deployment.tp=auto", "deployment.pp=1", "deployment.weight_dtype=fp8", "deployment.prefill=[chunked,whole]",
         "deployment.step_token_budget=10000000", "workload.input_tokens=[128,2048]",
     ])  # fmt: skip
     tokens = ds["max_tokens_per_s_per_accelerator"]
@@ -40,7 +40,7 @@ def test_chunked_prefill_is_never_slower_than_whole_prompts_without_a_binding_bu
 def test_whole_prompts_stall_the_batch_by_their_prefill_time():
     # TPOT = decode step + B t_prefill / O, so the prompts' share of TPOT is B t_prefill / (O TPOT)
     ds = fleetsim.run([
-        *OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4",
+        *OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "deployment.pp=1",
         "deployment.prefill=whole", "workload.input_tokens=2000", "workload.output_tokens=200",
     ]).squeeze()  # fmt: skip
     stall = float(ds.batch_size) * float(ds.prefill_time_s) / 200
@@ -55,7 +55,7 @@ def test_whole_prompts_stall_the_batch_by_their_prefill_time():
 def test_kv_capacity_is_set_by_the_length_biased_sequences(cv):
     # a sequence found in the batch holds S + E[O^2]/E[O] = S + O (1 + cv^2) tokens of KV
     ds = fleetsim.run([
-        *OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4",
+        *OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "deployment.pp=1",
         "deployment.prefill=whole", "workload.input_tokens=1000", "workload.output_tokens=1000",
         f"workload.output_tokens_cv={cv}",
     ]).squeeze()  # fmt: skip
@@ -67,7 +67,7 @@ def test_kv_capacity_is_set_by_the_length_biased_sequences(cv):
 def test_the_step_token_budget_caps_the_batch_even_below_one_sequence():
     # a step carries B decode tokens and B S / O prompt tokens: B <= budget / (1 + S / O)
     ds = fleetsim.run([
-        *OFFLINE, "model=llama3.1-8b", "hardware=h200", "deployment.tp=1",
+        *OFFLINE, "model=llama3.1-8b", "hardware=h200", "deployment.tp=1", "deployment.pp=1",
         "deployment.weight_dtype=fp8", "workload.input_tokens=[1024,4000]",
         "workload.output_tokens=[256,10]", "deployment.step_token_budget=100",
     ]).squeeze()  # fmt: skip
@@ -96,7 +96,7 @@ def test_pipeline_search_places_a_model_too_large_for_one_server():
 def test_a_wider_prompt_spread_never_allows_a_busier_replica():
     # M/G/1: the same mean prefill with more spread waits longer, so a TTFT target allows less load
     ds = fleetsim.run([
-        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "finance.years=1",
+        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "deployment.pp=1", "finance.years=1",
         "deployment.prefill=whole", "workload.input_tokens=8000", "workload.ttft_slo_s=3",
         "workload.ttft_quantile=null",
         "workload.input_tokens_cv=[0,0.5,1,2]",
@@ -113,7 +113,7 @@ def test_more_pipeline_stages_than_layers_is_flagged():
 
 def test_a_p99_ttft_target_plans_a_less_busy_replica_than_a_mean_target():
     ds = fleetsim.run([
-        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "finance.years=1",
+        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "deployment.pp=1", "finance.years=1",
         "deployment.prefill=whole", "workload.input_tokens=8000", "workload.ttft_slo_s=3",
         "workload.input_tokens_cv=0.5", "workload.ttft_quantile=[null,0.9,0.99]",
     ]).squeeze()  # fmt: skip
@@ -140,7 +140,7 @@ def test_a_long_prompt_takes_ceil_s_over_chunk_full_chunk_steps():
     # decoding sequences) needs ceil(9000 / 2000) = 5 steps, each carrying a full 2,000-token
     # chunk beside the 16 decode tokens
     ds = fleetsim.run([
-        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=8", "finance.years=1",
+        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=8", "deployment.pp=1", "finance.years=1",
         "deployment.weight_dtype=fp8", "deployment.kv_dtype=fp8", "deployment.ep=1",
         "deployment.attention_dp=1", "deployment.prefill=chunked", "workload.input_tokens=9000",
         "workload.output_tokens=500", "workload.tpot_slo_s=null", "workload.ttft_slo_s=null",
@@ -185,7 +185,7 @@ def test_a_p99_tpot_target_bounds_the_per_request_p99():
     # with the target on the p99, the p99 TPOT meets it and the batch is smaller than with the
     # target on the mean
     ds = fleetsim.run([
-        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=8", "finance.years=1",
+        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=8", "deployment.pp=1", "finance.years=1",
         "deployment.weight_dtype=fp8", "deployment.kv_dtype=fp8", "workload.tpot_slo_s=0.03",
         "workload.ttft_slo_s=null", "workload.tpot_quantile=[null,0.99]",
     ]).squeeze()  # fmt: skip
@@ -199,7 +199,7 @@ def test_a_p99_tpot_target_bounds_the_per_request_p99():
 def test_deepseek_is_served_with_data_parallel_attention_and_expert_parallelism():
     # MLA's latent is whole on every tensor-parallel device; attention DP splits it by sequence
     ds = fleetsim.run([
-        *OFFLINE, "model=deepseek-v3", "hardware=h200", "deployment.tp=8",
+        *OFFLINE, "model=deepseek-v3", "hardware=h200", "deployment.tp=8", "deployment.pp=1",
         "deployment.weight_dtype=fp8", "deployment.kv_dtype=fp8",
         "deployment.attention_dp=[1,8,auto]", "deployment.ep=[1,8,auto]",
     ]).squeeze()  # fmt: skip

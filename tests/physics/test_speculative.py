@@ -23,7 +23,7 @@ def test_time_per_token():
 
 def test_a_good_draft_cuts_latency_at_batch_one_and_a_useless_one_adds_to_it():
     ds = fleetsim.run([
-        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "deployment.max_batch=1",
+        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "deployment.pp=1", "deployment.max_batch=1",
         "deployment.draft_model=[null,llama3.1-8b]", "deployment.acceptance_rate=[0.0,0.8]",
         "finance.years=1",
     ]).squeeze(drop=True)  # fmt: skip
