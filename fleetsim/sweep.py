@@ -16,6 +16,7 @@ axis before them, so each chunk is one rectangular block of every variable.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -307,7 +308,8 @@ def call_kernel(
     if len(runs) == 1 or compiling:
         found = [piece(start, stop) for start, stop in runs]
     else:
-        found = list(_pool(numba.get_num_threads()).map(piece, *zip(*runs, strict=True)))
+        pool = _pool(numba.get_num_threads(), os.getpid())
+        found = list(pool.map(piece, *zip(*runs, strict=True)))
     if compiling:
         _jit.compiled()
     found = [b for b in found if b >= 0]
@@ -328,8 +330,11 @@ def _pieces(n: int, threads: int) -> list[tuple[int, int]]:
 
 
 @cache
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """Return the process's pool of ``threads`` kernel threads (the kernel runs without the GIL)."""
+def _pool(threads: int, pid: int) -> ThreadPoolExecutor:
+    """Return process ``pid``'s pool of ``threads`` kernel threads (the kernel runs without the GIL).
+
+    Keyed by the process id: a forked child inherits the cache but not the threads.
+    """
     return ThreadPoolExecutor(threads, thread_name_prefix="fleetsim-kernel")
 
 
