@@ -291,8 +291,8 @@ class Evaluator:
     def __init__(self) -> None:
         self.catalog = catalog.load()
         self.slot = {spec.key: i for i, spec in enumerate(FIELDS)}
-        self.inputs = {
-            scenario: self._inputs([f"workload={preset}"])
+        self.inputs = {  # one pipeline stage: the rows' systems are single-node TP runs
+            scenario: self._inputs([f"workload={preset}", "deployment.pp=1"])
             for scenario, preset in WORKLOAD_PRESET.items()
         }
         self.hardware_ids = self.catalog.tables["hardware"].ids

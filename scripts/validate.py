@@ -69,7 +69,7 @@ def peer_standard_case(out=sys.stdout) -> dict[int, tuple[float, float, float]]:
     """
     batches = sorted(PEER_STANDARD_CASE)
     ds = api.run([
-        "workload=offline", "model=llama2-70b", "hardware=h100-sxm", "deployment.tp=8",
+        "workload=offline", "model=llama2-70b", "hardware=h100-sxm", "deployment.tp=8", "deployment.pp=1",
         "deployment.weight_dtype=bf16", "deployment.kv_dtype=bf16", "deployment.prefill=whole",
         "workload.input_tokens=1024", "workload.output_tokens=128", "finance.years=1",
         f"deployment.max_batch=[{','.join(map(str, batches))}]",
