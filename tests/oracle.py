@@ -267,6 +267,28 @@ def _mg1_wait(r, s, cv, q):
     return 0.0 if r <= 1 - q else mean / r * math.log(r / (1 - q))
 
 
+def _slot_wait(rho, c, life, factor, q):
+    """Wait for one of c sequence slots (M/G/c): Erlang C up to 64 slots, beyond it Halfin-Whitt's
+    P_W = 1 / (1 + beta Phi(beta) / phi(beta)) with beta = (1 - rho) sqrt(c); the M/M/c tail
+    P(W > t) = P_W exp(-c (1 - rho) t / life), times the Lee-Longton factor; mean for q None."""
+    if rho >= 1:
+        return math.inf
+    if c <= 64:  # Erlang C of whole slots
+        c = max(math.floor(c), 1)
+        b = 1.0
+        for k in range(1, c + 1):
+            b = rho * c * b / (k + rho * c * b)
+        p_wait = b / (1 - rho * (1 - b))
+    else:  # Halfin-Whitt
+        beta = (1 - rho) * math.sqrt(c)
+        normal = NormalDist()
+        p_wait = 1 / (1 + beta * normal.cdf(beta) / normal.pdf(beta)) if beta < 30 else 0.0
+    scale = factor * life / (c * (1 - rho))
+    if q is None:
+        return p_wait * scale
+    return 0.0 if p_wait <= 1 - q else scale * math.log(p_wait / (1 - q))
+
+
 def _length_ratio(cv, q):
     """The q-th prompt over the mean, lengths lognormal with the given cv (None: the mean)."""
     if q is None or cv <= 0:
@@ -490,25 +512,30 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
     slack = ttft_target - duration(longer)
     if slack < 0:
         return st.TTFT_UNREACHABLE, out
-    if math.isinf(slack) or s <= 0:
+    factor = (1 + cv_out**2) / 2  # Lee-Longton: M/G/c waits are (1 + c^2)/2 of M/M/c's
+
+    def wait(rho, quant):  # a slot of the batch, then the prefill path
+        slot = _slot_wait(rho, batch, tau * batch, factor, quant)
+        return slot + (_mg1_wait(rho * s / tau, s, cv_in, quant) if s > 0 else 0.0)
+
+    if math.isinf(slack) or wait(cap, q) <= slack:
         rho = cap
-    else:  # the largest prefill-path load whose wait (at q) fits the slack, to full precision
-        lo, hi = 0.0, 1.0
+    else:  # the largest utilisation whose waits (at q) fit the slack, to full precision
+        lo, hi = 0.0, cap
         while True:
             mid = (lo + hi) / 2
             if mid in (lo, hi):
                 break
-            lo, hi = (mid, hi) if _mg1_wait(mid, s, cv_in, q) <= slack else (lo, mid)
-        rho = min(lo * tau / s, cap)
-    r = rho * s / tau  # the prefill path's load at the planned utilisation
+            lo, hi = (mid, hi) if wait(mid, q) <= slack else (lo, mid)
+        rho = lo
     decode_only = _token_time(batch, 0.0, m, d, kv_tok, kv_d, lay, w, 0.0)
     out.update(
         batch_size=batch,
         tpot_s=tpot_b,
         tpot_p99_s=quantile(batch, _z(P99)),
         prefill_time_s=duration(1.0),
-        ttft_s=duration(1.0) + _mg1_wait(r, s, cv_in, None),
-        ttft_p99_s=duration(longer99) + _mg1_wait(r, s, cv_in, P99),
+        ttft_s=duration(1.0) + wait(rho, None),
+        ttft_p99_s=duration(longer99) + wait(rho, P99),
         replica_requests_per_s=1 / tau,
         target_utilisation=rho,
         tokens_per_s_per_accelerator=batch / tpot_b / (tp * pp),

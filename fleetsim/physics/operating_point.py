@@ -432,20 +432,21 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
         prefill_duration = t_prefill
         duration_at_target = t_prefill * longer
         duration_p99 = t_prefill * longer99
+    # a request waits for one of the batch's slots, each held for a sequence's whole output
+    lifetime_factor = 0.5 * biased
     utilisation = utilisation_for_ttft(p[P_TTFT], duration_at_target, prefill_service, service,
-                                       prompt_cv, p[P_TTFT_Q], p[P_UCAP])  # fmt: skip
+                                       prompt_cv, p[P_TTFT_Q], p[P_UCAP], batch,
+                                       lifetime_factor)  # fmt: skip
     if utilisation < 0.0:
         return st.TTFT_UNREACHABLE
     o[S_BATCH] = batch
     o[S_PREFILL] = prefill_duration
     o[S_TPOT] = step
     o[S_TPOT_P99] = step_p99
-    o[S_TTFT] = time_to_first_token(
-        utilisation, prefill_duration, prefill_service, service, prompt_cv, math.inf
-    )
-    o[S_TTFT_P99] = time_to_first_token(
-        utilisation, duration_p99, prefill_service, service, prompt_cv, P99
-    )
+    o[S_TTFT] = time_to_first_token(utilisation, prefill_duration, prefill_service, service,
+                                    prompt_cv, math.inf, batch, lifetime_factor)  # fmt: skip
+    o[S_TTFT_P99] = time_to_first_token(utilisation, duration_p99, prefill_service, service,
+                                        prompt_cv, P99, batch, lifetime_factor)  # fmt: skip
     o[S_RATE] = 1.0 / service
     o[S_UTIL] = utilisation
     o[S_PREFILL_SHARE] = 1.0 - decode_only / step

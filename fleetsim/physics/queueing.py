@@ -1,6 +1,8 @@
 """Queueing for the first token: the planned utilisation is derived from the TTFT target.
 
-A replica admits prompts through its prefill path: whole prompts one after another, or -- with
+A request first waits for one of the replica's sequence slots (its TPOT-feasible batch: a
+continuous-batching engine admits a sequence when another finishes, an M/G/c queue), then for its
+prompt's turn on the prefill path. A replica admits prompts through its prefill path: whole prompts one after another, or -- with
 chunked prefill -- prompt tokens riding in the decode steps' spare token budget. Requests arrive
 as a Poisson stream and prefill service times vary with the prompt length, so the prefill path is
 an M/G/1 queue (M/D/1 when every prompt has the mean length). The TTFT target bounds the mean,
@@ -13,8 +15,9 @@ import math
 
 from fleetsim._jit import jit
 
-#: most Newton steps when inverting a waiting-time quantile (it converges in a handful)
-_NEWTON_STEPS = 60
+#: up to this many sequence slots the probability of waiting is Erlang C itself (a recursion of
+#: that many steps); beyond, its Halfin-Whitt form, ~10 % high at 300 slots and exact as they grow
+EXACT_SLOTS = 64.0
 
 
 #: Acklam's rational approximation of the normal quantile (relative error < 1.2e-9)
@@ -138,22 +141,97 @@ def mg1_wait_quantile(
 
 
 @jit
-def _utilisation_for_wait_quantile(slack: float, scale: float, tail: float) -> float:
-    r"""Return rho with :func:`mg1_wait_quantile` equal to ``slack``.
+def slot_wait_quantile(
+    utilisation: float, slots: float, lifetime: float, lifetime_factor: float, quantile: float
+) -> float:
+    r"""Return a quantile of the wait for a free sequence slot (the mean for ``inf``).
 
-    With :math:`A = s (1 + c_s^2)/2` (``scale``) and :math:`\epsilon = 1 - q` (``tail``) the
-    quantile wait is :math:`A \ln(\rho/\epsilon)/(1 - \rho)`; its root in :math:`u = \ln \rho`,
-    :math:`g(u) = A (u - \ln \epsilon) - x (1 - e^u)`, is increasing and convex, so Newton's
-    method from :math:`u = 0` (:math:`\rho = 1`) descends onto it monotonically. [1]
+    Parameters
+    ----------
+    utilisation : float
+        Replica utilisation rho: mean sequences in flight over the slots. [1]
+    slots : float
+        Sequences the replica runs at once c (its TPOT-feasible batch). [1]
+    lifetime : float
+        Mean time a sequence holds its slot, from its first to its last token. [s]
+    lifetime_factor : float
+        :math:`(1 + c_L^2)/2` for lifetimes of coefficient of variation :math:`c_L`. [1]
+    quantile : float
+        Probability q; ``inf`` returns the mean. [1]
+
+    Returns
+    -------
+    float
+        A continuous-batching replica is an M/G/c queue: a request waits for one of its ``c``
+        slots to free up. The probability of waiting is Erlang C (whole slots, up to
+        :data:`EXACT_SLOTS`), beyond that its Halfin-Whitt form
+        :math:`P_W = [1 + \beta \Phi(\beta) / \varphi(\beta)]^{-1}` with
+        :math:`\beta = (1 - \rho) \sqrt{c}` (Halfin and Whitt, Oper. Res. 29(3), 1981), and the
+        M/M/c tail
+        :math:`P(W > t) = P_W e^{-c (1 - \rho) t / L}`, scaled by the Lee-Longton factor
+        :math:`(1 + c_L^2)/2` for general lifetimes (Lee and Longton, Oper. Res. Q. 10, 1959):
+        :math:`W_q = f L \ln(P_W / (1 - q)) / (c (1 - \rho))` where :math:`P_W > 1 - q`, else 0;
+        inf at rho >= 1. [s]
     """
-    u = 0.0
-    for _ in range(_NEWTON_STEPS):
-        g = scale * (u - math.log(tail)) - slack * (1.0 - math.exp(u))
-        step = g / (scale + slack * math.exp(u))
-        u -= step
-        if step <= 1e-15:
-            break
-    return max(math.exp(u), tail)
+    if utilisation >= 1.0:
+        return math.inf
+    if slots <= EXACT_SLOTS:  # Erlang B recursion B_k = a B_{k-1} / (k + a B_{k-1}), then C
+        c = max(math.floor(slots), 1.0)
+        load, erlang_b = utilisation * c, 1.0
+        for k in range(1, int(c) + 1):
+            erlang_b = load * erlang_b / (k + load * erlang_b)
+        p_wait = erlang_b / (1.0 - utilisation * (1.0 - erlang_b))
+    else:
+        c = slots
+        beta = (1.0 - utilisation) * math.sqrt(c)
+        density = math.exp(-0.5 * beta * beta)  # sqrt(2 pi) phi(beta)
+        cdf = 0.5 * math.erfc(-beta / math.sqrt(2.0))
+        p_wait = density / (density + beta * math.sqrt(2.0 * math.pi) * cdf)
+    scale = lifetime_factor * lifetime / (c * (1.0 - utilisation))
+    if math.isinf(quantile):
+        return p_wait * scale
+    if p_wait <= 1.0 - quantile:
+        return 0.0
+    return scale * math.log(p_wait / (1.0 - quantile))
+
+
+@jit
+def queueing_wait(
+    utilisation: float,
+    prefill_service: float,
+    service_time: float,
+    service_cv: float,
+    slots: float,
+    lifetime_factor: float,
+    quantile: float,
+) -> float:
+    r"""Return a request's wait before its prompt is done queueing, at a replica utilisation.
+
+    Parameters
+    ----------
+    utilisation : float
+        Replica utilisation rho. [1]
+    prefill_service, service_time, service_cv : float
+        As in :func:`utilisation_for_ttft`. [s], [s], [1]
+    slots, lifetime_factor : float
+        As in :func:`slot_wait_quantile`; a sequence holds its slot for ``service_time * slots``
+        (the replica's time per request at full occupancy times the requests it runs at once). [1]
+    quantile : float
+        Probability q; ``inf`` for the mean. [1]
+
+    Returns
+    -------
+    float
+        :func:`slot_wait_quantile` (waiting for a sequence slot) plus :func:`mg1_wait_quantile` on
+        the prefill path at its load :math:`\rho s / \tau` (waiting for the prefill budget); for a
+        quantile the two quantiles are added (a conservative approximation). [s]
+    """
+    wait = slot_wait_quantile(utilisation, slots, service_time * slots, lifetime_factor, quantile)
+    if prefill_service > 0.0:
+        wait += mg1_wait_quantile(
+            utilisation * prefill_service / service_time, prefill_service, service_cv, quantile
+        )
+    return wait
 
 
 @jit
@@ -165,6 +243,8 @@ def utilisation_for_ttft(
     service_cv: float,
     quantile: float,
     utilisation_cap: float,
+    slots: float,
+    lifetime_factor: float,
 ) -> float:
     r"""Return the largest replica utilisation that keeps the TTFT (mean or quantile) in target.
 
@@ -185,31 +265,34 @@ def utilisation_for_ttft(
         Quantile the target bounds; ``inf`` for the mean. [1]
     utilisation_cap : float
         Operational ceiling on utilisation. [1]
+    slots, lifetime_factor : float
+        Sequences the replica runs at once, and :math:`(1 + c_O^2)/2` of the output lengths
+        (:func:`slot_wait_quantile`). [1]
 
     Returns
     -------
     float
-        Replica utilisation :math:`\\rho = \\rho_{pf} \\tau / s`, where the prefill path's
-        :math:`\\rho_{pf}` puts the wait at the slack :math:`x = TTFT - d`: for the mean
-        :math:`\\rho_{pf} = 2x / (s (1 + c_s^2) + 2x)` (inverting :func:`mg1_wait`), for a
-        quantile by Newton's method on :func:`mg1_wait_quantile`; capped; -1 when the prefill alone
-        misses the target. [1]
+        The utilisation at which :func:`queueing_wait` equals the slack :math:`x = TTFT - d`
+        (bisection to full precision: the wait grows with rho), or the cap where the wait at the
+        cap fits; -1 when the prefill alone misses the target. [1]
     """
     slack = ttft_target - prefill_duration
     if slack < 0.0:
         return -1.0
-    if prefill_service <= 0.0 or slack == float("inf"):
+    if slack == math.inf:
         return utilisation_cap
-    if math.isinf(quantile):
-        prefill_utilisation = 2.0 * slack / (prefill_service * (1.0 + service_cv**2) + 2.0 * slack)
-    else:
-        at_cap = utilisation_cap * prefill_service / service_time
-        if mg1_wait_quantile(at_cap, prefill_service, service_cv, quantile) <= slack:
-            return utilisation_cap  # the target does not bind: skip the root finding
-        prefill_utilisation = _utilisation_for_wait_quantile(
-            slack, prefill_service * (1.0 + service_cv**2) / 2.0, 1.0 - quantile
-        )
-    return min(prefill_utilisation * service_time / prefill_service, utilisation_cap)
+    args = (prefill_service, service_time, service_cv, slots, lifetime_factor, quantile)
+    if queueing_wait(utilisation_cap, *args) <= slack:
+        return utilisation_cap  # the target does not bind: skip the root finding
+    lo, hi = 0.0, utilisation_cap
+    while True:
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            return lo
+        if queueing_wait(mid, *args) <= slack:
+            lo = mid
+        else:
+            hi = mid
 
 
 @jit
@@ -220,6 +303,8 @@ def time_to_first_token(
     service_time: float,
     service_cv: float,
     quantile: float,
+    slots: float,
+    lifetime_factor: float,
 ) -> float:
     r"""Return a replica's TTFT (mean, or the ``quantile``) at a given utilisation.
 
@@ -229,14 +314,16 @@ def time_to_first_token(
         Replica utilisation rho. [1]
     prefill_duration, prefill_service, service_time, service_cv, quantile : float
         As in :func:`utilisation_for_ttft`. [s], [s], [s], [1], [1]
+    slots, lifetime_factor : float
+        As in :func:`utilisation_for_ttft`. [1]
 
     Returns
     -------
     float
-        :math:`d + W_q(\\rho s / \\tau, s, c_s)`; for a quantile, the prompt's and the wait's
-        quantiles added (a long prompt and a long wait together: a conservative
+        :math:`d` plus :func:`queueing_wait`; for a quantile, the prompt's and the waits'
+        quantiles added (a long prompt and long waits together: a conservative
         approximation). [s]
     """
-    prefill_utilisation = utilisation * prefill_service / service_time
-    wait = mg1_wait_quantile(prefill_utilisation, prefill_service, service_cv, quantile)
-    return prefill_duration + wait
+    return prefill_duration + queueing_wait(
+        utilisation, prefill_service, service_time, service_cv, slots, lifetime_factor, quantile
+    )

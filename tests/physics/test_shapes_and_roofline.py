@@ -254,24 +254,65 @@ def test_max_batch_by_hand():
     assert memory.max_batch_size(80e9, 0.1, 8e10, 1.0) < 0  # weights alone do not fit
 
 
+#: (slots, lifetime factor) of a replica so wide that no request waits for a slot
+NO_SLOTS = (1e12, 0.5)
+
+
+def _erlang_c(c: int, load: float) -> float:
+    """Exact Erlang C by the Erlang B recursion B_k = a B_{k-1} / (k + a B_{k-1})."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = load * b / (k + load * b)
+    return b / (1 - load / c * (1 - b))
+
+
+def test_slot_wait_of_a_continuous_batching_replica():
+    # one slot, rho 0.5, lifetime 1 s, exponential lifetimes (factor 1) is M/M/1: mean wait
+    # rho / (mu - lambda) = 0.5 / 0.5 = 1 s; 8 slots: exact Erlang C
+    assert queueing.slot_wait_quantile(0.5, 1.0, 1.0, 1.0, math.inf) == pytest.approx(1.0)
+    mean8 = _erlang_c(8, 6.0) * 1.0 / (8 * 0.25)
+    assert queueing.slot_wait_quantile(0.75, 8.0, 1.0, 1.0, math.inf) == pytest.approx(mean8)
+    assert queueing.slot_wait_quantile(1e-9, 1.0, 1.0, 1.0, 0.99) == 0.0  # an idle replica
+    # 300 slots at rho 0.9 (beta = 0.1 sqrt 300 = 1.732): Halfin-Whitt's P_W = 0.0509 against the
+    # exact Erlang C 0.0457 (+11 %), so the p99 wait L ln(P_W / 0.01) / (300 * 0.1) is 7 % long
+    lifetime = 11.0  # 300 output tokens at 37 ms
+    exact = _erlang_c(300, 270.0)
+    p99 = queueing.slot_wait_quantile(0.9, 300.0, lifetime, 1.0, 0.99)
+    assert p99 == pytest.approx(lifetime * math.log(exact / 0.01) / 30.0, rel=0.08)
+    assert p99 > lifetime * math.log(exact / 0.01) / 30.0  # errs long: conservative
+    # deterministic lifetimes (factor 1/2) halve it; 99 % of requests never wait at rho 0.8
+    assert queueing.slot_wait_quantile(0.9, 300.0, lifetime, 0.5, 0.99) == pytest.approx(p99 / 2)
+    assert queueing.slot_wait_quantile(0.8, 300.0, lifetime, 1.0, 0.99) == 0.0
+    assert math.isinf(queueing.slot_wait_quantile(1.0, 300.0, lifetime, 1.0, 0.99))
+    # the slots bound the utilisation a TTFT target allows: with a 0.5 s slack on a 300-slot
+    # replica of 11 s lifetimes, rho stops where the p99 slot wait reaches the slack
+    rho = queueing.utilisation_for_ttft(0.6, 0.1, 0.0, lifetime / 300, 0.0, 0.99, 1.0, 300.0, 1.0)
+    assert queueing.slot_wait_quantile(rho, 300.0, lifetime, 1.0, 0.99) == pytest.approx(0.5)
+    assert 0.85 < rho < 0.95
+
+
 def test_mg1_wait_and_ttft_utilisation():
     # M/D/1 (cv 0): rho s / (2 (1 - rho)) = 0.5 * 1 / 1 = 0.5 s; M/M/1-like spread (cv 1) doubles it
     assert queueing.mg1_wait(0.5, 1.0, 0.0) == pytest.approx(0.5)
     assert queueing.mg1_wait(0.5, 1.0, 1.0) == pytest.approx(1.0)
     assert math.isinf(queueing.mg1_wait(1.0, 1.0, 0.0))
     # TTFT 1.1 s, prefill 1 s, tau 4 s: slack 0.1 -> prefill-path rho 0.2/1.2 = 1/6 -> replica rho 4/6
-    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 0.0, math.inf, 0.95)
+    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 0.0, math.inf, 0.95, *NO_SLOTS)
     assert rho == pytest.approx(2 / 3)
     # and back: TTFT at that utilisation = 1 + (1/6) * 1 / (2 * 5/6) = 1.1 s
-    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 0.0, math.inf) == pytest.approx(1.1)
+    assert queueing.time_to_first_token(
+        rho, 1.0, 1.0, 4.0, 0.0, math.inf, *NO_SLOTS
+    ) == pytest.approx(1.1)
     # prompt lengths with cv 1: prefill-path rho 0.2 / (2 + 0.2) = 1/11 -> replica rho 4/11
-    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 1.0, math.inf, 0.95)
+    rho = queueing.utilisation_for_ttft(1.1, 1.0, 1.0, 4.0, 1.0, math.inf, 0.95, *NO_SLOTS)
     assert rho == pytest.approx(4 / 11)
-    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 1.0, math.inf) == pytest.approx(1.1)
+    assert queueing.time_to_first_token(
+        rho, 1.0, 1.0, 4.0, 1.0, math.inf, *NO_SLOTS
+    ) == pytest.approx(1.1)
     # chunked: 0.25 s to the first token, the prompt occupies the prefill path 0.1 s, slack 0.05
     # -> rho_pf = 0.1 / (0.1 + 0.1) = 0.5 -> replica rho 0.5 * 4 / 0.1 = 20, capped at 0.9
-    assert queueing.utilisation_for_ttft(0.3, 0.25, 0.1, 4.0, 0.0, math.inf, 0.9) == 0.9
-    args = (1.0, 1.0, 4.0, 0.0, math.inf, 0.9)
+    assert queueing.utilisation_for_ttft(0.3, 0.25, 0.1, 4.0, 0.0, math.inf, 0.9, *NO_SLOTS) == 0.9
+    args = (1.0, 1.0, 4.0, 0.0, math.inf, 0.9, *NO_SLOTS)
     assert queueing.utilisation_for_ttft(0.5, *args) == -1.0  # prefill alone misses it
     assert queueing.utilisation_for_ttft(math.inf, *args) == 0.9
 
@@ -315,6 +356,8 @@ def test_waiting_time_quantiles():
     assert queueing.mg1_wait_quantile(0.5, 1.0, 1.0, math.inf) == pytest.approx(1.0)
     assert queueing.mg1_wait_quantile(0.005, 1.0, 1.0, 0.99) == 0.0  # 99 % never wait
     # the utilisation found for a p99 target gives that p99 back
-    rho = queueing.utilisation_for_ttft(3.0, 1.0, 1.0, 4.0, 1.0, 0.99, 0.95)
+    rho = queueing.utilisation_for_ttft(3.0, 1.0, 1.0, 4.0, 1.0, 0.99, 0.95, 64.0, 1.0)
     assert 0 < rho < 0.95
-    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 1.0, 0.99) == pytest.approx(3.0)
+    assert queueing.time_to_first_token(rho, 1.0, 1.0, 4.0, 1.0, 0.99, 64.0, 1.0) == pytest.approx(
+        3.0
+    )
