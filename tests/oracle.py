@@ -772,8 +772,8 @@ def _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scale
     scaleout = hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
     lay = Layout(
         tp=tp, pp=pp, adp=adp, ep=ep, hw=hw, peak=peak, b_w=b_w,
-        link=hw["scaleup_bandwidth"] if tp <= domain else scaleout,
-        stage_link=hw["scaleup_bandwidth"] if tp * pp <= domain else scaleout,
+        link=_scaleup_link(hw, tp - 1) if tp <= domain else scaleout,
+        stage_link=_scaleup_link(hw, 1) if tp * pp <= domain else scaleout,
         alpha=sc["deployment.link_latency_s"], overhead=sc["deployment.step_overhead_s"],
     )  # fmt: skip
     t_pf = _prefill_alone(S - C, _prompt_attention_flops(S, C, m, cv_in), m, kv_tok, lay)
@@ -782,7 +782,7 @@ def _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scale
     s = t_pf / (pp * adp)  # replica time per prompt
     n_d = dec["accelerators_per_replica"]
     if shared and tp * pp + n_d <= domain:
-        bw = hw["scaleup_bandwidth"]
+        bw = _scaleup_link(hw, 1)  # each lane to one peer
     else:
         bw = min(hw["scaleout_bandwidth"], decode_scaleout) * fb["effective_bandwidth_frac"]
     decode_group = dec["tensor_parallel"] / dec["attention_data_parallel"]

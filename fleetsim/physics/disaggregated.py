@@ -46,6 +46,7 @@ from fleetsim.layout import (
     H_ETA_C,
     H_ETA_M,
     H_HBM,
+    H_PEER,
     H_SCALE,
     H_SCALEOUT,
     H_SCALEUP,
@@ -102,6 +103,7 @@ from fleetsim.layout import (
     S_TTFT_P99,
     S_UTIL,
 )  # fmt: skip
+from fleetsim.physics.collectives import scaleup_link_bandwidth
 from fleetsim.physics.memory import max_batch_size
 from fleetsim.physics.model_shapes import prefill_attention_flops
 from fleetsim.physics.operating_point import (
@@ -238,8 +240,12 @@ def prefill_pool_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compu
     eta_c = min(hw[H_ETA_C] * scale, 1.0)
     eta_m = min(hw[H_ETA_M] * scale, BANDWIDTH_CEILING)
     scaleout = hw[H_SCALEOUT] * fb[F_EFF]
-    link = hw[H_SCALEUP] if tp <= hw[H_DOMAIN] else scaleout
-    stage_link = hw[H_SCALEUP] if n_rep <= hw[H_DOMAIN] else scaleout
+    # a full-mesh domain reaches tp - 1 peers over as many links, a stage boundary over one
+    peer = hw[H_PEER]
+    link = scaleup_link_bandwidth(hw[H_SCALEUP], peer, tp - 1.0) if tp <= hw[H_DOMAIN] else scaleout
+    stage_link = (
+        scaleup_link_bandwidth(hw[H_SCALEUP], peer, 1.0) if n_rep <= hw[H_DOMAIN] else scaleout
+    )
     latency, overhead = p[P_LATENCY], p[P_OVERHEAD]
     cached = prompt * p[P_PREFIX]
     computed = prompt - cached
@@ -257,7 +263,7 @@ def prefill_pool_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compu
     # the prompt's whole KV cache to a decode replica: over NVLink when both fit in one domain
     n_decode = o[S_NREP]
     if shared and n_rep + n_decode <= hw[H_DOMAIN]:
-        bandwidth = hw[H_SCALEUP]
+        bandwidth = scaleup_link_bandwidth(hw[H_SCALEUP], peer, 1.0)  # each lane: one peer
     else:
         bandwidth = min(hw[H_SCALEOUT], decode_scaleout) * fb[F_EFF]
     decode_group = o[S_TP] / o[S_ADP]
@@ -266,7 +272,7 @@ def prefill_pool_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compu
     duration = t_prefill + transfer
     utilisation = utilisation_for_ttft(p[P_TTFT], duration * length_quantile_ratio(prompt_cv,
                                        p[P_TTFT_Q]), service, service, prompt_cv, p[P_TTFT_Q],
-                                       p[P_UCAP])  # fmt: skip
+                                       p[P_UCAP], math.inf, 1.0)  # fmt: skip
     if utilisation < 0.0:
         return st.TTFT_UNREACHABLE
     # links busy: prompts sent per second x lanes x time on the wire, over the replica's links
@@ -282,9 +288,12 @@ def prefill_pool_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compu
     o[S_PF_UTIL] = utilisation
     o[S_PF_TOKS] = prompt / service / n_rep
     o[S_PREFILL] = t_prefill
-    o[S_TTFT] = time_to_first_token(utilisation, duration, service, service, prompt_cv, math.inf)
+    # a prefill replica holds no sequence slots: its prompts queue on the prefill path alone
+    o[S_TTFT] = time_to_first_token(utilisation, duration, service, service, prompt_cv, math.inf,
+                                    math.inf, 1.0)  # fmt: skip
     o[S_TTFT_P99] = time_to_first_token(utilisation, duration * length_quantile_ratio(prompt_cv,
-                                        P99), service, service, prompt_cv, P99)  # fmt: skip
+                                        P99), service, service, prompt_cv, P99, math.inf,
+                                        1.0)  # fmt: skip
     return st.FEASIBLE
 
 

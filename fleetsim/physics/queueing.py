@@ -151,7 +151,8 @@ def slot_wait_quantile(
     utilisation : float
         Replica utilisation rho: mean sequences in flight over the slots. [1]
     slots : float
-        Sequences the replica runs at once c (its TPOT-feasible batch). [1]
+        Sequences the replica runs at once c (its TPOT-feasible batch); ``inf`` for a replica
+        without a slot limit (a disaggregated prefill replica: no wait). [1]
     lifetime : float
         Mean time a sequence holds its slot, from its first to its last token. [s]
     lifetime_factor : float
@@ -173,6 +174,8 @@ def slot_wait_quantile(
         :math:`W_q = f L \ln(P_W / (1 - q)) / (c (1 - \rho))` where :math:`P_W > 1 - q`, else 0;
         inf at rho >= 1. [s]
     """
+    if math.isinf(slots):
+        return 0.0  # no slot limit: a prefill-only replica
     if utilisation >= 1.0:
         return math.inf
     if slots <= EXACT_SLOTS:  # Erlang B recursion B_k = a B_{k-1} / (k + a B_{k-1}), then C
