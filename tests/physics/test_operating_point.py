@@ -11,7 +11,7 @@ import pytest
 import fleetsim
 from fleetsim import catalog
 from fleetsim import status as st
-from fleetsim.physics import model_shapes, operating_point, serving
+from fleetsim.physics import model_shapes, operating_point, queueing, serving
 
 OFFLINE = ["workload=offline", "finance.years=1"]
 
@@ -42,13 +42,22 @@ def test_whole_prompts_stall_the_batch_by_their_prefill_time():
     ds = fleetsim.run([
         *OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "deployment.pp=1",
         "deployment.prefill=whole", "workload.input_tokens=2000", "workload.output_tokens=200",
+        "workload.max_utilisation=0.9",
     ]).squeeze()  # fmt: skip
     stall = float(ds.batch_size) * float(ds.prefill_time_s) / 200
     assert float(ds.prefill_share) == pytest.approx(stall / float(ds.tpot_s))
-    # TTFT = t_prefill + M/D/1 wait on the prefill path, busy rho t_prefill / tau of the time
+    # TTFT = t_prefill + the wait for one of the batch's B slots (each held for the request's
+    # whole output, B tau; fixed outputs: Lee-Longton factor 1/2) + the M/D/1 wait on the prefill
+    # path, busy rho t_prefill / tau of the time
     t_pf, tau = float(ds.prefill_time_s), 1 / float(ds.replica_requests_per_s)
-    r = float(ds.target_utilisation) * t_pf / tau
-    assert float(ds.ttft_s) == pytest.approx(t_pf + r * t_pf / (2 * (1 - r)))
+    rho, b = float(ds.target_utilisation), float(ds.batch_size)
+    r = rho * t_pf / tau
+    slot = queueing.slot_wait_quantile(rho, b, b * tau, 0.5, math.inf)
+    assert slot > 0
+    assert float(ds.ttft_s) == pytest.approx(t_pf + slot + r * t_pf / (2 * (1 - r)))
+    # at full utilisation (the offline preset's) the slots are never free: TTFT is unbounded
+    full = fleetsim.run([*OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4"])
+    assert math.isinf(float(full.ttft_s.squeeze()))
 
 
 @pytest.mark.parametrize("cv", [0.0, 1.0])
