@@ -268,14 +268,17 @@ def test_bundled_catalog_is_used():
     assert catalog.load().sha256 == catalog.load(paths._builtin_data_dir()).sha256
 
 
-def test_saturated_prefill_path_gives_an_unbounded_ttft_on_both_paths(tmp_path):
-    # offline (no TTFT target) with a step token budget so small it binds: prompts queue without
-    # bound, which the registry allows (inf_when) in memory and in a streamed file alike
+def test_saturated_replica_gives_an_unbounded_ttft_on_both_paths(tmp_path):
+    # offline (no TTFT target) planned at full utilisation: no sequence slot ever frees for an
+    # arrival and prompts queue without bound, which the registry allows (inf_when) in memory
+    # and in a streamed file alike; below full utilisation the TTFT is finite
     overrides = ["workload=offline", "model=llama3.1-8b", "hardware=h200", "deployment.tp=1",
                  "deployment.step_token_budget=[100,8192]", "finance.years=1"]  # fmt: skip
     ds = fleetsim.run(overrides).squeeze()
     assert np.isposinf(float(ds.ttft_s.sel(step_token_budget=100)))
-    assert np.isfinite(float(ds.ttft_s.sel(step_token_budget=8192)))
+    assert np.isposinf(float(ds.ttft_s.sel(step_token_budget=8192)))
+    busy = fleetsim.run([*overrides, "workload.max_utilisation=0.9"]).squeeze()
+    assert np.isfinite(float(busy.ttft_s.sel(step_token_budget=8192)))
     path = api.write(overrides, tmp_path / "sweep.nc")
     with fleetsim.open_dataset(path) as back:
         assert np.isposinf(float(back.ttft_s.squeeze().sel(step_token_budget=100)))
