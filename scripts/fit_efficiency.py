@@ -330,9 +330,6 @@ class Evaluator:
             "deployment.kv_dtype": row.kv_dtype,
             "workload.input_tokens": row.input_tokens,
             "workload.output_tokens": row.output_tokens,
-            # one pipeline stage: no row states PP, and MLPerf's single-node submissions run
-            # TP and data parallelism (the conf default pp=auto would search stages too)
-            "deployment.pp": 1,
         }
         if row.output_tokens_cv is not None:
             values["workload.output_tokens_cv"] = row.output_tokens_cv
