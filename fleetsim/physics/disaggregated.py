@@ -36,34 +36,27 @@ import numpy as np
 from fleetsim import status as st
 from fleetsim._jit import jit
 from fleetsim.config import PREFILL_MODES
-from fleetsim.efficiency import BANDWIDTH_CEILING
 from fleetsim.fleet.facility import derate_for_rack_density
 from fleetsim.layout import (
     F_EFF,
     H_BF16,
     H_BW,
     H_DOMAIN,
-    H_ETA_C,
-    H_ETA_M,
     H_HBM,
     H_PEER,
-    H_SCALE,
     H_SCALEOUT,
     H_SCALEUP,
     M_ATTENTION,
-    M_CLASS,
     M_DENSE,
     M_EXPERTS,
     M_KV,
     M_KV_SHARDS,
     M_LAYERS,
     M_TOTAL,
-    N_CLASSES,
     P_ADP,
     P_COOLING,
     P_DRAFT,
     P_DRAFT_TOKENS,
-    P_ENGINE,
     P_EP,
     P_FABRIC,
     P_IN,
@@ -109,7 +102,9 @@ from fleetsim.physics.model_shapes import prefill_attention_flops
 from fleetsim.physics.operating_point import (
     MAX_SEARCHED_PP,
     MAX_SEARCHED_TP,
+    replica_links,
     replica_operating_point,
+    serving_efficiency,
 )
 from fleetsim.physics.queueing import (
     length_quantile_ratio,
@@ -234,18 +229,10 @@ def prefill_pool_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compu
         return st.WEIGHTS_DO_NOT_FIT
     if in_flight < adp * pp:
         return st.KV_DOES_NOT_FIT
-    scale = hw[H_SCALE + int(p[P_ENGINE] * N_CLASSES + md[M_CLASS])]
-    if not scale > 0.0:
+    eta_c, eta_m = serving_efficiency(p, hw, md)
+    if math.isnan(eta_c):
         return st.ENGINE_NOT_AVAILABLE
-    eta_c = min(hw[H_ETA_C] * scale, 1.0)
-    eta_m = min(hw[H_ETA_M] * scale, BANDWIDTH_CEILING)
-    scaleout = hw[H_SCALEOUT] * fb[F_EFF]
-    # a full-mesh domain reaches tp - 1 peers over as many links, a stage boundary over one
-    peer = hw[H_PEER]
-    link = scaleup_link_bandwidth(hw[H_SCALEUP], peer, tp - 1.0) if tp <= hw[H_DOMAIN] else scaleout
-    stage_link = (
-        scaleup_link_bandwidth(hw[H_SCALEUP], peer, 1.0) if n_rep <= hw[H_DOMAIN] else scaleout
-    )
+    link, stage_link = replica_links(hw, fb, tp, n_rep)
     latency, overhead = p[P_LATENCY], p[P_OVERHEAD]
     cached = prompt * p[P_PREFIX]
     computed = prompt - cached
@@ -263,7 +250,7 @@ def prefill_pool_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compu
     # the prompt's whole KV cache to a decode replica: over NVLink when both fit in one domain
     n_decode = o[S_NREP]
     if shared and n_rep + n_decode <= hw[H_DOMAIN]:
-        bandwidth = scaleup_link_bandwidth(hw[H_SCALEUP], peer, 1.0)  # each lane: one peer
+        bandwidth = scaleup_link_bandwidth(hw[H_SCALEUP], hw[H_PEER], 1.0)  # a lane: one peer
     else:
         bandwidth = min(hw[H_SCALEOUT], decode_scaleout) * fb[F_EFF]
     decode_group = o[S_TP] / o[S_ADP]

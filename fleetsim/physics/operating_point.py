@@ -231,6 +231,56 @@ def tpot_at_quantile(
 
 
 @jit
+def replica_links(hw, fb, tp: float, devices: float) -> tuple[float, float]:
+    """Return the bandwidths a replica's collectives and its stage hand-offs use.
+
+    Parameters
+    ----------
+    hw, fb : ndarray
+        The accelerator's and the scale-out fabric's catalog rows.
+    tp, devices : float
+        Devices per stage, and in the whole replica. [1]
+
+    Returns
+    -------
+    tuple of float
+        ``(link, stage_link)`` [B/s]: within the scale-up domain, a collective over ``tp``
+        devices reaches ``tp - 1`` peers and a stage boundary one
+        (:func:`fleetsim.physics.collectives.scaleup_link_bandwidth`: a full mesh drives one link
+        per peer); beyond it, the scale-out NIC at the fabric's achievable fraction.
+    """
+    scaleout = hw[H_SCALEOUT] * fb[F_EFF]
+    peer = hw[H_PEER]
+    link = scaleup_link_bandwidth(hw[H_SCALEUP], peer, tp - 1.0) if tp <= hw[H_DOMAIN] else scaleout
+    stage_link = (
+        scaleup_link_bandwidth(hw[H_SCALEUP], peer, 1.0) if devices <= hw[H_DOMAIN] else scaleout
+    )
+    return link, stage_link
+
+
+@jit
+def serving_efficiency(p, hw, md) -> tuple[float, float]:
+    """Return the achievable fractions of peak FLOP/s and bandwidth for the scenario's engine.
+
+    Parameters
+    ----------
+    p, hw, md : ndarray
+        The scenario's parameter vector, the accelerator's and the model's catalog rows.
+
+    Returns
+    -------
+    tuple of float
+        ``(eta_c, eta_m)`` [1]: the accelerator's pair times the serving engine's and the model
+        class's scale (data/efficiency.csv), capped at 1 and at the bandwidth ceiling; both NaN
+        where the engine does not run on this accelerator (its scale is NaN).
+    """
+    scale = hw[H_SCALE + int(p[P_ENGINE] * N_CLASSES + md[M_CLASS])]
+    if not scale > 0.0:
+        return math.nan, math.nan
+    return min(hw[H_ETA_C] * scale, 1.0), min(hw[H_ETA_M] * scale, BANDWIDTH_CEILING)
+
+
+@jit
 def _layout_fits(tp, adp, ep, md):
     """Return whether attention groups and expert groups divide the stage's ``tp`` devices."""
     if adp > tp or tp % adp != 0.0:
@@ -323,21 +373,11 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
         b_max = min(b_max, math.floor(budget_batch) if budget_batch >= 1.0 else budget_batch)
     o[S_BMAX] = b_max
 
-    # tensor parallelism (and pipeline stages) beyond the scale-up domain use the scale-out fabric
-    scaleout = hw[H_SCALEOUT] * fb[F_EFF]
-    # a full-mesh domain reaches tp - 1 peers over as many links, a stage boundary over one
-    peer = hw[H_PEER]
-    link = scaleup_link_bandwidth(hw[H_SCALEUP], peer, tp - 1.0) if tp <= hw[H_DOMAIN] else scaleout
-    stage_link = (
-        scaleup_link_bandwidth(hw[H_SCALEUP], peer, 1.0) if n_rep <= hw[H_DOMAIN] else scaleout
-    )
+    link, stage_link = replica_links(hw, fb, tp, n_rep)
     context = prompt + 0.5 * output * biased
-    # the serving engine's and the model class's scale on both fractions (data/efficiency.csv)
-    scale = hw[H_SCALE + int(p[P_ENGINE] * N_CLASSES + md[M_CLASS])]
-    if not scale > 0.0:  # NaN: the engine does not run on this accelerator
+    eta_c, eta_m = serving_efficiency(p, hw, md)
+    if math.isnan(eta_c):
         return st.ENGINE_NOT_AVAILABLE
-    eta_c = min(hw[H_ETA_C] * scale, 1.0)
-    eta_m = min(hw[H_ETA_M] * scale, BANDWIDTH_CEILING)
     bandwidth = hw[H_BW]
     latency, overhead = p[P_LATENCY], p[P_OVERHEAD]
 
