@@ -54,6 +54,31 @@ def _with_cooling(ds: xr.Dataset) -> xr.Dataset:
     return cooled.transpose("hardware", "model", "electricity_usd_per_kwh", "cooling", "year")
 
 
+def _as_mix(ds: xr.Dataset) -> xr.Dataset:
+    """A hardware-mix result: ``mix`` in place of ``hardware`` (c's mix does not fit)."""
+    mixed = ds.rename(hardware="mix")
+    return mixed.assign_coords(
+        mix=("mix", ["a:1", "a:0.5+b:0.5", "c:1"], {"long_name": "hardware"})
+    )
+
+
+#: variables a real aggregated run leaves NaN (the prefill and decode pools of disaggregated serving;
+#: listed from ``fleetsim hardware=b200``, 2026-12-01)
+DISAGGREGATED_ONLY = (
+    "prefill_tensor_parallel", "prefill_pipeline_parallel", "prefill_attention_data_parallel",
+    "prefill_expert_parallel", "prefill_accelerators_per_replica", "prefill_replica_requests_per_s",
+    "prefill_planned_utilisation", "input_tokens_per_s_per_prefill_accelerator", "kv_transfer_s",
+    "kv_link_utilisation", "prefill_accelerators", "decode_accelerators", "prefill_decode_ratio",
+    "prefill_servers", "decode_servers", "prefill_utilisation", "decode_utilisation",
+    "prefill_it_power_w", "decode_it_power_w", "prefill_tco_usd", "decode_tco_usd",
+)  # fmt: skip
+
+
+def _aggregated(ds: xr.Dataset) -> xr.Dataset:
+    """The synthetic result as an aggregated run writes it: the pools' variables NaN."""
+    return ds.assign({name: ds[name] * np.nan for name in DISAGGREGATED_ONLY if name in ds})
+
+
 VARIANTS = {
     "full": lambda ds: ds,
     "one_swept_dim": lambda ds: ds.sel(electricity_usd_per_kwh=[0.1]),
@@ -62,6 +87,13 @@ VARIANTS = {
     "all_infeasible": lambda ds: ds.sel(hardware=["c"]),
     "long_labels": _many_long_labels,
     "three_swept_dims": _with_cooling,
+    "mix": _as_mix,
+}
+COMPARISONS = ["cost_heatmap", "fleet", "pareto", "sensitivity", "tco_breakdown"]
+#: the figures each variant draws: no comparisons of one scenario, a fan chart of draws
+EXPECTED_FIGURES = {variant: COMPARISONS for variant in VARIANTS} | {
+    "nothing_swept": ["fleet", "tco_breakdown"],
+    "samples": sorted([*COMPARISONS, "fan"]),
 }
 
 
@@ -127,7 +159,7 @@ def test_readability_check_catches_overlaps_and_clipping():
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_figure_is_readable_for_every_variant(ds, variant):
     figures = fp.standard_figures(VARIANTS[variant](ds))
-    assert sorted(figures) == ["cost_heatmap", "fleet", "pareto", "sensitivity", "tco_breakdown"]
+    assert sorted(figures) == EXPECTED_FIGURES[variant]
     for name, fig in figures.items():
         assert tuple(fig.get_size_inches()) == fp.FIGSIZE[name]
         _assert_readable(fig)
@@ -136,8 +168,13 @@ def test_every_figure_is_readable_for_every_variant(ds, variant):
 def test_tco_breakdown_defaults_to_the_cheapest_scenario(ds):
     fig = fp.plot_tco_breakdown(ds)
     ax = fig.axes[0]
-    assert "hardware=a, model=m, electricity_usd_per_kwh=0.05" in ax.get_title()
-    assert len(ax.patches) == len(an.tco_components(ds)) * 5  # one bar per component and year
+    assert "accelerator a, model m, electricity price 0.05 USD/kWh" in ax.get_title()
+    # one bar per year of each line that is not zero throughout; no legend entry for the others
+    nonzero = [n for n in an.tco_components(ds) if float(np.abs(ds[n].sel(hardware="a")).max())]
+    assert len(nonzero) < len(an.tco_components(ds))  # the synthetic set has all-zero lines
+    assert len(ax.patches) == len(nonzero) * 5
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert legend == [ds[name].attrs["long_name"] for name in nonzero]
     # a at 0.05 USD/kWh: 1000 capex + 200 energy + 200 other in year 1, then 400 a year
     assert {"1.4k", "400"} <= _texts_of(fig)
     assert ax.get_ylabel() == "annual cost [USD]"
@@ -146,7 +183,7 @@ def test_tco_breakdown_defaults_to_the_cheapest_scenario(ds):
 
 def test_tco_breakdown_with_partial_and_infeasible_selection(ds):
     fig = fp.plot_tco_breakdown(ds, sel={"hardware": "b"})
-    assert "hardware=b, model=m, electricity_usd_per_kwh=0.05" in fig.axes[0].get_title()
+    assert "accelerator b, model m, electricity price 0.05 USD/kWh" in fig.axes[0].get_title()
     # b at 0.05 USD/kWh in year 1: 2000 capex + 50 energy + 200 other
     assert "2.25k" in _texts_of(fig)
     infeasible = fp.plot_tco_breakdown(ds, sel={"hardware": "c", "electricity_usd_per_kwh": 0.1})
@@ -178,6 +215,8 @@ def test_cost_heatmap_of_two_dims(ds):
     cells = [text.get_text() for text in ax.texts]
     assert sorted(cells) == sorted(["0.6", "0.8", "1.2", "0.65", "0.7", "0.8"] + ["infeasible"] * 3)
     assert "year 5" in ax.get_title()
+    assert ax.get_title().startswith("cost of generated tokens, year 5")
+    assert fig.axes[1].get_ylabel() == "cost of generated tokens [USD per million]"  # colour bar
 
 
 def test_cost_heatmap_falls_back_to_bars(ds):
@@ -195,7 +234,7 @@ def test_cost_heatmap_uses_the_two_longest_dims(ds):
     ax = fig.axes[0]
     assert ax.get_xlabel() == "accelerator"
     assert ax.get_ylabel() == "electricity price [USD/kWh]"
-    assert "cooling=air" in ax.get_title()
+    assert "cooling air" in ax.get_title()
     chosen = fp.plot_cost_heatmap(ds, x="electricity_usd_per_kwh", y="hardware")
     assert chosen.axes[0].get_xlabel() == "electricity price [USD/kWh]"
 
@@ -219,14 +258,16 @@ def test_fleet_panels(ds):
     labels = [ax.get_ylabel() for ax in fig.axes]
     assert labels == [
         "accelerators in the fleet",
-        "mean facility power [W]",
+        "mean facility power [kW]",
         "mean accelerator utilisation",
     ]
+    assert fig.axes[1].lines[0].get_ydata().tolist() == [8.0] * 5  # a: 8000 W
     accelerators = fig.axes[0].lines
     assert [line.get_label() for line in accelerators] == ["a", "b"]
     assert accelerators[0].get_ydata().tolist() == [8.0] * 5
     assert fig.axes[2].lines[1].get_ydata().tolist() == [0.6] * 5
-    assert "electricity_usd_per_kwh=0.05" in fig.get_suptitle()
+    assert "electricity price 0.05 USD/kWh" in fig.get_suptitle()
+    assert fig.legends[0].get_title().get_text() == "accelerator"
 
 
 def test_sensitivity_tornado(ds):
@@ -266,7 +307,8 @@ def _check_report(out: Path, page: str) -> None:
     # the ranked options: b first (median TCO 3.5k over the prices), a second, c infeasible
     assert '<h2 id="options">Options ranked by TCO</h2>' in page
     assert '<h2 id="explore">Explore the results</h2>' in page
-    assert "median (best-worst) over electricity_usd_per_kwh" in page
+    assert "median (best-worst) over electricity price 0.05-0.2 USD/kWh" in page
+    assert "<th>accelerator</th>" in page  # the decision dimension in words
     first, second = (
         page.index("<td>1</td><td>b</td><td>$3.5k ($3.25k-$4k)</td>"),
         page.index("<td>2</td><td>a</td><td>$4k ($3k-$6k)</td>"),
@@ -391,3 +433,78 @@ def test_index_html_images_load_in_chromium(ds, tmp_path, capsys):
     loaded = {name: (complete, int(height), int(width)) for name, complete, width, height in rows}
     expected = {name: ("true", height, width) for name, (height, width) in EXPECTED_PIXELS.items()}
     assert loaded == expected
+
+
+def test_power_is_shown_in_kilowatts_or_megawatts(ds):
+    shown = fp.for_display(ds["facility_power_w"] * 1000.0)  # a: 8 MW, b: 3 MW
+    assert shown.attrs["units"] == "MW"
+    assert float(shown.sel(hardware="a", model="m", electricity_usd_per_kwh=0.1, year=1)) == 8.0
+    assert fp.axis_label(shown) == "mean facility power [MW]"
+    assert fp.for_display(ds["facility_power_w"]).attrs["units"] == "kW"
+    tco = ds["tco_usd"]
+    assert fp.for_display(tco) is tco  # other variables as they are
+    fig = fp.plot_cost_heatmap(ds, var="facility_power_w")
+    assert fig.axes[1].get_ylabel() == "mean facility power [kW]"
+    assert {"8", "3"} <= _texts_of(fig)
+
+
+def test_report_of_one_scenario_draws_no_empty_comparison(ds, tmp_path):
+    out = tmp_path / "report"
+    page = fr.write_report(VARIANTS["nothing_swept"](ds), out).read_text(encoding="utf-8")
+    assert sorted(png.name for png in out.glob("*.png")) == ["fleet.png", "tco_breakdown.png"]
+    assert "cost_heatmap (one scenario: nothing to compare)" in page
+    assert "sensitivity (one scenario: nothing to compare)" in page
+    assert page.count("<img ") == 2
+
+
+def test_report_of_a_hardware_mix(ds, tmp_path, capsys):
+    results = tmp_path / "mix.nc"
+    _as_mix(ds).to_netcdf(results, engine="netcdf4")
+    out = tmp_path / "report"
+    page = _run_report(str(results), out, capsys)  # not refused for "missing hardware"
+    assert "<th>hardware mix</th>" in page
+    assert page.index("<td>a:0.5+b:0.5</td>") < page.index("<td>a:1</td>")  # cheaper first
+    assert sorted(png.stem for png in out.glob("*.png")) == COMPARISONS
+    fleet = fp.plot_fleet(_as_mix(ds))
+    assert fleet.legends[0].get_title().get_text() == "hardware mix"
+    assert [line.get_label() for line in fleet.axes[0].lines] == ["a:1", "a:0.5+b:0.5"]
+
+
+def test_report_of_monte_carlo_draws(ds, tmp_path):
+    drawn = add_samples(ds, [0.9, 1.0, 1.1])
+    drawn["status"] = drawn["status"].expand_dims(sample=drawn["sample"], axis=-1)  # as a run
+    out = tmp_path / "report"
+    page = fr.write_report(drawn, out).read_text(encoding="utf-8")
+    assert (out / "fan.png").exists()
+    # 9 scenarios x 3 draws: the heading and the feasibility table count the same runs
+    assert "Scenarios (9, each with 3 Monte Carlo draws: 27 runs)" in page
+    assert "<th>runs (scenario x draw)</th>" in page
+    assert "<td>feasible</td><td>18</td>" in page
+    assert "<td>weights_do_not_fit</td><td>9</td>" in page
+    assert "P50 (P10-P90) over 3 Monte Carlo draws" in page
+    fig = fp.plot_fan(drawn)
+    tco, cost = fig.axes[:2]
+    assert "electricity price 0.05 USD/kWh" in fig.get_suptitle()  # the cheapest by mean TCO
+    assert [line.get_label() for line in tco.lines] == ["a", "b"]  # c infeasible: no band
+    # a at 0.05 USD/kWh: TCO 1400, 1800, ..., 3000; P10/P90 of x (0.9, 1, 1.1) = 0.92x, 1.08x
+    assert tco.lines[0].get_ydata() == pytest.approx([1400, 1800, 2200, 2600, 3000])
+    band = tco.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.92 * 1400)
+    assert band.max() == pytest.approx(1.08 * 3000)
+    assert cost.get_ylabel() == "cost of generated tokens [USD per million]"
+    with pytest.raises(ValueError, match="Monte Carlo draws"):
+        fp.plot_fan(ds)
+
+
+def test_report_of_an_aggregated_run_has_no_pool_columns(ds, tmp_path):
+    page = fr.write_report(_aggregated(ds), tmp_path).read_text(encoding="utf-8")
+    options = page[page.index('<h2 id="options">') : page.index('<h2 id="explore">')]
+    assert "<th>layout</th>" in options
+    assert "prefill" not in options
+    assert "decode" not in options
+    assert "prefill + decode pools" in fr.write_report(ds, tmp_path / "both").read_text("utf-8")
+    from fleetsim.analysis import explore
+
+    packed = explore.payload(_aggregated(ds))
+    assert not set(DISAGGREGATED_ONLY) & set(packed["variables"])
+    assert packed["variables"]["facility_power_w"]["units"] == "kW"

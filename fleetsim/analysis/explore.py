@@ -2,8 +2,10 @@
 
 The page (``templates/explore.js``) lets a reader pick a variable and any two dimensions (a
 heatmap; or one dimension: a line per label of a second) with every other dimension as a
-selector. This module only packs the data: labels of every dimension, and for each numeric
-variable its dimensions, display name and unit, and its values in C order (NaN as ``null``).
+selector. This module only packs the data: labels of every dimension (and whether they are
+numbers, drawn as a line, or categories, drawn as bars), and for each numeric variable its
+dimensions, display name and unit (power in kW or MW), and its values in C order (NaN as
+``null``). Variables that are NaN everywhere (the prefill pool of an aggregated run) are left out.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from fleetsim.analysis.plots.style import axis_label, fmt
-from fleetsim.units import display
+from fleetsim.analysis.plots.style import axis_label, display_units, fmt, for_display, words
 
 #: most values the page holds (all variables together); beyond, variables are left out
 MAX_VALUES = 2_000_000
@@ -43,7 +44,7 @@ def payload(ds: xr.Dataset, max_values: int = MAX_VALUES) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``dims`` (name -> {"label", "labels"}), ``variables`` (name -> {"label", "units",
+        ``dims`` (name -> {"label", "labels", "numeric"}), ``variables`` (name -> {"label", "units",
         "dims", "values"}), ``order`` (variable names as listed) and ``left_out``.
     """
     names = [n for n in FIRST if n in ds] + [
@@ -51,12 +52,13 @@ def payload(ds: xr.Dataset, max_values: int = MAX_VALUES) -> dict[str, Any]:
         for n, v in ds.data_vars.items()
         if n not in FIRST and n != "status" and np.issubdtype(v.dtype, np.number)
     ]
+    names = [n for n in names if not bool(ds[n].isnull().all())]
     dims: dict[str, dict[str, Any]] = {}
     variables: dict[str, dict[str, Any]] = {}
     left_out: list[str] = []
     used = 0
     for name in names:
-        da = ds[name]
+        da = for_display(ds[name])
         if used + da.size > max_values:
             left_out.append(name)
             continue
@@ -67,10 +69,11 @@ def payload(ds: xr.Dataset, max_values: int = MAX_VALUES) -> dict[str, Any]:
                 dims[str(dim)] = {
                     "label": axis_label(ds[dim]) if dim in ds.coords else str(dim),
                     "labels": [fmt(label) for label in labels.tolist()],
+                    "numeric": bool(np.issubdtype(labels.dtype, np.number)),
                 }
         variables[name] = {
-            "label": str(da.attrs.get("long_name", name)),
-            "units": display(str(da.attrs.get("units", "1")), da.attrs.get("currency")),
+            "label": words(da),
+            "units": display_units(da),
             "dims": [str(d) for d in da.dims],
             "values": _values(da),
         }

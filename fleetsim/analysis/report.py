@@ -21,15 +21,24 @@ import xarray as xr
 import yaml
 from markupsafe import Markup
 
-from fleetsim.analysis import decision_table, decode_status, explore, scenario_dims, tco_residual
-from fleetsim.analysis.plots import standard_figures
+from fleetsim.analysis import (
+    SAMPLE,
+    decision_table,
+    decode_status,
+    explore,
+    scenario_dims,
+    tco_residual,
+)
+from fleetsim.analysis.plots import left_out_figures, standard_figures
+from fleetsim.analysis.plots.style import axis_label, dim_text, words
 from fleetsim.analysis.summary import MAX_ROWS, table_cells
 from fleetsim.errors import InputError
 from fleetsim.io import open_dataset
 
 #: resolution of the written PNG files [dots per inch]
 DPI = 110
-REQUIRED_DIMS = ("hardware", "model")
+#: dimensions every result has (``mix`` takes the place of ``hardware`` in a hardware-mix run)
+REQUIRED_DIMS = ("model", ("hardware", "mix"))
 PROVENANCE = ("title", "fleetsim_version", "catalog_sha256", "created", "Conventions", "history")
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em;
@@ -102,20 +111,43 @@ def _open(path_or_glob: str) -> xr.Dataset:
 
 def _check_fleetsim(ds: xr.Dataset, source: str) -> None:
     """Raise ReportError unless ``ds`` looks like a fleetsim result."""
-    missing = [dim for dim in REQUIRED_DIMS if dim not in ds.dims]
+    missing = [
+        " or ".join(dims)
+        for dims in (d if isinstance(d, tuple) else (d,) for d in REQUIRED_DIMS)
+        if not set(dims) & set(ds.dims)
+    ]
     missing += [name for name in ("status", "tco_usd") if name not in ds.data_vars]
     missing += [] if "fleetsim_version" in ds.attrs else ["attribute fleetsim_version"]
     if missing:
         raise ReportError(f"{source} is not a fleetsim Dataset (missing {', '.join(missing)})")
 
 
-def _dimension_rows(ds: xr.Dataset) -> list[tuple[str, str, str]]:
-    """Return (dimension, size, first labels) for every dimension."""
+def _dimension_rows(ds: xr.Dataset) -> list[tuple[str, str, str, str]]:
+    """Return (what, dimension, size, first labels) for every dimension."""
     rows = []
     for dim, size in ds.sizes.items():
         labels = ", ".join(str(label) for label in ds[dim].values[:8])
-        rows.append((str(dim), str(size), labels + (", ..." if size > 8 else "")))
+        what = axis_label(ds[dim]) if dim in ds.coords else str(dim)
+        rows.append((what, str(dim), str(size), labels + (", ..." if size > 8 else "")))
     return rows
+
+
+def _counts(ds: xr.Dataset) -> dict[str, object]:
+    """Return the scenario count, the Monte Carlo draws and the runs (scenarios x draws)."""
+    scenarios = int(np.prod([ds.sizes[dim] for dim in scenario_dims(ds["status"])]))
+    draws = ds.sizes.get(SAMPLE, 0)
+    return {"scenarios": scenarios, "draws": draws, "runs": scenarios * max(draws, 1)}
+
+
+def _condition_words(ds: xr.Dataset, conditions: dict) -> str:
+    """Return the conditions of a decision table in words: ``electricity price 0.05-0.2 USD/kWh``."""
+    parts = []
+    for dim, values in conditions.items():
+        if isinstance(values, tuple) and not isinstance(values[0], str):
+            parts.append(dim_text(ds, dim, f"{values[0]:g}-{values[1]:g}"))
+        else:
+            parts.append(dim_text(ds, dim, ", ".join(map(str, values))))
+    return "; ".join(parts)
 
 
 def _options(ds: xr.Dataset) -> dict[str, object]:
@@ -126,9 +158,10 @@ def _options(ds: xr.Dataset) -> dict[str, object]:
         return {"header": (), "rows": [], "note": ""}
     options = [d for d in scenario_dims(ds["status"]) if d in table.columns]
     cells = table_cells(feasible, options)
+    cells = {(words(ds[h]) if h in options else h): column for h, column in cells.items()}
     notes = []
     if table.attrs["conditions"]:
-        notes.append("median (best-worst) over " + ", ".join(table.attrs["conditions"]))
+        notes.append("median (best-worst) over " + _condition_words(ds, table.attrs["conditions"]))
     if table.attrs["draws"]:
         notes.append(f"P50 (P10-P90) over {table.attrs['draws']} Monte Carlo draws")
     rows = list(zip(*cells.values(), strict=True))
@@ -230,7 +263,8 @@ def write_report(ds: xr.Dataset, out: Path, source: str = "") -> Path:
         css=Markup(CSS),
         question=_question_rows(ds),
         options=_options(ds),
-        scenarios=int(np.prod([ds.sizes[dim] for dim in scenario_dims(ds)])),
+        counts=_counts(ds),
+        left_out=left_out_figures(ds),
         dimensions=_dimension_rows(ds),
         status=_status_rows(ds),
         closure=_closure_rows(ds),

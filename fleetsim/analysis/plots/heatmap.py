@@ -20,9 +20,11 @@ from fleetsim.analysis.plots.style import (
     compact,
     complete_selection,
     fmt,
+    for_display,
     new_figure,
     set_ticks,
     set_title,
+    words,
     year_text,
 )
 
@@ -108,7 +110,7 @@ def plot_cost_heatmap(
     ds : xarray.Dataset
         A fleetsim result.
     var : str, default "cost_per_million_output_tokens_usd"
-        Variable to colour by. [USD]
+        Variable to colour by (power is shown in kW or MW). [its registry units]
     x, y : hashable, optional
         Dimensions on the horizontal and vertical axes. Default: the two longest dimensions
         with more than one value (one gives a bar chart, none a single bar).
@@ -122,14 +124,14 @@ def plot_cost_heatmap(
     matplotlib.figure.Figure
         Infeasible cells are grey and marked "infeasible".
     """
-    da = mean_over_samples(at_year(ds[var], year))
+    da = for_display(mean_over_samples(at_year(ds[var], year)))
     dims = _heatmap_dims(da, x, y)
     fixed = {dim: label for dim, label in complete_selection(da, sel).items() if dim not in dims}
     grid = da.sel(fixed)
     fig = new_figure("cost_heatmap")
     with mpl.rc_context(STYLE):
         ax = fig.add_subplot()
-        set_title(ax, f"{grid.attrs.get('long_name', var)}{year_text(ds[var], year)}", fixed)
+        set_title(ax, f"{words(ds[var])}{year_text(ds[var], year)}", fixed, ds)
         if len(dims) == 2:
             _draw_heatmap(fig, ax, grid, dims[0], dims[1])
         else:

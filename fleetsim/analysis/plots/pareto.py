@@ -24,7 +24,9 @@ from fleetsim.analysis.plots.style import (
     fmt,
     new_figure,
     no_data,
+    option_dim,
     set_title,
+    words,
     year_text,
 )
 from fleetsim.analysis.selection import scenario_table
@@ -53,7 +55,7 @@ def plot_pareto(
     cost: str = COST,
     latency: str = "ttft_s",
     year: int | None = None,
-    hue: Hashable = "hardware",
+    hue: Hashable | None = None,
 ) -> Figure:
     """Scatter of cost against latency for every scenario, with the Pareto front highlighted.
 
@@ -67,8 +69,9 @@ def plot_pareto(
         Latency variable (horizontal axis). [s]
     year : int, optional
         Year used for per-year variables. Default: the last year. [year]
-    hue : hashable, default "hardware"
-        Dimension whose labels colour the points.
+    hue : hashable, optional
+        Dimension whose labels colour the points. Default: ``hardware``, or ``mix`` for a
+        hardware-mix run.
 
     Returns
     -------
@@ -76,6 +79,7 @@ def plot_pareto(
         Infeasible scenarios are left out.
     """
     ds = mean_over_samples(ds)
+    hue = option_dim(ds) if hue is None else hue
     points = scenario_table(ds, [cost, latency], year).dropna(subset=[cost, latency])
     front = pareto_front(ds, cost, latency, year)
     swept = [dim for dim in scenario_dims(ds[cost]) if ds.sizes[dim] > 1]
@@ -106,7 +110,7 @@ def plot_pareto(
         _log_if_wide(ax, points[latency], "x")
         _log_if_wide(ax, points[cost], "y")
         ax.margins(0.12)
-        ax.legend(title=str(hue) if hue in points else None, loc="best")
+        ax.legend(title=words(ds[hue]) if hue in points else None, loc="best")
     return fig
 
 

@@ -22,6 +22,7 @@ from fleetsim.analysis.plots.style import (
     new_figure,
     no_data,
     set_title,
+    words,
     year_text,
 )
 from fleetsim.analysis.sensitivity import sensitivity
@@ -98,9 +99,8 @@ def plot_sensitivity(
         ax.set_xlabel(axis_label(ds[var]))
         ax.xaxis.set_major_formatter(COMPACT)
         base_labels = dict(zip(table["dim"], table["baseline"], strict=True))
-        long_name = ds[var].attrs.get("long_name", var)
-        title = f"Sensitivity of {long_name}{year_text(ds[var], year)}; baseline:"
-        set_title(ax, title, base_labels)
+        title = f"Sensitivity of {words(ds[var])}{year_text(ds[var], year)}; baseline:"
+        set_title(ax, title, base_labels, ds)
         if table.empty or np.isnan(table["value_at_baseline"].iloc[0]):
             no_data(ax, "no swept dimension" if table.empty else "baseline is infeasible")
             return fig

@@ -32,11 +32,17 @@ FIGSIZE = {
     "pareto": (9.0, 6.0),
     "fleet": (13.0, 4.5),
     "sensitivity": (9.0, 5.0),
+    "fan": (12.0, 5.0),
 }
 #: at most this many tick labels per axis
 MAX_TICKS = 25
 #: a dotted config key such as ``finance.electricity_usd_per_kwh``, optionally `` (uncertain)``
 CONFIG_KEY = re.compile(r"(?:[a-z][a-z0-9_]*\.)+(?P<leaf>[a-z][a-z0-9_]*)(?P<suffix> \(.+\))?")
+#: a cost per million tokens (units "1", currency USD)
+PER_MILLION = re.compile(r"cost_per_million_[a-z]+_tokens_usd")
+PER_MILLION_WORDS = re.compile(r"^cost per million ")
+#: power shown in the largest of these units not above its largest value [W]
+POWER_STEPS = ((1e9, "GW"), (1e6, "MW"), (1e3, "kW"))
 #: last words of a config key that already say it is an amount of money
 MONEY_WORDS = frozenset({"cost", "price", "capex", "opex"})
 STYLE = {
@@ -82,20 +88,58 @@ def _readable(name: str, units: str) -> str:
     return " ".join(words) + (match["suffix"] or "")
 
 
-def axis_label(da: xr.DataArray) -> str:
-    """Return ``long_name [units]`` (units omitted when dimensionless).
+def words(da: xr.DataArray) -> str:
+    """Return what ``da`` is, in words and without units.
 
     A coordinate whose ``long_name`` is its dotted config key is shown as words
-    (``finance.electricity_usd_per_kwh`` -> ``electricity price [USD/kWh]``).
+    (``finance.electricity_usd_per_kwh`` -> ``electricity price``); the ``mix`` dimension is
+    the "hardware mix"; a cost per million tokens is the "cost of ... tokens" (its units say
+    "per million").
+    """
+    if da.name == "mix":
+        return "hardware mix"
+    name = _readable(str(da.attrs.get("long_name", da.name)), display_units(da))
+    return PER_MILLION_WORDS.sub("cost of ", name) if PER_MILLION.fullmatch(str(da.name)) else name
+
+
+def axis_label(da: xr.DataArray) -> str:
+    """Return ``words [units]`` (units omitted when dimensionless).
+
+    ``finance.electricity_usd_per_kwh`` -> ``electricity price [USD/kWh]``; a cost per million
+    output tokens -> ``cost of generated tokens [USD per million]``.
     """
     units = display_units(da)
-    name = _readable(str(da.attrs.get("long_name", da.name)), units)
-    return name if not units else f"{name} [{units}]"
+    return words(da) if not units else f"{words(da)} [{units}]"
 
 
 def display_units(da: xr.DataArray) -> str:
-    """Return ``da``'s unit as people write it (``USD/kWh``; empty when dimensionless)."""
-    return display(str(da.attrs.get("units", "1")), da.attrs.get("currency"))
+    """Return ``da``'s unit as people write it (``USD/kWh``, ``kW``; empty when dimensionless).
+
+    A cost per million tokens is in ``USD per million``.
+    """
+    units = display(str(da.attrs.get("units", "1")), da.attrs.get("currency"))
+    return f"{units} per million" if units and PER_MILLION.fullmatch(str(da.name)) else units
+
+
+def for_display(da: xr.DataArray) -> xr.DataArray:
+    """Return ``da`` in the unit people read: power in W, kW, MW or GW by its largest value.
+
+    Other variables are returned unchanged; the ``units`` attribute names the unit shown.
+    """
+    if str(da.attrs.get("units")) != "W":
+        return da
+    magnitude = np.abs(np.asarray(da.values, dtype=float))
+    largest = float(magnitude[np.isfinite(magnitude)].max(initial=0.0))
+    factor, unit = next(((f, u) for f, u in POWER_STEPS if largest >= f), (1.0, "W"))
+    return (da / factor).assign_attrs(da.attrs, units=unit)
+
+
+def dim_text(ds: xr.Dataset | xr.DataArray | None, dim: Hashable, label: Any) -> str:
+    """Return one scenario label in words: ``electricity price 0.05 USD/kWh``, ``hardware b200``."""
+    if ds is None or dim not in ds.coords:
+        return f"{dim} {fmt(label)}"
+    units = display_units(ds[dim])
+    return f"{words(ds[dim])} {fmt(label)}" + (f" {units}" if units else "")
 
 
 def fmt(label: Any) -> str:
@@ -114,14 +158,24 @@ def compact(value: float, _position: object = None) -> str:
 COMPACT = FuncFormatter(compact)
 
 
-def _describe(selection: Selection) -> str:
-    """Return ``dim=label, ...`` for a scenario selection."""
-    return ", ".join(f"{dim}={fmt(label)}" for dim, label in selection.items())
+def option_dim(ds: xr.Dataset | xr.DataArray) -> str:
+    """Return the dimension of the hardware choice: ``mix`` in a hardware-mix run, else ``hardware``."""
+    return "mix" if "mix" in ds.dims else "hardware"
 
 
-def set_title(ax_or_fig: Axes | Figure, title: str, selection: Selection) -> None:
-    """Set a title with the wrapped scenario description as a second line."""
-    text = title if not selection else f"{title}\n" + textwrap.fill(_describe(selection), 95)
+def describe(ds: xr.Dataset | xr.DataArray | None, selection: Selection) -> str:
+    """Return a scenario selection in words: ``hardware b, electricity price 0.05 USD/kWh``."""
+    return ", ".join(dim_text(ds, dim, label) for dim, label in selection.items())
+
+
+def set_title(
+    ax_or_fig: Axes | Figure,
+    title: str,
+    selection: Selection,
+    ds: xr.Dataset | xr.DataArray | None = None,
+) -> None:
+    """Set a title with the wrapped scenario description (in words, from ``ds``) below it."""
+    text = title if not selection else f"{title}\n" + textwrap.fill(describe(ds, selection), 95)
     if isinstance(ax_or_fig, Figure):
         ax_or_fig.suptitle(text)
     else:

@@ -22,23 +22,31 @@ from fleetsim.analysis.plots.style import (
     complete_selection,
     display_units,
     fmt,
+    for_display,
     legend_columns,
     new_figure,
     no_data,
+    option_dim,
     set_title,
+    words,
 )
 
 FLEET_VARIABLES = ("accelerators", "facility_power_w", "utilisation")
 
 
 def _stack_bars(ax: Axes, parts: xr.Dataset) -> np.ndarray:
-    """Draw the variables of ``parts`` as stacked bars over years; return the yearly totals."""
+    """Draw the variables of ``parts`` as stacked bars over years; return the yearly totals.
+
+    A line that is zero (or NaN) in every year gets no bars and no legend entry.
+    """
     years = parts[YEAR].values
     above = np.zeros(years.size)
     below = np.zeros(years.size)
     colors = mpl.colormaps["tab10"]
     for index, line in enumerate(parts.data_vars.values()):
         values = np.asarray(line.values, dtype=float).reshape(years.size)
+        if not np.any(np.nan_to_num(values)):
+            continue
         base = np.where(values >= 0, above, below)
         label = str(line.attrs.get("long_name", line.name))
         bars = ax.bar(years, values, bottom=base, color=colors(index % 10), label=label)
@@ -74,7 +82,7 @@ def plot_tco_breakdown(ds: xr.Dataset, sel: Selection | None = None) -> Figure:
     fig = new_figure("tco_breakdown")
     with mpl.rc_context(STYLE):
         ax = fig.add_subplot()
-        set_title(ax, "Annual total cost of ownership by component", scenario)
+        set_title(ax, "Annual total cost of ownership by component", scenario, ds)
         ax.set_xlabel(axis_label(ds[YEAR]))
         ax.set_ylabel(f"annual cost [{display_units(ds['tco_usd'])}]")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -100,7 +108,8 @@ def plot_tco_breakdown(ds: xr.Dataset, sel: Selection | None = None) -> Figure:
 
 
 def _fleet_panel(ax: Axes, da: xr.DataArray, hue: Hashable | None) -> None:
-    """Plot one per-year fleet variable, one line per ``hue`` label."""
+    """Plot one per-year fleet variable (power in kW or MW), one line per ``hue`` label."""
+    da = for_display(da)
     lines = [(label, da.sel({hue: label})) for label in da[hue].values] if hue else [("", da)]
     for label, line in lines:
         if not bool(line.isnull().all()):
@@ -114,7 +123,7 @@ def _fleet_panel(ax: Axes, da: xr.DataArray, hue: Hashable | None) -> None:
         ax.yaxis.set_major_formatter(COMPACT)
 
 
-def plot_fleet(ds: xr.Dataset, sel: Selection | None = None, hue: Hashable = "hardware") -> Figure:
+def plot_fleet(ds: xr.Dataset, sel: Selection | None = None, hue: Hashable | None = None) -> Figure:
     """Three panels over years: accelerators, facility power and utilisation.
 
     Parameters
@@ -124,8 +133,9 @@ def plot_fleet(ds: xr.Dataset, sel: Selection | None = None, hue: Hashable = "ha
     sel : mapping, optional
         Labels of the dimensions other than ``hue``; missing ones default to the cheapest
         scenario.
-    hue : hashable, default "hardware"
-        Dimension drawn as one line per label (ignored when it has a single value).
+    hue : hashable, optional
+        Dimension drawn as one line per label (ignored when it has a single value). Default:
+        ``hardware``, or ``mix`` for a hardware-mix run.
 
     Returns
     -------
@@ -133,6 +143,7 @@ def plot_fleet(ds: xr.Dataset, sel: Selection | None = None, hue: Hashable = "ha
         Infeasible scenarios draw no line.
     """
     ds = mean_over_samples(ds)
+    hue = option_dim(ds) if hue is None else hue
     hue_dim = hue if hue in ds.dims and ds.sizes[hue] > 1 else None
     scenario = complete_selection(ds["tco_usd"], sel)
     fixed = {dim: label for dim, label in scenario.items() if dim != hue_dim}
@@ -141,14 +152,14 @@ def plot_fleet(ds: xr.Dataset, sel: Selection | None = None, hue: Hashable = "ha
         axes = fig.subplots(1, len(FLEET_VARIABLES))
         for ax, name in zip(axes, FLEET_VARIABLES, strict=True):
             _fleet_panel(ax, ds[name].sel(fixed), hue_dim)
-        set_title(fig, "Fleet over years", fixed)
+        set_title(fig, "Fleet over years", fixed, ds)
         if hue_dim is not None:
             handles, labels = axes[0].get_legend_handles_labels()
             fig.legend(
                 handles,
                 labels,
                 loc="outside lower center",
-                title=str(hue_dim),
+                title=words(ds[hue_dim]),
                 ncols=legend_columns(fig, labels),
                 frameon=False,
             )
