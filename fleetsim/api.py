@@ -221,6 +221,45 @@ def _compose_with_hydra(
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+
+    overrides = check_run_overrides(overrides, config_dir)
+    search = []
+    if config_dir is not None:
+        search = [f"hydra.searchpath=[file://{Path(config_dir).resolve().as_posix()}]"]
+    config.register()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(
+            config_dir=str(paths.conf_dir()), version_base="1.3", job_name="fleetsim"
+        ):
+            return hydra_compose(config_name=config_name, overrides=overrides + search)
+    except Exception as error:  # Hydra/OmegaConf raise several types; users get one
+        raise composition_error(error, overrides) from None
+
+
+def check_run_overrides(
+    overrides: Sequence[str], config_dir: str | os.PathLike | None = None
+) -> list[str]:
+    """Check the overrides of one run (no multirun sweep) before Hydra composes them.
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        ``key=value`` strings.
+    config_dir : path-like, optional
+        A user config folder (``--config-dir``), which must exist.
+
+    Returns
+    -------
+    list of str
+        The overrides, as a list.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`check_overrides`, and for a flag, a multirun sweep (``key=a,b``) or a missing
+        ``config_dir``.
+    """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     if isinstance(overrides, str):
@@ -242,26 +281,20 @@ def _compose_with_hydra(
                 "a single value or a list [a,b] (a list sweeps inside one run; "
                 "key=a,b launches separate jobs and needs the CLI's -m)",
             )
-    search = []
-    if config_dir is not None:
-        if not Path(config_dir).is_dir():
-            raise ConfigError("--config-dir", str(config_dir), "an existing folder")
-        search = [f"hydra.searchpath=[file://{Path(config_dir).resolve().as_posix()}]"]
-    config.register()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(
-            config_dir=str(paths.conf_dir()), version_base="1.3", job_name="fleetsim"
-        ):
-            return hydra_compose(config_name=config_name, overrides=overrides + search)
-    except Exception as error:  # Hydra/OmegaConf raise several types; users get one
-        message = " ".join(str(error).split("Config search path")[0].split())
-        if "uncertainty." in message and "+uncertainty" in message:  # a parameter of a null
-            message = (
-                "give a whole distribution, e.g. "
-                "uncertainty.finance.electricity_usd_per_kwh={dist:uniform,low:0.05,high:0.12}"
-            )
-        raise ConfigError("overrides", overrides, f"a valid composition ({message})") from None
+    if config_dir is not None and not Path(config_dir).is_dir():
+        raise ConfigError("--config-dir", str(config_dir), "an existing folder")
+    return overrides
+
+
+def composition_error(error: Exception, overrides: Sequence[str]) -> ConfigError:
+    """Return the one-line error for a composition Hydra or OmegaConf refused."""
+    message = " ".join(str(error).split("Config search path")[0].split())
+    if "uncertainty." in message and "+uncertainty" in message:  # a parameter of a null
+        message = (
+            "give a whole distribution, e.g. "
+            "uncertainty.finance.electricity_usd_per_kwh={dist:uniform,low:0.05,high:0.12}"
+        )
+    return ConfigError("overrides", list(overrides), f"a valid composition ({message})")
 
 
 #: most compositions :func:`sweep_points` asks for (beyond it: the first value of each sweep)

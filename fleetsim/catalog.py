@@ -19,9 +19,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from fleetsim import efficiency, paths
+from fleetsim import efficiency, paths, yamlio
 from fleetsim.errors import CatalogError
 from fleetsim.physics.model_shapes import (
     attention_flops_per_context_token,
@@ -274,7 +273,7 @@ def _schema(name: str) -> dict:
 @cache
 def _parse_schema(text: str) -> dict:
     """Parse a schema once per content (it was parsed per catalog entry: a third of a tiny run)."""
-    return yaml.safe_load(text)
+    return yamlio.safe_load(text)
 
 
 def _load_table(

@@ -209,6 +209,108 @@ def args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_rerun(args: argparse.Namespace) -> None:
+    """Refuse Hydra's ``--experimental-rerun`` (it would load Python objects from a file)."""
+    if args.experimental_rerun is not None:
+        _fail(
+            ConfigError(
+                "--experimental-rerun",
+                args.experimental_rerun,
+                "not supported (re-run with the overrides in the output's history attribute)",
+            )
+        )
+
+
+def _single_run(args: argparse.Namespace) -> bool:
+    """Return whether the command line asks for one plain run (no other Hydra command)."""
+    other = (
+        args.multirun, args.cfg, args.info is not None, args.help, args.hydra_help,
+        args.shell_completion, args.config_path, args.resolve, args.experimental_rerun,
+    )  # fmt: skip
+    return not any(other)
+
+
+def _run_once(args: argparse.Namespace) -> bool:
+    """Run one job as ``hydra.run`` does, composing its config once; return False if not done.
+
+    Hydra composes a run's config twice (once to read ``hydra.mode``, once to run it) and
+    :func:`_check` composed it a third time; here the one composition is checked (so a bad value
+    never leaves an empty output folder) and handed to Hydra's ``run_job``, as ``hydra.run``
+    would. A config that sets ``hydra.mode=MULTIRUN`` itself returns False before anything
+    ran: Hydra's own path then launches it.
+    """
+    import copy
+
+    from hydra._internal.callbacks import Callbacks
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import (
+        create_automatic_config_search_path,
+        detect_calling_file_or_module_from_task_function,
+        detect_task_name,
+    )
+    from hydra.core.config_search_path import SearchPathQuery
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.utils import run_job
+    from hydra.types import HydraContext, RunMode
+    from omegaconf import open_dict, read_write
+
+    from fleetsim import api, catalog
+
+    config_name = args.config_name or "config"
+    try:
+        overrides = api.check_run_overrides(args.overrides, args.config_dir)
+    except InputError as error:
+        _fail(error)
+    # the search path and task name exactly as Hydra's _run_hydra makes them
+    calling_file, calling_module = detect_calling_file_or_module_from_task_function(_job)
+    search_path = create_automatic_config_search_path(
+        calling_file, calling_module, str(paths.conf_dir())
+    )
+    if args.config_dir is not None:
+        search_path.prepend(
+            provider="command-line",
+            path=f"file://{os.path.abspath(args.config_dir)}",
+            anchor=SearchPathQuery(provider="schema"),
+        )
+    hydra = Hydra.create_main_hydra2(
+        task_name=detect_task_name(calling_file, calling_module), config_search_path=search_path
+    )
+    try:
+        try:
+            cfg = hydra.compose_config(
+                config_name, overrides, run_mode=RunMode.RUN, with_log_configuration=True
+            )
+        except Exception as error:  # Hydra/OmegaConf raise several types; users get one
+            _fail(api.composition_error(error, overrides))
+        if cfg.hydra.mode == RunMode.MULTIRUN:
+            return False
+        if cfg.hydra.mode is None:  # what Hydra's own hydra.mode=RUN override does
+            with read_write(cfg.hydra), open_dict(cfg.hydra):
+                cfg.hydra.mode = RunMode.RUN
+                cfg.hydra.overrides.hydra.append("hydra.mode=RUN")
+        task = copy.deepcopy(cfg)  # what the job gets (run_job makes the same copy)
+        with read_write(task), open_dict(task):
+            del task["hydra"]
+        try:
+            config.validate(task, catalog.load().ids())
+        except InputError as error:
+            _fail(error)
+        callbacks = Callbacks(cfg)
+        callbacks.on_run_start(config=cfg, config_name=config_name)
+        result = run_job(
+            hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
+            task_function=_job,
+            config=cfg,
+            job_dir_key="hydra.run.dir",
+            job_subdir_key=None,
+        )
+        callbacks.on_run_end(config=cfg, config_name=config_name, job_return=result)
+        _ = result.return_value  # raises the job's exception, as hydra.run does
+    finally:
+        GlobalHydra.instance().clear()
+    return True
+
+
 def _check(args: argparse.Namespace) -> None:
     """Check the overrides before Hydra starts; a bad one exits with one line (status 2).
 
@@ -219,14 +321,7 @@ def _check(args: argparse.Namespace) -> None:
     """
     from fleetsim import api, catalog
 
-    if args.experimental_rerun is not None:  # it would load Python objects from a file
-        _fail(
-            ConfigError(
-                "--experimental-rerun",
-                args.experimental_rerun,
-                "not supported (re-run with the overrides in the output's history attribute)",
-            )
-        )
+    _refuse_rerun(args)
     if args.shell_completion or args.config_path:
         return  # partial input, or another primary config folder: Hydra reports its own errors
     launcher = next(
@@ -286,11 +381,16 @@ def _main(argv: Sequence[str] | None) -> None:
         sys.exit(catalog_cli.main(argv[1:]))
     parser = args_parser()
     args = parser.parse_args(argv)
+    config.register()
+    version.setbase("1.3")
+    if _single_run(args):
+        done: list[bool] = []
+        _run_app(lambda: done.append(_run_once(args)))
+        if done[0]:
+            return
     _run_app(lambda: _check(args))  # Hydra's errors while checking are one line too
     if args.multirun and "hydra/launcher=slurm" not in args.overrides:
         warm()
-    config.register()
-    version.setbase("1.3")
     _run_app(
         lambda: _run_hydra(
             args=args,

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from fleetsim import status
+from fleetsim import duck_arrays, status
 from fleetsim._jit import source_digest
 from fleetsim.axes import SampleAxis
 from fleetsim.config import Scenario
@@ -25,6 +25,8 @@ from fleetsim.layout import SCENARIO_OUTPUTS as SCENARIO_NAMES
 from fleetsim.layout import YEAR_OUTPUTS as YEAR_NAMES
 from fleetsim.registry import registry
 from fleetsim.sweep import SweepArrays
+
+duck_arrays.defer()  # xarray imports dask and pint only once something else does
 
 CONVENTIONS = "CF-1.10"
 

@@ -20,8 +20,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from fleetsim import duck_arrays
 from fleetsim.config import COMPRESSIONS, MAX_SIGNIFICANT_DIGITS
 from fleetsim.errors import ConfigError, InputError
+
+duck_arrays.defer()  # xarray imports dask and pint only once something else does
 
 
 class OutputExistsError(InputError):
