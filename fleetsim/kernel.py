@@ -184,7 +184,8 @@ def _block(
         if pool_hardware.shape[0] == 0:
             if fresh:  # else o and hw still hold this scenario's operating point
                 physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models, fabrics,
-                                            cooling, dtype_bytes, compute_column, hw, o)  # fmt: skip
+                                            cooling, dtype_bytes, compute_column, years, hw,
+                                            o)  # fmt: skip
                 fresh = False
             code = physics_code
             if code == st.FEASIBLE:

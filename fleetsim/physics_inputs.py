@@ -14,6 +14,12 @@ wrong), and so does ``P_HARDWARE``, from which the kernel picks the hardware row
 pools) it hands to ``pool_physics``. The physics receives the parameter vector ``p`` and reads
 it by these constants only; ``tests/test_physics_reuse.py`` checks that changing any other slot
 leaves the operating point as it was.
+
+A disaggregated fleet's pools are laid out for the scenario's demand
+(:func:`fleetsim.physics.layout_search.search_layout` sizes each candidate's fleet with
+:func:`fleetsim.fleet.years.accelerator_years`), so in a sweep with disaggregated scenarios the
+slots that sizing reads (requests, peak, growth, spares) are physics inputs too; an aggregated
+sweep keeps reusing its operating point across demand.
 """
 
 from __future__ import annotations
@@ -36,11 +42,23 @@ def _physics_sources() -> list[str]:
     return [path.read_text() for path in files] + [inspect.getsource(mix.pool_physics.py_func)]
 
 
+def _demand_sources() -> list[str]:
+    from fleetsim.fleet import years
+
+    return [inspect.getsource(f.py_func) for f in (years.accelerator_years, years.fleet_servers)]
+
+
 @cache
-def physics_slots() -> frozenset[int]:
-    """Return the parameter slots (indexes into :data:`fleetsim.config.FIELDS`) the physics reads."""
+def physics_slots(disaggregated: bool = False) -> frozenset[int]:
+    """Return the parameter slots (indexes into :data:`fleetsim.config.FIELDS`) the physics reads.
+
+    Parameters
+    ----------
+    disaggregated : bool
+        Whether the sweep has disaggregated scenarios, whose pool layouts depend on the demand.
+    """
     names = {"P_HARDWARE"}
-    for text in _physics_sources():
+    for text in _physics_sources() + (_demand_sources() if disaggregated else []):
         names.update(_SLOT_NAME.findall(text))
     return frozenset(
         getattr(layout, name) for name in names if isinstance(getattr(layout, name, None), int)

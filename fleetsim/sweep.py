@@ -31,7 +31,7 @@ import numpy as np
 from fleetsim import _jit, invariants, kernel, layout
 from fleetsim import axes as axes_mod
 from fleetsim.catalog import Catalog, Table
-from fleetsim.config import FIELDS, Scenario
+from fleetsim.config import FIELDS, SERVING_MODES, Scenario
 from fleetsim.efficiency import MODEL_CLASSES
 from fleetsim.errors import ConfigError
 from fleetsim.physics_inputs import physics_slots
@@ -143,6 +143,12 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
     values = [a.kernel_values(catalog) for a in axes]
     lengths = np.array([len(a) for a in axes], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])[:-1]]).astype(np.int64)
+    base = axes_mod.base_vector(scenario, catalog)
+    serving = {base[layout.P_SERVING]}.union(
+        *(v for a, v in zip(axes, values, strict=True) if a.fields == (FIELDS[layout.P_SERVING],))
+    )
+    # a disaggregated fleet's pools are laid out for its demand (fleetsim.physics_inputs)
+    read = physics_slots(float(SERVING_MODES.index("disaggregated")) in serving)
     params, multi_start, multi_slots, physics = [], [0], [], []
     for axis in axes:
         if isinstance(axis, axes_mod.SampleAxis):
@@ -153,10 +159,10 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
         else:
             slots = [slot[axis.field.key]]
             params.append(slots[0])
-        physics.append(not physics_slots().isdisjoint(slots))
+        physics.append(not read.isdisjoint(slots))
     tables = catalog.tables
     return KernelInputs(
-        base=axes_mod.base_vector(scenario, catalog),
+        base=base,
         axis_param=np.array(params, dtype=np.int64),
         axis_offset=offsets,
         axis_length=lengths,

@@ -326,9 +326,11 @@ def _layouts(tp, sc, moe):
     return [(tp if adp == "auto" else adp, tp if ep == "auto" else ep), plain]
 
 
-def replica(sc, catalog, hw):
-    """Return (status, outputs) of one replica; ``auto`` tp / pp try 1, 2, 4, ... (tp <= domain),
-    and ``auto`` attention_dp / ep the layouts of :func:`_layouts`."""
+def search(sc, catalog, hw, at, objective):
+    """Return (status, outputs) of the layout ``at(tp, pp, adp, ep)`` that ``objective`` ranks
+    highest (the first of equals); ``auto`` tp / pp try 1, 2, 4, ... (tp <= domain), and
+    ``auto`` attention_dp / ep the layouts of :func:`_layouts`. With none feasible, the last
+    layout's status."""
     m = _row(catalog, "models", sc["model"])
     tps = [sc["deployment.tp"]]
     if sc["deployment.tp"] == "auto":
@@ -337,7 +339,7 @@ def replica(sc, catalog, hw):
     if sc["deployment.pp"] == "auto":
         pps = [pp for pp in (1, 2, 4, 8, 16) if pp <= m["layers"]]
     results = [
-        replica_at(tp, pp, adp, ep, sc, catalog, hw)
+        at(tp, pp, adp, ep)
         for pp in pps
         for tp in tps
         for adp, ep in _layouts(tp, sc, m["moe_experts"] > 0)
@@ -345,38 +347,95 @@ def replica(sc, catalog, hw):
     feasible = [r for r in results if r[0] == st.FEASIBLE]
     if not feasible:
         return results[-1]
-    best = max(r[1]["tokens_per_s_per_accelerator"] for r in feasible)
-    return next(r for r in feasible if r[1]["tokens_per_s_per_accelerator"] == best)
+    best = max(objective(r[1]) for r in feasible)
+    return next(r for r in feasible if objective(r[1]) == best)
 
 
-def replica_at(tp, pp, adp, ep, sc, catalog, hw):
-    """Return (status, outputs) of a replica of tp x pp accelerators, adp x ep within a stage."""
+def replica(sc, catalog, hw):
+    """Return (status, outputs) of one aggregated replica: the layout with the most tokens/s per
+    accelerator."""
+    return search(
+        sc, catalog, hw, lambda tp, pp, adp, ep: replica_at(tp, pp, adp, ep, sc, catalog, hw),
+        lambda o: o["tokens_per_s_per_accelerator"],
+    )  # fmt: skip
+
+
+def _rows(sc, catalog, hw):
+    """The model and draft rows (the model's without a draft), whether drafting, the fabric row,
+    bytes per weight and KV element, and the peak FLOP/s computing the weights on ``hw``."""
     m = _row(catalog, "models", sc["model"])
     drafting = sc["deployment.draft_model"] is not None
     d = _row(catalog, "models", sc["deployment.draft_model"]) if drafting else m
     fb = _row(catalog, "fabrics", sc["network.fabric"])
     b_w, b_kv = BYTES[sc["deployment.weight_dtype"]], BYTES[sc["deployment.kv_dtype"]]
     peak = hw[COMPUTE[sc["deployment.weight_dtype"]]] or hw["peak_flops_bf16"]
-    S, O = sc["workload.input_tokens"], sc["workload.output_tokens"]
-    C = S * sc["deployment.prefix_cache_hit_rate"]
-    cv_in, cv_out = sc["workload.input_tokens_cv"], sc["workload.output_tokens_cv"]
+    return m, d, drafting, fb, b_w, b_kv, peak
+
+
+def _layout(tp, pp, adp, ep, m, prefix):
+    """Return (FEASIBLE or why a tp x pp layout cannot hold model ``m``, its layout outputs
+    named with ``prefix``)."""
     moe = m["moe_experts"] > 0
     out = {
-        "tensor_parallel": tp,
-        "pipeline_parallel": pp,
-        "attention_data_parallel": adp,
-        "expert_parallel": ep if moe else 1,
-        "accelerators_per_replica": tp * pp,
+        f"{prefix}tensor_parallel": tp,
+        f"{prefix}pipeline_parallel": pp,
+        f"{prefix}attention_data_parallel": adp,
+        f"{prefix}expert_parallel": ep if moe else 1,
+        f"{prefix}accelerators_per_replica": tp * pp,
     }
     if pp > m["layers"]:
         return st.MORE_STAGES_THAN_LAYERS, out
     if tp % adp != 0 or (moe and tp % ep != 0):
         return st.LAYOUT_NOT_DIVISIBLE, out
+    return st.FEASIBLE, out
+
+
+def _weights_held(m, draft, b_w, adp):
+    """Weight bytes of a replica: every attention group keeps its own copy of the dense weights
+    (the draft model's too, ``draft`` None without one)."""
+    weights = (m["total_params"] + (draft["total_params"] if draft else 0)) * b_w
+    dense = m["dense_params"] + (draft["dense_params"] if draft else 0)
+    return weights + (adp - 1) * dense * b_w
+
+
+def _engine_layout(tp, pp, adp, ep, sc, catalog, hw, hardware_id, fb, peak, b_w):
+    """Return the Layout of a replica on ``hw`` (catalog id ``hardware_id``) with the engine's
+    efficiency scale applied, or None where the engine does not run on it."""
+    # the serving engine's and model class's efficiency scale (data/efficiency.csv), on both
+    # fractions of peak, bandwidth capped at what a streaming kernel reaches
+    scale = catalog.engine_scale[
+        catalog.tables["hardware"].ids.index(hardware_id),
+        ENGINES.index(sc["deployment.engine"]),
+        MODEL_CLASSES.index(catalog.model_classes[catalog.tables["models"].ids.index(sc["model"])]),
+    ]
+    if not scale > 0:
+        return None
+    hw = {
+        **hw,
+        "compute_efficiency": min(hw["compute_efficiency"] * scale, 1.0),
+        "bandwidth_efficiency": min(hw["bandwidth_efficiency"] * scale, 0.92),
+    }
+    domain = hw["scaleup_domain"]
+    scaleout = hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
+    return Layout(
+        tp=tp, pp=pp, adp=adp, ep=ep, hw=hw, peak=peak, b_w=b_w,
+        link=_scaleup_link(hw, tp - 1) if tp <= domain else scaleout,
+        stage_link=_scaleup_link(hw, 1) if tp * pp <= domain else scaleout,
+        alpha=sc["deployment.link_latency_s"], overhead=sc["deployment.step_overhead_s"],
+    )  # fmt: skip
+
+
+def replica_at(tp, pp, adp, ep, sc, catalog, hw):
+    """Return (status, outputs) of a replica of tp x pp accelerators, adp x ep within a stage."""
+    m, d, drafting, fb, b_w, b_kv, peak = _rows(sc, catalog, hw)
+    S, O = sc["workload.input_tokens"], sc["workload.output_tokens"]
+    C = S * sc["deployment.prefix_cache_hit_rate"]
+    cv_in, cv_out = sc["workload.input_tokens_cv"], sc["workload.output_tokens_cv"]
+    code, out = _layout(tp, pp, adp, ep, m, "")
+    if code != st.FEASIBLE:
+        return code, out
     group = tp // adp
-    # every attention group keeps its own copy of the dense weights (the draft's too)
-    weights = (m["total_params"] + (d["total_params"] if drafting else 0)) * b_w
-    dense = m["dense_params"] + (d["dense_params"] if drafting else 0)
-    out["weight_bytes"] = weights + (adp - 1) * dense * b_w
+    out["weight_bytes"] = _weights_held(m, d if drafting else None, b_w, adp)
     # a sequence in the batch is length-biased: it holds S + E[O^2]/E[O] tokens of KV and
     # decodes at the mean context S + E[O^2] / (2 E[O]); bounded layers see at most their span
     held = S + O * (1 + cv_out**2)
@@ -410,28 +469,9 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
         by_budget = budget / (k + 1 + E * (S - C) / O)
         b_max = min(b_max, math.floor(by_budget) if by_budget >= 1 else by_budget)
     out["max_batch_size"] = b_max
-    # the serving engine's and model class's efficiency scale (data/efficiency.csv), on both
-    # fractions of peak, bandwidth capped at what a streaming kernel reaches
-    scale = catalog.engine_scale[
-        catalog.tables["hardware"].ids.index(sc["hardware"]),
-        ENGINES.index(sc["deployment.engine"]),
-        MODEL_CLASSES.index(catalog.model_classes[catalog.tables["models"].ids.index(sc["model"])]),
-    ]
-    if not scale > 0:
+    lay = _engine_layout(tp, pp, adp, ep, sc, catalog, hw, sc["hardware"], fb, peak, b_w)
+    if lay is None:
         return st.ENGINE_NOT_AVAILABLE, out
-    hw = {
-        **hw,
-        "compute_efficiency": min(hw["compute_efficiency"] * scale, 1.0),
-        "bandwidth_efficiency": min(hw["bandwidth_efficiency"] * scale, 0.92),
-    }
-    domain = hw["scaleup_domain"]
-    scaleout = hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
-    lay = Layout(
-        tp=tp, pp=pp, adp=adp, ep=ep, hw=hw, peak=peak, b_w=b_w,
-        link=_scaleup_link(hw, tp - 1) if tp <= domain else scaleout,
-        stage_link=_scaleup_link(hw, 1) if tp * pp <= domain else scaleout,
-        alpha=sc["deployment.link_latency_s"], overhead=sc["deployment.step_overhead_s"],
-    )  # fmt: skip
     w = Prompts(
         c=S + O * (1 + cv_out**2) / 2, computed=S - C, O=O, k=k, E=E,
         f_attn=_prompt_attention_flops(S, C, m, cv_in),
@@ -721,31 +761,15 @@ def _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scale
     the prompt's whole KV cache sent to the decode replica (NVLink when both fit in one
     scale-up domain of the same hardware, else the slower NIC at the fabric's efficiency).
     """
-    m = _row(catalog, "models", sc["model"])
-    drafting = sc["deployment.draft_model"] is not None
-    d = _row(catalog, "models", sc["deployment.draft_model"]) if drafting else m
-    fb = _row(catalog, "fabrics", sc["network.fabric"])
-    b_w, b_kv = BYTES[sc["deployment.weight_dtype"]], BYTES[sc["deployment.kv_dtype"]]
-    peak = hw[COMPUTE[sc["deployment.weight_dtype"]]] or hw["peak_flops_bf16"]
+    m, d, drafting, fb, b_w, b_kv, peak = _rows(sc, catalog, hw)
     S = sc["workload.input_tokens"]
     C = S * sc["deployment.prefix_cache_hit_rate"]
     cv_in = sc["workload.input_tokens_cv"]
-    moe = m["moe_experts"] > 0
-    out = {
-        "prefill_tensor_parallel": tp,
-        "prefill_pipeline_parallel": pp,
-        "prefill_attention_data_parallel": adp,
-        "prefill_expert_parallel": ep if moe else 1,
-        "prefill_accelerators_per_replica": tp * pp,
-    }
-    if pp > m["layers"]:
-        return st.MORE_STAGES_THAN_LAYERS, out
-    if tp % adp != 0 or (moe and tp % ep != 0):
-        return st.LAYOUT_NOT_DIVISIBLE, out
+    code, out = _layout(tp, pp, adp, ep, m, "prefill_")
+    if code != st.FEASIBLE:
+        return code, out
     group = tp // adp
-    weights = (m["total_params"] + (d["total_params"] if drafting else 0)) * b_w
-    dense = m["dense_params"] + (d["dense_params"] if drafting else 0)
-    held = weights + (adp - 1) * dense * b_w
+    held = _weights_held(m, d if drafting else None, b_w, adp)
     kv_tok = m["kv_elements_per_token"] * b_kv
     kv_d = d["kv_elements_per_token"] * b_kv if drafting else 0.0
     kv_held = kv_tok * group / min(group, m["kv_shards"])
@@ -756,26 +780,11 @@ def _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scale
         return st.WEIGHTS_DO_NOT_FIT, out
     if math.floor(free / (S * kv_held)) < adp * pp:  # the prompts in flight hold their KV
         return st.KV_DOES_NOT_FIT, out
-    scale = catalog.engine_scale[
-        catalog.tables["hardware"].ids.index(sc["deployment.prefill_hardware"] or sc["hardware"]),
-        ENGINES.index(sc["deployment.engine"]),
-        MODEL_CLASSES.index(catalog.model_classes[catalog.tables["models"].ids.index(sc["model"])]),
-    ]
-    if not scale > 0:
+    prefill_id = sc["deployment.prefill_hardware"] or sc["hardware"]
+    lay = _engine_layout(tp, pp, adp, ep, sc, catalog, hw, prefill_id, fb, peak, b_w)
+    if lay is None:
         return st.ENGINE_NOT_AVAILABLE, out
-    hw = {
-        **hw,
-        "compute_efficiency": min(hw["compute_efficiency"] * scale, 1.0),
-        "bandwidth_efficiency": min(hw["bandwidth_efficiency"] * scale, 0.92),
-    }
-    domain = hw["scaleup_domain"]
-    scaleout = hw["scaleout_bandwidth"] * fb["effective_bandwidth_frac"]
-    lay = Layout(
-        tp=tp, pp=pp, adp=adp, ep=ep, hw=hw, peak=peak, b_w=b_w,
-        link=_scaleup_link(hw, tp - 1) if tp <= domain else scaleout,
-        stage_link=_scaleup_link(hw, 1) if tp * pp <= domain else scaleout,
-        alpha=sc["deployment.link_latency_s"], overhead=sc["deployment.step_overhead_s"],
-    )  # fmt: skip
+    hw, domain = lay.hw, hw["scaleup_domain"]
     t_pf = _prefill_alone(S - C, _prompt_attention_flops(S, C, m, cv_in), m, kv_tok, lay)
     if drafting:
         t_pf += _prefill_alone(S - C, _prompt_attention_flops(S, C, d, cv_in), d, kv_d, lay)
@@ -822,36 +831,54 @@ def _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scale
     return st.FEASIBLE, out
 
 
-def prefill_pool(sc, catalog, hw, dec, shared, decode_scaleout):
-    """Return (status, outputs) of the prefill pool: layouts tried as :func:`replica` tries
-    them, keeping the most prompts per second per accelerator at the utilisation TTFT allows."""
-    m = _row(catalog, "models", sc["model"])
-    tps = [sc["deployment.tp"]]
-    if sc["deployment.tp"] == "auto":
-        tps = [2**i for i in range(7) if 2**i <= min(hw["scaleup_domain"], 64)]
-    pps = [sc["deployment.pp"]]
-    if sc["deployment.pp"] == "auto":
-        pps = [pp for pp in (1, 2, 4, 8, 16) if pp <= m["layers"]]
-    results = [
-        _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scaleout)
-        for pp in pps
-        for tp in tps
-        for adp, ep in _layouts(tp, sc, m["moe_experts"] > 0)
-    ]
+def _accelerator_years(sc, rate, utilisation, n_rep, aps, years):
+    """Accelerators of a pool's fleet at one operating point, summed over the years."""
+    rep = {
+        "accelerators_per_replica": n_rep,
+        "replica_requests_per_s": rate,
+        "target_utilisation": utilisation,
+    }
+    return sum(_servers(sc, rep, aps, y) * aps for y in range(years))
 
-    def rate(r):
-        o = r[1]
-        return (
-            o["prefill_planned_utilisation"]
-            * o["prefill_replica_requests_per_s"]
-            / (o["prefill_accelerators_per_replica"])
-        )
 
-    feasible = [r for r in results if r[0] == st.FEASIBLE]
-    if not feasible:
-        return results[-1]
-    best = max(rate(r) for r in feasible)
-    return next(r for r in feasible if rate(r) == best)
+def decode_pool(sc, catalog, hw, years):
+    """Return (status, outputs) of the decode pool: every prompt's KV arrives whole (a full
+    prefix-cache hit), no prompt steps, TTFT the prefill pool's business; the layout whose
+    fleet needs the fewest accelerators over the years, then the most tokens/s per one."""
+    as_decode = {
+        **sc,
+        "deployment.prefill": "whole",
+        "deployment.prefix_cache_hit_rate": 1.0,
+        "workload.ttft_slo_s": None,
+    }
+
+    def objective(o):
+        n = _accelerator_years(sc, o["replica_requests_per_s"], o["target_utilisation"],
+                               o["accelerators_per_replica"], hw["accelerators_per_server"],
+                               years)  # fmt: skip
+        return -n, o["tokens_per_s_per_accelerator"]
+
+    return search(
+        as_decode, catalog, hw,
+        lambda tp, pp, adp, ep: replica_at(tp, pp, adp, ep, as_decode, catalog, hw), objective,
+    )  # fmt: skip
+
+
+def prefill_pool(sc, catalog, hw, dec, shared, decode_scaleout, years):
+    """Return (status, outputs) of the prefill pool beside the decode replica ``dec``: the layout
+    whose fleet needs the fewest accelerators over the years, then the most prompts per second
+    per accelerator at the utilisation TTFT allows."""
+
+    def objective(o):
+        rate, rho = o["prefill_replica_requests_per_s"], o["prefill_planned_utilisation"]
+        n_rep = o["prefill_accelerators_per_replica"]
+        n = _accelerator_years(sc, rate, rho, n_rep, hw["accelerators_per_server"], years)
+        return -n, rho * rate / n_rep
+
+    def at(tp, pp, adp, ep):
+        return _prefill_pool_at(tp, pp, adp, ep, sc, catalog, hw, dec, shared, decode_scaleout)
+
+    return search(sc, catalog, hw, at, objective)
 
 
 def disaggregated(sc, catalog, years):
@@ -863,20 +890,12 @@ def disaggregated(sc, catalog, years):
     hw_p, clock_p = derated_hardware({**sc, "hardware": prefill_id}, catalog)
     if clock_p <= 0:
         return st.RACK_POWER_EXCEEDED, {}, {}
-    # the decode pool: every prompt's KV arrives whole (a full prefix-cache hit), no prompt
-    # steps, and TTFT is the prefill pool's business
-    as_decode = {
-        **sc,
-        "deployment.prefill": "whole",
-        "deployment.prefix_cache_hit_rate": 1.0,
-        "workload.ttft_slo_s": None,
-    }
-    code, rep = replica(as_decode, catalog, hw)
+    code, rep = decode_pool(sc, catalog, hw, years)
     if code != st.FEASIBLE:
         return code, rep, {}
     rep["clock_scale"] = clock
     code, pf = prefill_pool(sc, catalog, hw_p, rep, prefill_id == sc["hardware"],
-                            hw["scaleout_bandwidth"])  # fmt: skip
+                            hw["scaleout_bandwidth"], years)  # fmt: skip
     rep.update(pf)
     if code != st.FEASIBLE:
         return code, rep, {}

@@ -340,3 +340,45 @@ def test_a_mix_with_disaggregated_serving_is_refused_in_one_line():
             "deployment.serving=disaggregated", "mix.candidates=[h100-sxm,h200]",
             "mix.share_step=0.5",
         ])  # fmt: skip
+
+
+def test_low_demand_lays_the_pools_out_in_small_replicas(real_catalog_env):
+    # Llama 3.1 70B on GB200 (4 GPUs a server), one year, no growth: each fixed TP's decode
+    # fleet by hand is ceil(peak / (rate x utilisation)) replicas plus 10 % spares, in whole
+    # servers. At 1e5 requests/day one replica carries the demand whatever its size, so the
+    # search keeps the smallest fleet (TP1 and TP2 fit one server; TP2 decodes more per GPU)
+    # where the most tokens/s per GPU (TP4) would buy twice the GPUs; at 1e9 the two agree.
+    ds = fleetsim.run([
+        "model=llama3.1-70b", "hardware=gb200", "deployment.serving=disaggregated",
+        "deployment.pp=1", "deployment.tp=[1,2,4,8,auto]", "workload.requests_per_day=[1e5,1e9]",
+        "workload.growth_per_year=0", "finance.years=1", "output.float32=false",
+    ]).squeeze()  # fmt: skip
+    assert bool((ds.status == st.FEASIBLE).all())
+    aps = _row("hardware", "gb200")["accelerators_per_server"]
+    for demand, expected in ((1e5, 2), (1e9, 4)):
+        at = ds.sel(requests_per_day=demand)
+        peak = demand / 86400 * float(api.compose([]).workload.peak_to_mean)
+        by_hand = {}
+        for tp in (1, 2, 4, 8):
+            d = at.sel(tp=str(tp))
+            base = math.ceil(peak / float(d.replica_requests_per_s * d.target_utilisation))
+            replicas = base + math.ceil(0.1 * base)
+            servers = replicas * tp / aps if tp >= aps else math.ceil(replicas / (aps // tp))
+            by_hand[tp] = servers * aps
+            assert float(d.decode_accelerators) == by_hand[tp]
+        rate = {tp: float(at.sel(tp=str(tp)).tokens_per_s_per_accelerator) for tp in by_hand}
+        fewest = min(by_hand.values())
+        chosen = max((tp for tp in by_hand if by_hand[tp] == fewest), key=rate.__getitem__)
+        auto = at.sel(tp="auto")
+        assert chosen == expected
+        assert float(auto.tensor_parallel) == chosen
+        assert float(auto.decode_accelerators) == fewest
+        assert max(rate, key=rate.__getitem__) == 4  # the most tokens/s per GPU
+    low = ds.sel(requests_per_day=1e5, tp="auto")
+    assert float(low.decode_accelerators) < float(
+        ds.sel(requests_per_day=1e5, tp="4").decode_accelerators
+    )
+    # the prefill pool too (here): no larger a fleet than any fixed TP gives it
+    assert float(low.prefill_accelerators) <= min(
+        float(ds.sel(requests_per_day=1e5, tp=str(tp)).prefill_accelerators) for tp in (1, 2, 4, 8)
+    )

@@ -36,14 +36,26 @@ def _inputs(overrides):
 
 
 def test_axis_flags():
-    inputs, _, _, keys = _inputs(GRID)
-    flags = dict(zip(keys, inputs.axis_physics.tolist(), strict=True))
-    assert flags == {
-        "model": True, "hardware": True, "finance.discount_rate": False, "deployment.tp": True,
-        "workload.tpot_slo_s": True, "facility.servers_per_rack": True,
-        "workload.requests_per_day": False, "finance.electricity_usd_per_kwh": False,
-        "workload.growth_per_year": False, "deployment.serving": True,
-    }  # fmt: skip
+    """Demand is physics-neutral for aggregated serving; disaggregated pools are laid out for it."""
+    aggregated = [g for g in GRID if not g.startswith("deployment.serving")]
+    for grid, demand in ((aggregated, False), (GRID, True)):
+        inputs, _, _, keys = _inputs(grid)
+        flags = dict(zip(keys, inputs.axis_physics.tolist(), strict=True))
+        expected = {
+            "model": True, "hardware": True, "finance.discount_rate": False, "deployment.tp": True,
+            "workload.tpot_slo_s": True, "facility.servers_per_rack": True,
+            "workload.requests_per_day": demand, "finance.electricity_usd_per_kwh": False,
+            "workload.growth_per_year": demand, "deployment.serving": True,
+        }  # fmt: skip
+        if not demand:
+            del expected["deployment.serving"]
+        assert flags == expected
+    assert physics_slots(disaggregated=True) - physics_slots() == {
+        layout.P_RATE,
+        layout.P_PEAK,
+        layout.P_GROWTH,
+        layout.P_SPARE,
+    }
 
 
 def test_reused_operating_point_equals_a_fresh_one():
@@ -66,18 +78,23 @@ def _perturbed(value: float, slot: int, n_hardware: int) -> float:
     return 1000.0 if np.isinf(value) else value * 1.5 + 1.0
 
 
-def test_neutral_slots_leave_the_operating_point_alone():
+@pytest.mark.parametrize("disaggregated", [False, True])
+def test_neutral_slots_leave_the_operating_point_alone(disaggregated):
     """Changing any slot outside ``physics_slots()`` changes no per-replica output."""
+    serving = "deployment.serving=" + (
+        "[aggregated,disaggregated]" if disaggregated else "aggregated"
+    )
     inputs, n, years, _ = _inputs(
-        GRID[:2] + GRID[3:7] + ["finance.years=4", "output.float32=false"]
+        GRID[:2] + GRID[3:6] + [serving, "finance.years=4", "output.float32=false"]
     )
     swept = set(inputs.axis_param.tolist())
     reference = sweep.evaluate_range(inputs, years, 0, n)
     servable = np.isin(reference[2], list(st.SERVABLE))
     assert servable.sum() >= 4
-    neutral = [j for j in range(len(config.FIELDS)) if j not in physics_slots()]
+    neutral = [j for j in range(len(config.FIELDS)) if j not in physics_slots(disaggregated)]
     assert layout.P_HARDWARE not in neutral
-    assert layout.P_RATE in neutral
+    assert (layout.P_RATE in neutral) is not disaggregated
+    assert layout.P_ELEC in neutral
     for slot in neutral:
         assert slot not in swept
         base = inputs.base.copy()

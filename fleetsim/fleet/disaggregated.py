@@ -128,9 +128,11 @@ def disaggregated_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
     # both pools on one scale-out fabric (the KV cache crosses it): each pool's size per year
     years = oy.shape[1]
     decode_size, prefill_size = np.empty(years), np.empty(years)
+    aps, aps_prefill = hw[H_APS], hw_prefill[H_APS]
     for y in range(years):
-        decode_size[y] = fleet_servers(p, o, hw[H_APS], y) * hw[H_APS]
-        prefill_size[y] = fleet_servers(p, o_prefill, hw_prefill[H_APS], y) * hw_prefill[H_APS]
+        decode_size[y] = fleet_servers(p, o[S_RATE], o[S_UTIL], o[S_NREP], aps, y) * aps
+        prefill_size[y] = fleet_servers(p, o[S_PF_RATE], o[S_PF_UTIL], o[S_PF_NREP], aps_prefill,
+                                        y) * aps_prefill  # fmt: skip
     code = fleet_years(p, hw, fb, cl, o, oy, bought, spend, prefill_size)
     if code != st.FEASIBLE and code != st.ZERO_DEMAND:
         return code

@@ -44,7 +44,7 @@ from fleetsim.layout import (
     Y_UTIL,
 )
 from fleetsim.physics.disaggregated import disaggregated_physics
-from fleetsim.physics.operating_point import replica_operating_point
+from fleetsim.physics.layout_search import replica_operating_point
 
 _BY_ACCELERATORS = (Y_UTIL, Y_PEAKUTIL)
 _BY_TOKENS = (Y_EPT, Y_CPM, Y_CPM_IN, Y_CPR)
@@ -55,7 +55,7 @@ DISAGGREGATED = float(SERVING_MODES.index("disaggregated"))
 
 @jit
 def pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
-                 hw, o):  # fmt: skip
+                 years, hw, o):  # fmt: skip
     """Evaluate one replica's physics on one accelerator type; return its status code.
 
     What it reads of ``p`` is :func:`fleetsim.physics_inputs.physics_slots` (found in this
@@ -72,6 +72,8 @@ def pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_by
         Catalog tables (``fleetsim.layout`` column order).
     dtype_bytes, compute_column : ndarray
         Bytes per dtype code; hardware column computing each weight dtype.
+    years : int
+        Horizon in years (a disaggregated fleet's pools are laid out for its demand).
     hw : ndarray
         Scratch hardware row, written (derated for rack density).
     o : ndarray
@@ -79,7 +81,7 @@ def pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_by
     """
     if p[P_SERVING] == DISAGGREGATED:  # a prefill pool and a decode pool
         return disaggregated_physics(p, hardware_index, hardware, models, fabrics, cooling,
-                                     dtype_bytes, compute_column, hw, o)  # fmt: skip
+                                     dtype_bytes, compute_column, years, hw, o)  # fmt: skip
     for k in S_PREFILL_POOL:  # one pool serves prompts and decoding: no per-pool outputs
         o[k] = np.nan
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
@@ -108,7 +110,7 @@ def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_b
         Scratch arrays of length ``years`` and ``2 x years``.
     """
     code = pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes,
-                        compute_column, hw, o)  # fmt: skip
+                        compute_column, oy.shape[1], hw, o)  # fmt: skip
     if code == st.FEASIBLE:
         code = pool_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
     return code

@@ -106,16 +106,19 @@ NO_SHARED_FABRIC = np.zeros(MAX_YEARS)
 
 
 @jit
-def fleet_servers(p, o, per_server, y):
-    """Return the servers of year ``y``'s fleet for the replica operating point ``o``.
+def fleet_servers(p, replica_rate, utilisation, n_rep, per_server, y):
+    """Return the servers of year ``y``'s fleet of replicas at one operating point.
 
     Parameters
     ----------
     p : ndarray
         Scenario parameter vector (SI).
-    o : ndarray
-        The replica's operating point (``replica_requests_per_s``, ``target_utilisation``,
-        ``accelerators_per_replica``).
+    replica_rate : float
+        Requests per second one replica serves at full load. [1/s]
+    utilisation : float
+        Planned utilisation at peak. [1]
+    n_rep : float
+        Accelerators per replica. [1]
     per_server : float
         Accelerators per server. [1]
     y : int
@@ -127,8 +130,23 @@ def fleet_servers(p, o, per_server, y):
         Whole servers for the year's peak demand at the planned utilisation, spares included. [1]
     """
     rate = mean_request_rate(p[P_RATE], p[P_GROWTH], y)
-    replicas = replicas_needed(rate * p[P_PEAK], o[S_RATE], o[S_UTIL], p[P_SPARE])
-    return servers_needed(replicas, o[S_NREP], per_server)
+    replicas = replicas_needed(rate * p[P_PEAK], replica_rate, utilisation, p[P_SPARE])
+    return servers_needed(replicas, n_rep, per_server)
+
+
+@jit
+def accelerator_years(p, replica_rate, utilisation, n_rep, per_server, years):
+    """Return the accelerators of a fleet at one operating point, summed over the horizon.
+
+    Parameters as in :func:`fleet_servers`; ``years`` is the horizon. What a pool's layout
+    search minimises (:func:`fleetsim.physics.layout_search.search_layout`): the accelerators
+    (and so the servers, power and money) the scenario's demand needs, year by year as
+    :func:`fleet_years` sizes the fleet. [1]
+    """
+    total = 0.0
+    for y in range(years):
+        total += fleet_servers(p, replica_rate, utilisation, n_rep, per_server, y) * per_server
+    return total
 
 
 @jit
@@ -184,7 +202,7 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend, shared):
     for y in range(years):
         rate = mean_request_rate(p[P_RATE], p[P_GROWTH], y)
         peak_rate = rate * p[P_PEAK]
-        servers = fleet_servers(p, o, per_server, y)
+        servers = fleet_servers(p, replica_rate, o[S_UTIL], n_rep, per_server, y)
         accelerators = servers * per_server
         busy = 0.0
         peak_busy = 0.0

@@ -61,12 +61,10 @@ from fleetsim.layout import (
     M_TOTAL,
     N_CLASSES,
     P_ACCEPTANCE,
-    P_ADP,
     P_BUDGET,
     P_DRAFT,
     P_DRAFT_TOKENS,
     P_ENGINE,
-    P_EP,
     P_IN,
     P_IN_CV,
     P_KVDTYPE,
@@ -75,11 +73,9 @@ from fleetsim.layout import (
     P_OUT,
     P_OUT_CV,
     P_OVERHEAD,
-    P_PP,
     P_PREFILL,
     P_PREFIX,
     P_RESERVE,
-    P_TP,
     P_TPOT,
     P_TPOT_Q,
     P_TTFT,
@@ -281,15 +277,36 @@ def serving_efficiency(p, hw, md) -> tuple[float, float]:
 
 
 @jit
-def _layout_fits(tp, adp, ep, md):
-    """Return whether attention groups and expert groups divide the stage's ``tp`` devices."""
+def layout_status(tp, pp, adp, ep, md) -> int:
+    """Return whether a ``tp x pp`` layout can hold the model: FEASIBLE or why not.
+
+    More stages than layers cannot be; attention groups (``adp``) and, for MoE models, expert
+    groups (``ep``) must divide the stage's ``tp`` devices.
+    """
+    if pp > md[M_LAYERS]:
+        return st.MORE_STAGES_THAN_LAYERS
     if adp > tp or tp % adp != 0.0:
-        return False
-    return md[M_EXPERTS] <= 0.0 or (ep <= tp and tp % ep == 0.0)
+        return st.LAYOUT_NOT_DIVISIBLE
+    if md[M_EXPERTS] > 0.0 and (ep > tp or tp % ep != 0.0):
+        return st.LAYOUT_NOT_DIVISIBLE
+    return st.FEASIBLE
 
 
 @jit
-def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
+def precision(p, hw, dtype_bytes, compute_column) -> tuple[float, float, float]:
+    """Return bytes per weight and per KV element [B] and the peak FLOP/s computing the weights.
+
+    A format without tensor cores of its own (weight-only) is computed in BF16. [FLOP/s]
+    """
+    w_code = int(p[P_WDTYPE])
+    peak = hw[compute_column[w_code]]
+    if peak <= 0.0:
+        peak = hw[H_BF16]
+    return dtype_bytes[w_code], dtype_bytes[int(p[P_KVDTYPE])], peak
+
+
+@jit
+def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
     """Find the operating point of a replica of ``tp x pp`` accelerators; write it into ``o``.
 
     Parameters
@@ -299,7 +316,7 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     adp, ep : float
         Attention data-parallel groups and expert-parallel degree within a stage. [1]
     p, hw, md, md_draft, fb, dtype_bytes, compute_column, o : ndarray
-        As in :func:`replica_operating_point`.
+        As in :func:`fleetsim.physics.layout_search.replica_operating_point`.
 
     Returns
     -------
@@ -310,17 +327,12 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     o[S_PP] = pp
     o[S_ADP] = adp
     o[S_EP] = ep if md[M_EXPERTS] > 0.0 else 1.0
-    if pp > md[M_LAYERS]:
-        return st.MORE_STAGES_THAN_LAYERS
-    if not _layout_fits(tp, adp, ep, md):
-        return st.LAYOUT_NOT_DIVISIBLE
+    code = layout_status(tp, pp, adp, ep, md)
+    if code != st.FEASIBLE:
+        return code
     n_rep = tp * pp
     group = tp / adp
-    w_code = int(p[P_WDTYPE])
-    b_w, b_kv = dtype_bytes[w_code], dtype_bytes[int(p[P_KVDTYPE])]
-    peak = hw[compute_column[w_code]]
-    if peak <= 0.0:  # no tensor cores for this format: weight-only, computed in BF16
-        peak = hw[H_BF16]
+    b_w, b_kv, peak = precision(p, hw, dtype_bytes, compute_column)
     peak_attn = hw[H_BF16]
     prompt, output = p[P_IN], p[P_OUT]
     prompt_cv, biased = p[P_IN_CV], 1.0 + p[P_OUT_CV] ** 2  # E[O^2] / E[O]^2
@@ -494,83 +506,3 @@ def _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, c
     o[S_MAXTOKS] = b_max / step_max_batch / n_rep
 
     return st.FEASIBLE
-
-
-#: largest tensor-parallel degree the layout search tries
-MAX_SEARCHED_TP = 64.0
-#: largest pipeline-parallel degree the layout search tries
-MAX_SEARCHED_PP = 16.0
-
-
-@jit
-def replica_operating_point(p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
-    """Find one replica's operating point and write it into ``o`` (see ``SCENARIO_OUTPUTS``).
-
-    With ``deployment.tp``, ``pp``, ``attention_dp`` and ``ep`` given, evaluate that layout.
-    Each set to ``auto`` (stored as 0) is searched -- TP over 1, 2, 4, ... up to the scale-up
-    domain, PP over 1, 2, 4, ... up to :data:`MAX_SEARCHED_PP` stages, and for MoE models
-    attention data-parallelism with expert parallelism over the whole stage (``adp = ep = tp``,
-    DeepSeek-style) beside plain tensor parallelism (``adp = ep = 1``) -- keeping the layout
-    with the most generated tokens/s per accelerator that meets the latency targets: what a
-    serving engineer does on an 8-GPU node (e.g. 4 replicas x TP2 rather than 1 x TP8), or
-    across nodes for a model too large for one.
-
-    Parameters
-    ----------
-    p : ndarray
-        Scenario parameter vector (SI; slots in :mod:`fleetsim.layout`).
-    hw, md, fb : ndarray
-        This scenario's hardware, model and fabric catalog rows (``*_COLUMNS`` order).
-    md_draft : ndarray
-        The speculative-decoding draft model's row (ignored without ``deployment.draft_model``).
-    dtype_bytes : ndarray
-        Bytes per element by dtype code. [B]
-    compute_column : ndarray
-        Hardware column of the peak FLOP/s computing each weight dtype.
-    o : ndarray
-        Scenario outputs, written (``tensor_parallel``, ``pipeline_parallel``,
-        ``attention_data_parallel`` and ``expert_parallel`` hold the chosen layout).
-
-    Returns
-    -------
-    int
-        :mod:`fleetsim.status` code; for a search with no feasible layout, the code of the
-        largest layout tried (the one with the most memory).
-    """
-    tp_lo = tp_hi = p[P_TP]
-    if tp_lo <= 0.0:
-        tp_lo, tp_hi = 1.0, min(hw[H_DOMAIN], MAX_SEARCHED_TP)
-    pp_lo = pp_hi = p[P_PP]
-    if pp_lo <= 0.0:
-        pp_lo, pp_hi = 1.0, min(MAX_SEARCHED_PP, md[M_LAYERS])
-    moe = md[M_EXPERTS] > 0.0
-    search_moe = moe and (p[P_ADP] <= 0.0 or p[P_EP] <= 0.0)
-    if tp_lo == tp_hi and pp_lo == pp_hi and not search_moe:
-        adp = p[P_ADP] if p[P_ADP] > 0.0 else 1.0
-        ep = p[P_EP] if p[P_EP] > 0.0 else 1.0
-        return _operating_point_at(tp_lo, pp_lo, adp, ep, p, hw, md, md_draft, fb, dtype_bytes,
-                                   compute_column, o)  # fmt: skip
-    best_tp, best_pp, best_adp, best_ep, best_rate = 0.0, 0.0, 0.0, 0.0, -1.0
-    code = st.FEASIBLE
-    pp = pp_lo
-    while pp <= pp_hi:
-        tp = tp_lo
-        while tp <= tp_hi:
-            for plain in range(0 if search_moe else 1, 2):
-                # adp and ep: as given, or -- searched -- tp (DP + EP) then 1 (tensor-parallel),
-                # so a failed search reports the plain layout's reason
-                adp = p[P_ADP] if p[P_ADP] > 0.0 else (1.0 if plain else tp)
-                ep = p[P_EP] if p[P_EP] > 0.0 else (1.0 if plain else tp)
-                if not plain and tp <= 1.0:
-                    continue
-                code = _operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes,
-                                           compute_column, o)  # fmt: skip
-                if code == st.FEASIBLE and o[S_TOKS] > best_rate:
-                    best_tp, best_pp, best_adp, best_ep = tp, pp, adp, ep
-                    best_rate = o[S_TOKS]
-            tp *= 2.0
-        pp *= 2.0
-    if best_tp == 0.0:
-        return code
-    return _operating_point_at(best_tp, best_pp, best_adp, best_ep, p, hw, md, md_draft, fb,
-                               dtype_bytes, compute_column, o)  # fmt: skip
