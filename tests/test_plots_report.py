@@ -310,8 +310,8 @@ def _check_report(out: Path, page: str) -> None:
     assert "median (best-worst) over electricity price 0.05-0.2 USD/kWh" in page
     assert "<th>accelerator</th>" in page  # the decision dimension in words
     first, second = (
-        page.index("<td>1</td><td>b</td><td>$3.5k ($3.25k-$4k)</td>"),
-        page.index("<td>2</td><td>a</td><td>$4k ($3k-$6k)</td>"),
+        page.index('<td>1</td><td>b</td><td>$3.5k<span class="spread">($3.25k-$4k)</span></td>'),
+        page.index('<td>2</td><td>a</td><td>$4k<span class="spread">($3k-$6k)</span></td>'),
     )
     assert first < second
     assert "<td>0 USD (0.0e+00)</td>" in page

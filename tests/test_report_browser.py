@@ -35,7 +35,8 @@ console.error = (...args) => { window.__errors.push(args.join(" ")); __consoleEr
 PROBE = """<script>
 window.addEventListener("load", () => {
   const plot = document.getElementById("explore-plot");
-  const trace = () => ({ type: plot.data[0].type, x: plot.data[0].x.length,
+  const trace = () => ({ type: plot.data[0].type, mode: plot.data[0].mode || "",
+                         x: plot.data[0].x.length, xaxis: plot.layout.xaxis.type,
                          rows: plot.data[0].z ? plot.data[0].z.length : 0,
                          title: plot.layout.title.text, hash: location.hash });
   const set = (id, value) => { const s = document.getElementById(id); s.value = value;
@@ -44,6 +45,8 @@ window.addEventListener("load", () => {
   set("explore-variable", "ttft_s");
   steps.push(trace());
   set("explore-y", "(line)");
+  steps.push(trace());
+  set("explore-x", "electricity_usd_per_kwh");  // a line over a number
   steps.push(trace());
   set("explore-variable", "tco_usd");  // still a line; year is now a selector
   const selector = document.querySelector('#explore-selectors select[data-dim="year"]');
@@ -89,7 +92,7 @@ def test_the_view_loads_without_errors_and_its_controls_change_the_plot(page, tm
     assert found, "the probe did not run: " + run.stderr[-2000:]
     result = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert result["errors"] == []
-    first, ttft, line, other = result["steps"]
+    first, ttft, categories, numbers, other = result["steps"]
     # default: the first variable (TCO) as a heatmap over its two longest dimensions
     assert first["type"] == "heatmap"
     assert first["title"] == "cumulative total cost of ownership [USD]"
@@ -97,8 +100,14 @@ def test_the_view_loads_without_errors_and_its_controls_change_the_plot(page, tm
     assert ttft["type"] == "heatmap"
     assert ttft["title"] == "time to first token [s]"
     assert "var=ttft_s" in ttft["hash"]
-    assert line["type"] == "scatter"
-    assert line["rows"] == 0
+    # one dimension: bars over the accelerators (no line between categories), a line over prices
+    assert "x=hardware" in categories["hash"]
+    assert (categories["type"], categories["mode"], categories["rows"]) == ("bar", "", 0)
+    assert (numbers["type"], numbers["mode"], numbers["xaxis"]) == (
+        "scatter",
+        "lines+markers",
+        "linear",
+    )
     assert other["changed"]  # another label of a selector
     assert other["selectors"] >= 1
 
@@ -145,3 +154,49 @@ def test_the_view_packs_every_dimension_and_leaves_out_what_does_not_fit():
     small = explore.payload(ds, max_values=ds["tco_usd"].size)
     assert small["order"] == ["tco_usd"]
     assert "accelerators" in small["left_out"]
+
+
+#: measures, at the window's width, how far the widest tables reach and whether the page scrolls
+WIDTHS = """<script>
+window.addEventListener("load", () => {
+  const body = document.body.getBoundingClientRect();
+  const padding = parseFloat(getComputedStyle(document.body).paddingRight);
+  const tables = Array.from(document.querySelectorAll("table")).map((table) => ({
+    cls: table.className, right: table.getBoundingClientRect().right,
+    scroll: table.scrollWidth, width: table.clientWidth }));
+  const out = document.createElement("pre");
+  out.id = "widths";
+  out.textContent = JSON.stringify({ content_right: body.right - padding, window: innerWidth,
+                                     page: document.documentElement.scrollWidth, tables: tables });
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _with_serving(ds):
+    """Add a decision dimension (serving: aggregated, disaggregated): a wider options table."""
+    served = ds.expand_dims(serving=["aggregated", "disaggregated"])
+    served["serving"].attrs = {"long_name": "deployment.serving"}
+    return served.transpose("hardware", "model", "serving", "electricity_usd_per_kwh", "year")
+
+
+@pytest.mark.parametrize("variant", ["synthetic", "with_serving"])
+def test_every_table_fits_a_1300_pixel_window(page, variant, tmp_path):
+    if variant == "synthetic":
+        html = page.read_text(encoding="utf-8")
+    else:
+        html = write_report(_with_serving(make_dataset()), tmp_path / "report").read_text("utf-8")
+    probe = tmp_path / "widths.html"
+    probe.write_text(html.replace("</body>", WIDTHS + "</body>"), encoding="utf-8")
+    run = _chromium("--window-size=1300,1700", "--dump-dom", probe.as_uri(),
+                    profile=tmp_path / "profile")  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    found = re.search(r'<pre id="widths">(.*?)</pre>', run.stdout, re.DOTALL)
+    assert found, "the width probe did not run: " + run.stderr[-2000:]
+    result = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert result["window"] == 1300
+    assert result["page"] <= result["window"]  # no sideways scrolling
+    assert "options" in [table["cls"] for table in result["tables"]]
+    for table in result["tables"]:
+        assert table["scroll"] <= table["width"], table  # nothing cut inside a table
+        assert table["right"] <= result["content_right"] + 0.5, table  # nor at the page's edge

@@ -11,6 +11,7 @@ import argparse
 import base64
 import glob
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,9 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em;
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
+table.options { font-size: 0.85em; }
+table.options th, table.options td { padding: 0.25em 0.45em; }
+table.options .spread { display: block; color: #555; font-size: 0.9em; }
 td.mono { font-family: ui-monospace, monospace; word-break: break-all; }
 figure { margin: 1.5em 0; }
 img { max-width: 100%; height: auto; border: 1px solid #ddd; }
@@ -55,6 +59,10 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
 #explore-selectors label { margin-right: 1.2em; }
 #explore-plot { width: 100%; height: 560px; }
 """
+#: a cell's value and the parenthesis after it (a range, a ratio, "dearer")
+SPREAD = re.compile(r"(?P<main>.+?) (?P<spread>\(.+\))")
+#: the space between a number and its unit ("283 kW", "147 ms"): kept on one line
+UNIT_SPACE = re.compile(r"(?<=\d) (?=(?:[kMG]?W|ms)$)")
 #: the page (Jinja2, autoescaped) and the interactive view's controller
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("fleetsim.analysis", "templates"),
@@ -164,8 +172,18 @@ def _options(ds: xr.Dataset) -> dict[str, object]:
         notes.append("median (best-worst) over " + _condition_words(ds, table.attrs["conditions"]))
     if table.attrs["draws"]:
         notes.append(f"P50 (P10-P90) over {table.attrs['draws']} Monte Carlo draws")
-    rows = list(zip(*cells.values(), strict=True))
+    rows = [tuple(map(_split_spread, row)) for row in zip(*cells.values(), strict=True)]
     return {"header": tuple(cells), "rows": rows, "note": "; ".join(notes)}
+
+
+def _split_spread(cell: str) -> tuple[str, str]:
+    """Return a cell as (value, parenthesis after it): ``$3.5k ($3.25k-$4k)``, ``$19M (dearer)``.
+
+    The page puts the parenthesis on a line of its own, so the table fits a 1,300 px window.
+    """
+    found = SPREAD.fullmatch(cell)
+    main, spread = (found["main"], found["spread"]) if found else (cell, "")
+    return UNIT_SPACE.sub("\u00a0", main), spread
 
 
 def _question_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
@@ -184,7 +202,9 @@ def _question_rows(ds: xr.Dataset) -> list[tuple[str, str]]:
             or (key == "hardware" and config.get("mix", {}).get("candidates"))
         ):
             continue
-        text = ", ".join(map(str, node)) if isinstance(node, list) else str(node)
+        values = node if isinstance(node, list) else [node]
+        text = ", ".join(f"{v:,.0f}" if isinstance(v, float) and v.is_integer() and abs(v) >= 1e4
+                         else str(v) for v in values)  # fmt: skip
         rows.append((what.strip(), text))
     return rows
 

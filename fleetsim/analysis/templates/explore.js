@@ -1,4 +1,5 @@
-// The report's interactive view: pick a variable and two dimensions (a heatmap) or one (a line);
+// The report's interactive view: pick a variable and two dimensions (a heatmap) or one (a line
+// over numbers, bars over categories);
 // every other dimension of the variable is a selector. The state is kept in the page's #hash
 // (var=...&x=...&y=...&<dim>=<label index>) so a view can be linked to.
 (function () {
@@ -99,8 +100,16 @@
     };
     let traces;
     if (state.y === NONE) {
+      // numbers (a price, a year) are joined by a line on a linear axis; categories (hardware,
+      // a layout) are not ordered, so each is a bar of its own
       const ys = xs.map((_, i) => value(variable, Object.assign(index, { [state.x]: i })));
-      traces = [{ type: "scatter", mode: "lines+markers", x: xs, y: ys, name: variable.label }];
+      const numbers = xs.map(Number);
+      if (data.dims[state.x].numeric && numbers.every(Number.isFinite)) {
+        traces = [{ type: "scatter", mode: "lines+markers", x: numbers, y: ys, name: variable.label }];
+        layout.xaxis.type = "linear";
+      } else {
+        traces = [{ type: "bar", x: xs, y: ys, name: variable.label }];
+      }
       layout.yaxis.title = { text: title };
     } else {
       const rows = data.dims[state.y].labels;
