@@ -591,14 +591,6 @@ def validate(cfg: DictConfig, catalog_ids: dict[str, tuple[str, ...]]) -> Scenar
     run = _validate_run(cfg)
     _cross_checks(values, run)
     run["mix"] = hardware_mix.parse(resolved.get("mix"), catalog_ids["hardware"], swept)
-    if run["mix"] is not None and "disaggregated" in values["deployment.serving"]:
-        raise _fail(
-            "deployment.serving",
-            list(values["deployment.serving"]),
-            "aggregated with a hardware mix (mix.*); for a prefill type beside a decode type use "
-            "deployment.serving=disaggregated with hardware=<decode> and "
-            "deployment.prefill_hardware=<prefill>",
-        )
     uncertain = _validate_uncertainty(resolved.get("uncertainty"), swept, run)
     dimensions = (
         len(set(swept) | {"model", "hardware"}) + 1 + bool(uncertain and run["sweep.samples"])

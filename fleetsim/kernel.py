@@ -189,7 +189,8 @@ def _block(
                 fresh = False
             code = physics_code
             if code == st.FEASIBLE:
-                code = pool_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
+                code = pool_fleet(p, int(p[P_HARDWARE]), hardware, fabrics, cooling, hw, o, oy,
+                                  bought, spend)  # fmt: skip
         else:
             row_mix = int(p[P_HARDWARE])
             code = mix_scenario(p, pool_hardware[row_mix], pool_share[row_mix], hardware,

@@ -334,12 +334,36 @@ def test_the_interactivity_frontier_counts_both_pools(real_catalog_env):
         assert value < float(dis.tokens_per_s_per_accelerator.sel(tpot_slo_s=target))
 
 
-def test_a_mix_with_disaggregated_serving_is_refused_in_one_line():
-    with pytest.raises(config.ConfigError, match="deployment.serving.*prefill_hardware"):
-        fleetsim.run([
-            "deployment.serving=disaggregated", "mix.candidates=[h100-sxm,h200]",
-            "mix.share_step=0.5",
-        ])  # fmt: skip
+@pytest.mark.parametrize("prefill", ["b200", "null"])
+def test_a_mix_of_disaggregated_fleets_is_the_sum_of_its_pools(real_catalog_env, prefill):
+    # each hardware type of the mix is a disaggregated fleet of its own at its share of the
+    # demand (prefill on B200 beside either, or on the pool's own type); pool sizes, power and
+    # money add up, pool utilisations are weighted by the pool's accelerators, the ratio is of
+    # the sums
+    common = [
+        "model=llama3.1-70b", "deployment.serving=disaggregated", "deployment.tp=auto",
+        f"deployment.prefill_hardware={prefill}", "finance.years=3", "output.float32=false",
+    ]  # fmt: skip
+    mixed = fleetsim.run([*common, "mix.candidates=[h100-sxm,h200]", "mix.shares=[[0.25,0.75]]"])
+    a = fleetsim.run([*common, "hardware=h100-sxm", "workload.requests_per_day=1.25e6"])
+    b = fleetsim.run([*common, "hardware=h200", "workload.requests_per_day=3.75e6"])
+    mixed, a, b = (ds.squeeze(drop=True) for ds in (mixed, a, b))
+    assert int(mixed.status) == int(a.status) == int(b.status) == st.FEASIBLE
+    for name in ("accelerators", "tco_usd", "prefill_accelerators", "decode_accelerators",
+                 "prefill_servers", "decode_servers", "prefill_it_power_w", "decode_tco_usd"):  # fmt: skip
+        np.testing.assert_allclose(mixed[name], a[name] + b[name], rtol=1e-12, err_msg=name)
+    for pool in ("prefill", "decode"):
+        n_a, n_b = a[f"{pool}_accelerators"], b[f"{pool}_accelerators"]
+        util = (a[f"{pool}_utilisation"] * n_a + b[f"{pool}_utilisation"] * n_b) / (n_a + n_b)
+        np.testing.assert_allclose(mixed[f"{pool}_utilisation"], util, rtol=1e-12)
+    ratio = mixed.prefill_accelerators / mixed.decode_accelerators
+    np.testing.assert_allclose(mixed.prefill_decode_ratio, ratio, rtol=1e-12)
+    assert float(mixed.ttft_s) == max(float(a.ttft_s), float(b.ttft_s))
+    # an aggregated mix still has no per-pool outputs
+    plain = fleetsim.run([*common[:1], "mix.candidates=[h100-sxm,h200]", "mix.shares=[[0.25,0.75]]",
+                          "finance.years=3"])  # fmt: skip
+    assert bool(plain.prefill_accelerators.isnull().all())
+    assert bool(plain.prefill_decode_ratio.isnull().all())
 
 
 def test_low_demand_lays_the_pools_out_in_small_replicas(real_catalog_env):

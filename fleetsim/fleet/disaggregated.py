@@ -23,7 +23,6 @@ from fleetsim.layout import (
     H_APS,
     P_COOLING,
     P_FABRIC,
-    P_HARDWARE,
     S_NREP,
     S_PF_NREP,
     S_PF_RATE,
@@ -96,13 +95,16 @@ def combine_pools(oy, oy_prefill):
 
 
 @jit
-def disaggregated_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend):
+def disaggregated_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought, spend):
     """Size and price both pools over the years into ``oy``; return the status code.
 
     Parameters
     ----------
     p : ndarray
         Scenario parameter vector (SI).
+    hardware_index : int
+        The decode pool's row of ``hardware`` (the prefill pool's too, without
+        ``deployment.prefill_hardware``).
     hardware, fabrics, cooling : ndarray
         Catalog tables (the prefill pool's hardware row is taken from ``hardware``).
     hw, o : ndarray
@@ -118,7 +120,7 @@ def disaggregated_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
     """
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
     hw_prefill = np.empty(hardware.shape[1])
-    prefill_hardware_row(p, int(p[P_HARDWARE]), hardware, cl, hw_prefill)
+    prefill_hardware_row(p, hardware_index, hardware, cl, hw_prefill)
     # the prefill pool as a fleet of its own: its replicas, all of their time on prompts
     o_prefill = np.empty(o.shape[0])
     o_prefill[S_RATE] = o[S_PF_RATE]

@@ -5,7 +5,12 @@ power and money) with its share of the requests; the fleet is the sum of the poo
 outputs (accelerators, power, costs, TCO) add up; ratios are re-weighted: utilisation by
 accelerators, per-token and per-request costs and energy by generated tokens, the build-vs-rent
 break-even by rent. The replica outputs of a mix are share-weighted means over its pools, except
-TTFT and TPOT, which are the worst pool's (every request must meet the targets).
+TTFT and TPOT, which are the worst pool's (every request must meet the targets). With
+``deployment.serving=disaggregated`` each pool of the mix is a disaggregated fleet of its own
+(:mod:`fleetsim.fleet.disaggregated`: prefill on ``deployment.prefill_hardware`` or the pool's
+type, laid out for the pool's share of the demand); their prefill and decode accelerators,
+servers, power and TCO add up, each pool's utilisation is weighted by its accelerators and the
+prefill:decode ratio is that of the sums.
 """
 
 from __future__ import annotations
@@ -36,8 +41,13 @@ from fleetsim.layout import (
     Y_CPM,
     Y_CPM_IN,
     Y_CPR,
+    Y_DC_ACC,
+    Y_DC_UTIL,
     Y_EPT,
+    Y_PD_RATIO,
     Y_PEAKUTIL,
+    Y_PF_ACC,
+    Y_PF_UTIL,
     Y_POOLS,
     Y_RENT,
     Y_TOKENS,
@@ -51,6 +61,14 @@ _BY_TOKENS = (Y_EPT, Y_CPM, Y_CPM_IN, Y_CPR)
 _BY_RENT = (Y_BREAK_EVEN,)
 #: kernel code of ``deployment.serving=disaggregated``
 DISAGGREGATED = float(SERVING_MODES.index("disaggregated"))
+
+
+@jit
+def _per(weighted: float, total: float) -> float:
+    """Return an accelerator-weighted sum over its accelerators: 0 for none, NaN stays NaN."""
+    if total > 0.0:
+        return weighted / total
+    return 0.0 if total == 0.0 else np.nan
 
 
 @jit
@@ -112,17 +130,17 @@ def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_b
     code = pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes,
                         compute_column, oy.shape[1], hw, o)  # fmt: skip
     if code == st.FEASIBLE:
-        code = pool_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
+        code = pool_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought, spend)
     return code
 
 
 @jit
-def pool_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend):
+def pool_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought, spend):
     """Size and price the fleet of one pool over the years, after :func:`pool_physics`.
 
     Parameters
     ----------
-    p, hardware, fabrics, cooling : ndarray
+    p, hardware_index, hardware, fabrics, cooling : ndarray
         As in :func:`pool_physics` (``hardware`` for a disaggregated fleet's prefill pool).
     hw, o : ndarray
         The derated hardware row and the operating point :func:`pool_physics` wrote.
@@ -130,7 +148,8 @@ def pool_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend):
         As in :func:`pool_scenario`.
     """
     if p[P_SERVING] == DISAGGREGATED:
-        return disaggregated_fleet(p, hardware, fabrics, cooling, hw, o, oy, bought, spend)
+        return disaggregated_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought,
+                                   spend)  # fmt: skip
     for v in Y_POOLS:
         oy[v, :] = np.nan
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
@@ -196,6 +215,12 @@ def mix_scenario(p, pool_hardware, pool_share, hardware, models, fabrics, coolin
             for v in range(oy.shape[0]):
                 if v in _BY_ACCELERATORS:
                     oy[v, y] += oy_pool[v, y] * accelerators
+                elif v == Y_PF_UTIL:  # a disaggregated pool's by its own accelerators
+                    oy[v, y] += oy_pool[v, y] * oy_pool[Y_PF_ACC, y]
+                elif v == Y_DC_UTIL:
+                    oy[v, y] += oy_pool[v, y] * oy_pool[Y_DC_ACC, y]
+                elif v == Y_PD_RATIO:  # from the sums, below
+                    continue
                 elif v in _BY_TOKENS:
                     if tokens > 0.0:
                         oy[v, y] += oy_pool[v, y] * tokens
@@ -205,6 +230,10 @@ def mix_scenario(p, pool_hardware, pool_share, hardware, models, fabrics, coolin
                     oy[v, y] += oy_pool[v, y]
     p[P_RATE] = rate
     for y in range(oy.shape[1]):
+        prefill, decode = oy[Y_PF_ACC, y], oy[Y_DC_ACC, y]  # NaN for aggregated serving
+        oy[Y_PD_RATIO, y] = prefill / decode if decode > 0.0 else np.nan
+        oy[Y_PF_UTIL, y] = _per(oy[Y_PF_UTIL, y], prefill)
+        oy[Y_DC_UTIL, y] = _per(oy[Y_DC_UTIL, y], decode)
         for v in range(oy.shape[0]):
             if v in _BY_ACCELERATORS:
                 oy[v, y] = oy[v, y] / weights[0, y] if weights[0, y] > 0.0 else 0.0
