@@ -55,14 +55,30 @@ def _cache_dir() -> Path:
 if CACHE:
     numba.config.CACHE_DIR = str(_cache_dir())
 
-#: the first compile of the kernels, measured on the 2-core development machine (Dec 2026): 26 s
-#: of CPU on one core at a load average of 5 (44 s before the kernel dropped Numba's parallel
-#: mode), so about that long when the machine is idle and longer when it is shared; what the
-#: first run after an install or an upgrade announces (README, "Performance")
-COMPILE_SECONDS = 30
+#: the first compile of the kernels, measured on the 2-core development machine (Dec 2026): 42 s
+#: of CPU at a load average of 5 (one core; 60 s wall on the shared machine): what the first run
+#: announces until this machine has measured a compile of its own (:func:`compile_estimate`)
+COMPILE_SECONDS = 45
 
 #: written into the cache directory once the kernels have been compiled there
 _COMPILED_MARKER = "compiled"
+#: the wall time of the last compile on this machine [s], kept beside the cache directories
+#: (which change with every version), so the next first run announces what this machine took
+_LAST_COMPILE = "last_compile_seconds"
+
+
+def compile_estimate() -> int:
+    """Return the seconds a first compile is announced to take.
+
+    The last compile measured here (:func:`compiled`), else :data:`COMPILE_SECONDS`.
+    """
+    if CACHE:
+        try:
+            return max(1, round(float((Path(numba.config.CACHE_DIR).parent / _LAST_COMPILE)
+                                      .read_text(encoding="utf-8"))))  # fmt: skip
+        except (OSError, ValueError):
+            pass
+    return COMPILE_SECONDS
 
 
 def announce_compile(dispatcher) -> bool:
@@ -77,17 +93,18 @@ def announce_compile(dispatcher) -> bool:
     if CACHE and (Path(numba.config.CACHE_DIR) / _COMPILED_MARKER).exists():
         return False
     when = "first run only" if CACHE else "every process: FLEETSIM_NUMBA_CACHE=0"
-    print(f"fleetsim: compiling kernels ({when}), about {COMPILE_SECONDS} s", file=sys.stderr,
+    print(f"fleetsim: compiling kernels ({when}), about {compile_estimate()} s", file=sys.stderr,
           flush=True)  # fmt: skip
     return True
 
 
-def compiled() -> None:
-    """Record in the cache directory that the kernels are compiled there."""
+def compiled(seconds: float) -> None:
+    """Record in the cache directory that the kernels are compiled there, in ``seconds`` [s]."""
     if CACHE:
         marker = Path(numba.config.CACHE_DIR) / _COMPILED_MARKER
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
+        (marker.parent.parent / _LAST_COMPILE).write_text(f"{seconds:.1f}\n", encoding="utf-8")
 
 
 _OPTIONS = {"cache": CACHE, "error_model": "numpy", "fastmath": False, "nogil": True}

@@ -165,7 +165,7 @@ _warmed = threading.Event()
 def warm() -> None:
     """Compile the kernel (or load it from Numba's cache) once, before a launcher starts jobs.
 
-    Says so on stderr: the first time takes ~30 s. Idempotent; does nothing when
+    Says so on stderr (the first time takes :func:`fleetsim._jit.compile_estimate`). Idempotent; does nothing when
     ``FLEETSIM_NUMBA_CACHE=0`` (every job compiles its own).
     """
     import time
@@ -175,7 +175,8 @@ def warm() -> None:
     if not _jit.CACHE or _warmed.is_set():
         return
     print(
-        f"fleetsim: compiling the kernel before the jobs start (first time: ~30 s; "
+        f"fleetsim: compiling the kernel before the jobs start (first time: "
+        f"~{_jit.compile_estimate()} s; "
         f"Numba cache: {_jit.numba.config.CACHE_DIR})",
         file=sys.stderr,
         flush=True,

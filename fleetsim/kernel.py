@@ -124,111 +124,101 @@ def evaluate(
         int64 ``(ceil((hi - lo) / BLOCK),)``, written: the first row of each block with a
         servable scenario that breaks a rule or overflows its store, or -1.
     """
-    n = hi - lo
-    for block in range((n + BLOCK - 1) // BLOCK):
-        out_bad[block] = _block(
-            block * BLOCK, min(n, (block + 1) * BLOCK), lo, base, axis_param, axis_offset,
-            axis_length, axis_values, multi_start, multi_slots, axis_physics, years, hardware,
-            models, fabrics, cooling, dtype_bytes, compute_column, pool_hardware, pool_share,
-            keep_scenario, keep_year, scenario_rules, year_rules, narrow, at, out_scenario32,
-            out_year32, out_scenario64, out_year64, out_status,
-        )  # fmt: skip
-
-
-@jit
-def _block(
-    start, stop, lo, base, axis_param, axis_offset, axis_length, axis_values, multi_start,
-    multi_slots, axis_physics, years, hardware, models, fabrics, cooling, dtype_bytes,
-    compute_column, pool_hardware, pool_share, keep_scenario, keep_year, scenario_rules,
-    year_rules, narrow, at, out_scenario32, out_year32, out_scenario64, out_year64, out_status,
-):  # fmt: skip
-    """Evaluate rows ``start .. stop-1`` (flat index ``lo + row``) with one set of scratch arrays.
-
-    Arguments as for :func:`evaluate`; returns the block's entry of ``out_bad``.
-    """
     n_axes = axis_param.shape[0]
     n_keep_s, n_keep_y = keep_scenario.shape[0], keep_year.shape[0]
-    p = base.copy()
+    p = np.empty_like(base)
     hw = np.empty(hardware.shape[1])
     o = np.empty(N_SCENARIO_OUTPUTS)
     oy = np.empty((N_YEAR_OUTPUTS, years))
     o_pool = np.empty(N_SCENARIO_OUTPUTS)
     oy_pool = np.empty((N_YEAR_OUTPUTS, years))
     weights = np.empty((3, years))
-    bought = np.zeros(years)
-    spend = np.zeros(2 * years)  # hardware + network, then facility construction
+    bought = np.empty(years)
+    spend = np.empty(2 * years)  # hardware + network, then facility construction
     index = np.empty(n_axes, dtype=np.int64)
-    rest = lo + start
-    for k in range(n_axes - 1, -1, -1):  # decode the block's first scenario
-        index[k] = rest % axis_length[k]
-        rest //= axis_length[k]
-        _set_axis(p, k, index[k], axis_param, axis_offset, axis_values, multi_start, multi_slots)
-    o[:] = np.nan  # an output the physics never writes stays NaN and fails the check
-    oy[:, :] = np.nan
-    bad = -1
-    fresh = True  # whether the scenario's physics differs from the last one computed
-    physics_code = st.FEASIBLE
-    for row in range(start, stop):
-        if row > start:  # next scenario: advance the multi-index like an odometer
-            k = n_axes - 1
-            while k >= 0:
-                i = index[k] + 1
-                if i == axis_length[k]:
-                    i = 0
-                index[k] = i
-                _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_slots)
-                fresh = fresh or axis_physics[k]
-                if i != 0:
-                    break
-                k -= 1
-        if pool_hardware.shape[0] == 0:
-            if fresh:  # else o and hw still hold this scenario's operating point
-                physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models, fabrics,
-                                            cooling, dtype_bytes, compute_column, years, hw,
-                                            o)  # fmt: skip
-                fresh = False
-            code = physics_code
-            if code == st.FEASIBLE:
-                code = pool_fleet(p, int(p[P_HARDWARE]), hardware, fabrics, cooling, hw, o, oy,
-                                  bought, spend)  # fmt: skip
-        else:
-            row_mix = int(p[P_HARDWARE])
-            code = mix_scenario(p, pool_hardware[row_mix], pool_share[row_mix], hardware,
-                                models, fabrics, cooling, dtype_bytes, compute_column, hw, o,
-                                oy, o_pool, oy_pool, weights, bought, spend)  # fmt: skip
-        col = at + row
-        out_status[col] = code
-        if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
-            overflow = False  # a finite value the store (float32) cannot hold
-            for j in range(n_keep_s):
-                value = o[keep_scenario[j]]
-                if narrow:
-                    out_scenario32[j, col] = value
-                    overflow |= np.isinf(out_scenario32[j, col]) and not np.isinf(value)
-                else:
-                    out_scenario64[j, col] = value
-            for j in range(n_keep_y):
-                source = keep_year[j]
-                for y in range(years):
-                    value = oy[source, y]
+    n = hi - lo
+    for block in range((n + BLOCK - 1) // BLOCK):
+        # each block starts as if alone: base parameters, zeroed scratch, NaN-filled outputs
+        start, stop = block * BLOCK, min(n, (block + 1) * BLOCK)
+        for k in range(p.shape[0]):  # (an array slice assignment would compile a shape check)
+            p[k] = base[k]
+        bought[:] = 0.0
+        spend[:] = 0.0
+        rest = lo + start
+        for k in range(n_axes - 1, -1, -1):  # decode the block's first scenario
+            index[k] = rest % axis_length[k]
+            rest //= axis_length[k]
+            _set_axis(
+                p, k, index[k], axis_param, axis_offset, axis_values, multi_start, multi_slots
+            )
+        o[:] = np.nan  # an output the physics never writes stays NaN and fails the check
+        oy[:, :] = np.nan
+        bad = -1
+        fresh = True  # whether the scenario's physics differs from the last one computed
+        physics_code = st.FEASIBLE
+        for row in range(start, stop):
+            if row > start:  # next scenario: advance the multi-index like an odometer
+                k = n_axes - 1
+                while k >= 0:
+                    i = index[k] + 1
+                    if i == axis_length[k]:
+                        i = 0
+                    index[k] = i
+                    _set_axis(
+                        p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_slots
+                    )
+                    fresh = fresh or axis_physics[k]
+                    if i != 0:
+                        break
+                    k -= 1
+            if pool_hardware.shape[0] == 0:
+                if fresh:  # else o and hw still hold this scenario's operating point
+                    physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models, fabrics,
+                                                cooling, dtype_bytes, compute_column, years, hw,
+                                                o)  # fmt: skip
+                    fresh = False
+                code = physics_code
+                if code == st.FEASIBLE:
+                    code = pool_fleet(p, int(p[P_HARDWARE]), hardware, fabrics, cooling, hw, o,
+                                      oy, bought, spend)  # fmt: skip
+            else:
+                row_mix = int(p[P_HARDWARE])
+                code = mix_scenario(p, pool_hardware[row_mix], pool_share[row_mix], hardware,
+                                    models, fabrics, cooling, dtype_bytes, compute_column, hw, o,
+                                    oy, o_pool, oy_pool, weights, bought, spend)  # fmt: skip
+            col = at + row
+            out_status[col] = code
+            if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
+                overflow = False  # a finite value the store (float32) cannot hold
+                for j in range(n_keep_s):
+                    value = o[keep_scenario[j]]
                     if narrow:
-                        out_year32[j, col, y] = value
-                        overflow |= np.isinf(out_year32[j, col, y]) and not np.isinf(value)
+                        out_scenario32[j, col] = value
+                        overflow |= np.isinf(out_scenario32[j, col]) and not np.isinf(value)
                     else:
-                        out_year64[j, col, y] = value
-            broken = first_violation(code, o, oy, scenario_rules, year_rules) >= 0
-            if (broken or overflow) and bad < 0:
-                bad = row
-        else:
-            for j in range(n_keep_s):
-                if narrow:
-                    out_scenario32[j, col] = np.nan
-                else:
-                    out_scenario64[j, col] = np.nan
-            for j in range(n_keep_y):
-                for y in range(years):
+                        out_scenario64[j, col] = value
+                for j in range(n_keep_y):
+                    source = keep_year[j]
+                    for y in range(years):
+                        value = oy[source, y]
+                        if narrow:
+                            out_year32[j, col, y] = value
+                            overflow |= np.isinf(out_year32[j, col, y]) and not np.isinf(value)
+                        else:
+                            out_year64[j, col, y] = value
+                broken = first_violation(code, o, oy, scenario_rules, year_rules) >= 0
+                if (broken or overflow) and bad < 0:
+                    bad = row
+            else:
+                for j in range(n_keep_s):
                     if narrow:
-                        out_year32[j, col, y] = np.nan
+                        out_scenario32[j, col] = np.nan
                     else:
-                        out_year64[j, col, y] = np.nan
-    return bad
+                        out_scenario64[j, col] = np.nan
+                for j in range(n_keep_y):
+                    for y in range(years):
+                        if narrow:
+                            out_year32[j, col, y] = np.nan
+                        else:
+                            out_year64[j, col, y] = np.nan
+        out_bad[block] = bad

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -310,6 +311,7 @@ def call_kernel(
         return start + int(bad.min()) if bad.size else -1
 
     compiling = _jit.announce_compile(kernel.evaluate)
+    started = time.perf_counter()
     runs = _pieces(hi - lo, numba.get_num_threads())
     if len(runs) == 1 or compiling:
         found = [piece(start, stop) for start, stop in runs]
@@ -317,7 +319,7 @@ def call_kernel(
         pool = _pool(numba.get_num_threads(), os.getpid())
         found = list(pool.map(piece, *zip(*runs, strict=True)))
     if compiling:
-        _jit.compiled()
+        _jit.compiled(time.perf_counter() - started)
     found = [b for b in found if b >= 0]
     return min(found) if found else -1
 

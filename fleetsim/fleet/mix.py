@@ -22,7 +22,7 @@ from fleetsim._jit import jit
 from fleetsim.config import SERVING_MODES
 from fleetsim.fleet.disaggregated import disaggregated_fleet
 from fleetsim.fleet.facility import derate_for_rack_density
-from fleetsim.fleet.years import NO_SHARED_FABRIC, fleet_years
+from fleetsim.fleet.years import fleet_years
 from fleetsim.layout import (
     P_COOLING,
     P_DRAFT,
@@ -153,7 +153,9 @@ def pool_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought,
     for v in Y_POOLS:
         oy[v, :] = np.nan
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
-    return fleet_years(p, hw, fb, cl, o, oy, bought, spend, NO_SHARED_FABRIC)
+    # no other pool on the fabric (a scratch array, not a global constant: Numba would type a
+    # global as a read-only array and compile fleet_years a second time)
+    return fleet_years(p, hw, fb, cl, o, oy, bought, spend, np.zeros(oy.shape[1]))
 
 
 @jit

@@ -99,11 +99,6 @@ from fleetsim.layout import (
 from fleetsim.physics.power import accelerator_power
 from fleetsim.units import SECONDS_PER_YEAR
 
-#: longest horizon (``finance.years``); :data:`NO_SHARED_FABRIC` has one zero per year
-MAX_YEARS = 100
-#: no other pool shares the fleet's fabric (read-only: a compile-time constant)
-NO_SHARED_FABRIC = np.zeros(MAX_YEARS)
-
 
 @jit
 def fleet_servers(p, replica_rate, utilisation, n_rep, per_server, y):
@@ -168,7 +163,7 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend, shared):
         hardware and network, then facility construction).
     shared : ndarray
         Accelerators of another pool on the same scale-out fabric, per year
-        (:data:`NO_SHARED_FABRIC` for none): the fabric is sized for both pools and this fleet
+        (zeros for none): the fabric is sized for both pools and this fleet
         pays its endpoints' share of the switches and transceivers.
 
     Returns
