@@ -217,6 +217,8 @@ ALLOWED = {
     ("fleetsim/slurm_report.py", "shell"): "scancel <submitted job ids> (argv list, no shell)",
     ("conf/hydra/launcher/slurm.yaml", "_target_"): "selects fleetsim's launcher class; users' "
     "_target_ overrides are rejected",
+    ("conf/hydra/launcher/local.yaml", "_target_"): "selects fleetsim's local launcher class; "
+    "users' _target_ overrides are rejected",
 }
 PACKAGE = Path(__file__).resolve().parents[1] / "fleetsim"
 
