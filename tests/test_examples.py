@@ -105,3 +105,12 @@ def test_readme_commands_from_sweep_to_report(tmp_path):
         ax = fp.plot_cost_heatmap(ds).axes[0]
         assert ax.get_xlabel() == "electricity price [USD/kWh]"
         assert ax.get_ylabel() == "hardware"
+
+
+def test_an_example_takes_the_clis_overrides(tmp_path):
+    # renting at a cent an hour: owning never beats it (at catalog prices it does, from year 2-3)
+    args = ["--quick", "--out", str(tmp_path), "finance.rental_usd_per_accelerator_hour=0.01"]
+    run = _run([sys.executable, str(EXAMPLES / "build_vs_rent.py"), *args], REPO)
+    rows = [line for line in run.stdout.splitlines() if line.startswith(("h100-sxm", "b200"))]
+    assert len(rows) == 2, run.stdout
+    assert all(row.split()[1] == "never" for row in rows), run.stdout

@@ -1,7 +1,8 @@
 """Plumbing shared by the worked examples: command line, figures and PNG files.
 
-Every example runs as ``python scripts/examples/NAME.py [--out DIR] [--quick]``: it simulates
-with :func:`fleetsim.run`, draws with matplotlib (no pyplot, Agg canvas) in the style of
+Every example runs as ``python scripts/examples/NAME.py [--out DIR] [--quick] [OVERRIDE ...]``: it
+simulates with :func:`fleetsim.run` (the command line's fleetsim overrides, such as
+``finance.electricity_usd_per_kwh=0.12``, come after the example's own, so they win), draws with matplotlib (no pyplot, Agg canvas) in the style of
 :mod:`fleetsim.analysis.plots`, writes PNG files to ``DIR`` (default ``docs/figures``) and prints its
 answer in a few lines. ``--quick`` runs a reduced sweep (used by the tests).
 """
@@ -24,12 +25,18 @@ MAX_PNG_BYTES = 200_000
 
 
 def parse_args(description: str) -> argparse.Namespace:
-    """Return ``--out`` (folder for the PNG files) and ``--quick`` (reduced sweep)."""
+    """Return ``--out`` (folder for the PNG files), ``--quick`` (reduced sweep) and ``overrides``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"folder for the figures ({DEFAULT_OUT})"
     )
     parser.add_argument("--quick", action="store_true", help="reduced sweep (for tests)")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="OVERRIDE",
+        help="fleetsim config overrides as the CLI takes them, applied after the example's own",
+    )
     return parser.parse_args()
 
 

@@ -13,6 +13,8 @@ Usage: ``python scripts/examples/build_vs_rent.py [--out DIR] [--quick]``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib as mpl
 import numpy as np
 import xarray as xr
@@ -30,7 +32,7 @@ HARDWARE = ("h100-sxm", "h200", "b200", "mi300x", "a100-sxm")
 QUICK_HARDWARE = ("h100-sxm", "b200")
 
 
-def simulate(hardware: tuple[str, ...]) -> xr.Dataset:
+def simulate(hardware: tuple[str, ...], extra: Sequence[str] = ()) -> xr.Dataset:
     """Run the scenarios; return the Dataset without the model dimension."""
     ds = fleetsim.run(
         [
@@ -41,6 +43,7 @@ def simulate(hardware: tuple[str, ...]) -> xr.Dataset:
             "deployment.tp=auto",
             "deployment.pp=1",
             "deployment.weight_dtype=fp8",
+            *extra,
         ]
     )
     return ds.sel(model=MODEL)
@@ -112,7 +115,7 @@ def main() -> None:
     """Simulate, draw and print the answer."""
     args = parse_args(__doc__.splitlines()[0])
     timer = Timer()
-    ds = simulate(QUICK_HARDWARE if args.quick else HARDWARE)
+    ds = simulate(QUICK_HARDWARE if args.quick else HARDWARE, args.overrides)
     path = save(plot(ds), args.out, "build_vs_rent")
     saving = ds["rent_tco_usd"] - ds["tco_usd"]
     final = ds.sel(year=YEARS)

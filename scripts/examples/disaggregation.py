@@ -41,6 +41,7 @@ def main() -> None:
     ds = fleetsim.run([
         *COMMON, f"workload.input_tokens=[{','.join(map(str, prompts))}]",
         f"workload.ttft_slo_s=[{','.join(f'{t:g}' for t in targets)}]",
+        *args.overrides,
     ]).squeeze(drop=True)  # fmt: skip
     tco = ds["tco_usd"].isel(year=-1).where(ds["status"] == 0)
     ratio = (tco.sel(serving="disaggregated") / tco.sel(serving="aggregated")).transpose(

@@ -12,6 +12,8 @@ Usage: ``python scripts/examples/electricity_and_cooling.py [--out DIR] [--quick
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib as mpl
 import numpy as np
 import xarray as xr
@@ -33,7 +35,7 @@ STYLES = {"air": "-", "liquid": "--"}
 ZOOM = 10.0
 
 
-def simulate(hardware: tuple[str, ...], prices: int) -> xr.DataArray:
+def simulate(hardware: tuple[str, ...], prices: int, extra: Sequence[str] = ()) -> xr.DataArray:
     """Return the 5-year TCO over hardware x cooling x electricity price [USD]."""
     ds = fleetsim.run(
         [
@@ -46,6 +48,7 @@ def simulate(hardware: tuple[str, ...], prices: int) -> xr.DataArray:
             "deployment.tp=auto",
             "deployment.pp=1",
             "deployment.weight_dtype=fp8",
+            *extra,
         ]
     )
     return ds["tco_usd"].sel(model=MODEL, year=YEARS)
@@ -122,7 +125,7 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     timer = Timer()
     hardware, prices = (QUICK_HARDWARE, 3) if args.quick else (HARDWARE, 8)
-    tco = simulate(hardware, prices)
+    tco = simulate(hardware, prices, args.overrides)
     changes = {cooling: switches(tco.sel(cooling=cooling)) for cooling in COOLING}
     path = save(plot(tco, changes), args.out, "electricity_and_cooling")
     low, high = tco[PRICE].values[[0, -1]]

@@ -41,6 +41,7 @@ def main() -> None:
     ds = fleetsim.run([
         *COMMON, f"hardware=[{','.join(hardware)}]",
         f"workload.tpot_slo_s=[{','.join(f'{t:g}' for t in targets)}]",
+        *args.overrides,
     ])  # fmt: skip
     front = interactivity_frontier(ds)
     fig = figure(7.0, 4.2)

@@ -11,6 +11,8 @@ Usage: ``python scripts/examples/serving_layout.py [--out DIR] [--quick]``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib as mpl
 import numpy as np
 import xarray as xr
@@ -33,15 +35,17 @@ def sustained(ds: xr.Dataset) -> xr.DataArray:
     return ds["tokens_per_s_per_accelerator"] * ds["target_utilisation"]
 
 
-def simulate(hardware: list[str]) -> tuple[xr.Dataset, xr.Dataset]:
+def simulate(hardware: list[str], extra: Sequence[str] = ()) -> tuple[xr.Dataset, xr.Dataset]:
     """Run the fixed-layout grid and the layout search (chunked and whole prefill)."""
     grid = fleetsim.run([
         *COMMON, f"hardware=[{','.join(hardware)}]", f"deployment.tp=[{','.join(map(str, TP))}]",
         f"deployment.pp=[{','.join(map(str, PP))}]",
+        *extra,
     ])  # fmt: skip
     search = fleetsim.run([
         *COMMON, f"hardware=[{','.join(hardware)}]", "deployment.tp=auto", "deployment.pp=auto",
         "deployment.prefill=[chunked,whole]",
+        *extra,
     ])  # fmt: skip
     return grid.squeeze("model", drop=True), search.squeeze("model", drop=True)
 
@@ -114,7 +118,7 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     timer = Timer()
     hardware = list(QUICK_HARDWARE if args.quick else HARDWARE)
-    grid, search = simulate(hardware)
+    grid, search = simulate(hardware, args.overrides)
     path = save(plot(grid, search, hardware), args.out, "serving_layout")
     print(f"{MODEL} fp8, chat (p99 TTFT 2 s, TPOT 200 ms): tp=auto pp=auto per accelerator")
     for hw in hardware:

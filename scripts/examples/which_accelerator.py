@@ -11,6 +11,8 @@ Usage: ``python scripts/examples/which_accelerator.py [--out DIR] [--quick]``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
@@ -43,7 +45,7 @@ def datacenter_accelerators() -> tuple[list[str], set[str]]:
     return ids, no_fp8
 
 
-def simulate(hardware: list[str]) -> xr.Dataset:
+def simulate(hardware: list[str], extra: Sequence[str] = ()) -> xr.Dataset:
     """Run the sweep: hardware x weight format, tensor parallelism chosen per scenario."""
     ds = fleetsim.run(
         [
@@ -54,6 +56,7 @@ def simulate(hardware: list[str]) -> xr.Dataset:
             "deployment.tp=auto",
             "deployment.pp=1",
             f"deployment.weight_dtype=[{','.join(DTYPES)}]",
+            *extra,
         ]
     )
     return ds.sel(model=[MODEL])
@@ -148,7 +151,7 @@ def main() -> None:
     hardware, no_fp8 = datacenter_accelerators()
     if args.quick:
         hardware = [hw for hw in hardware if hw in QUICK_HARDWARE]
-    ds = simulate(hardware)
+    ds = simulate(hardware, args.overrides)
     table = options(ds)
     ranking = table.dropna(subset=["tco_usd"]).sort_values("tco_usd")
     best = ranking.iloc[0]

@@ -10,20 +10,19 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from fleetsim.analysis.dims import SAMPLE, YEAR, mean_over_samples
+from fleetsim.analysis.dims import SAMPLE, YEAR
 from fleetsim.analysis.plots.style import (
     COMPACT,
     COST,
     STYLE,
     Selection,
     axis_label,
-    complete_selection,
     fmt,
     for_display,
-    legend_columns,
+    hue_and_fixed,
+    legend_below,
     new_figure,
     no_data,
-    option_dim,
     set_title,
     words,
 )
@@ -90,10 +89,7 @@ def plot_fan(
     """
     if SAMPLE not in ds.dims:
         raise ValueError(f"a fan chart needs Monte Carlo draws (a '{SAMPLE}' dimension)")
-    hue = option_dim(ds) if hue is None else hue
-    hue_dim = hue if hue in ds.dims and ds.sizes[hue] > 1 else None
-    scenario = complete_selection(mean_over_samples(ds["tco_usd"]), sel)
-    fixed = {dim: label for dim, label in scenario.items() if dim != hue_dim}
+    hue_dim, fixed = hue_and_fixed(ds, hue, sel)
     fig = new_figure("fan")
     with mpl.rc_context(STYLE):
         axes = fig.subplots(1, len(variables), squeeze=False)[0]
@@ -101,14 +97,6 @@ def plot_fan(
             _fan_panel(ax, ds[name].sel(fixed), hue_dim)
         title = f"P50 and P10-P90 band over {ds.sizes[SAMPLE]:,} Monte Carlo draws"
         set_title(fig, title, fixed, ds)
-        handles, labels = axes[0].get_legend_handles_labels()
-        if hue_dim is not None and labels:
-            fig.legend(
-                handles,
-                labels,
-                loc="outside lower center",
-                title=words(ds[hue_dim]),
-                ncols=legend_columns(fig, labels),
-                frameon=False,
-            )
+        if hue_dim is not None:
+            legend_below(fig, axes[0], words(ds[hue_dim]))
     return fig

@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from fleetsim.analysis.dims import YEAR, at_year, scenario_dims
+from fleetsim.analysis.dims import YEAR, at_year, mean_over_samples, scenario_dims
 from fleetsim.analysis.selection import cheapest_scenario
 from fleetsim.units import display
 
@@ -230,6 +230,40 @@ def set_ticks(ax: Axes, axis: str, labels: list[str]) -> None:
     width = len(shown) * (max(map(len, shown)) + 2) * 0.6 * _points("xtick.labelsize") / 72
     fits = width < 0.75 * ax.get_figure().get_figwidth()
     ax.set_xticks(positions, shown, rotation=0 if fits else 90)
+
+
+def hue_and_fixed(
+    ds: xr.Dataset, hue: Hashable | None, sel: Selection | None
+) -> tuple[Hashable | None, dict[Hashable, Any]]:
+    """Return the dimension drawn one line per label and the labels the others are held at.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fleetsim result.
+    hue : hashable, optional
+        The line dimension; default :func:`option_dim`. None is returned when it has one value.
+    sel : mapping, optional
+        Labels of the other dimensions; missing ones are those of the scenario with the lowest
+        (mean) TCO among those matching ``sel``.
+
+    Returns
+    -------
+    tuple
+        ``(hue dimension or None, {dimension: label} of every other scenario dimension)``.
+    """
+    hue = option_dim(ds) if hue is None else hue
+    hue_dim = hue if hue in ds.dims and ds.sizes[hue] > 1 else None
+    scenario = complete_selection(mean_over_samples(ds["tco_usd"]), sel)
+    return hue_dim, {dim: label for dim, label in scenario.items() if dim != hue_dim}
+
+
+def legend_below(fig: Figure, ax: Axes, title: str | None = None) -> None:
+    """Put the legend of ``ax``'s lines under the figure, in as many columns as fit."""
+    handles, labels = ax.get_legend_handles_labels()
+    if labels:
+        fig.legend(handles, labels, loc="outside lower center", title=title,
+                   ncols=legend_columns(fig, labels), frameon=False)  # fmt: skip
 
 
 def legend_columns(fig: Figure, labels: list[str]) -> int:

@@ -23,10 +23,10 @@ from fleetsim.analysis.plots.style import (
     display_units,
     fmt,
     for_display,
-    legend_columns,
+    hue_and_fixed,
+    legend_below,
     new_figure,
     no_data,
-    option_dim,
     set_title,
     words,
 )
@@ -102,8 +102,7 @@ def plot_tco_breakdown(ds: xr.Dataset, sel: Selection | None = None) -> Figure:
                 fontsize=9,
             )
         ax.margins(y=0.12)
-        labels = ax.get_legend_handles_labels()[1]
-        fig.legend(loc="outside lower center", ncols=legend_columns(fig, labels), frameon=False)
+        legend_below(fig, ax)
     return fig
 
 
@@ -143,10 +142,7 @@ def plot_fleet(ds: xr.Dataset, sel: Selection | None = None, hue: Hashable | Non
         Infeasible scenarios draw no line.
     """
     ds = mean_over_samples(ds)
-    hue = option_dim(ds) if hue is None else hue
-    hue_dim = hue if hue in ds.dims and ds.sizes[hue] > 1 else None
-    scenario = complete_selection(ds["tco_usd"], sel)
-    fixed = {dim: label for dim, label in scenario.items() if dim != hue_dim}
+    hue_dim, fixed = hue_and_fixed(ds, hue, sel)
     fig = new_figure("fleet")
     with mpl.rc_context(STYLE):
         axes = fig.subplots(1, len(FLEET_VARIABLES))
@@ -154,13 +150,5 @@ def plot_fleet(ds: xr.Dataset, sel: Selection | None = None, hue: Hashable | Non
             _fleet_panel(ax, ds[name].sel(fixed), hue_dim)
         set_title(fig, "Fleet over years", fixed, ds)
         if hue_dim is not None:
-            handles, labels = axes[0].get_legend_handles_labels()
-            fig.legend(
-                handles,
-                labels,
-                loc="outside lower center",
-                title=words(ds[hue_dim]),
-                ncols=legend_columns(fig, labels),
-                frameon=False,
-            )
+            legend_below(fig, axes[0], words(ds[hue_dim]))
     return fig
