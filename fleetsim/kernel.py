@@ -11,8 +11,11 @@ Most axes leave the physics alone (prices, finance, demand: :mod:`fleetsim.physi
 the axes vary odometer-fashion, last fastest: a scenario whose physics axes did not move since
 the previous one in its block keeps that one's operating point (``o``, the derated ``hw`` and the
 physics status, left untouched by the fleet code) and only re-runs the fleet over the years.
-The result is the same bit for bit as evaluating it afresh; it is what makes sweeps over
-physics-neutral axes cheap.
+A scenario whose physics axes did move, to values computed earlier in the same kernel call (a
+neutral axis that is not innermost, such as demand before the token counts, or the next block),
+takes the operating point from a small memo keyed by the physics axes' indices (:data:`MEMO`
+entries). The result is the same bit for bit as evaluating it afresh; it is what makes sweeps
+over physics-neutral axes cheap, wherever those axes are in the grid.
 
 Threads: :func:`evaluate` runs on the calling thread without the GIL; ``sweep.call_kernel``
 runs it on several threads over disjoint runs of blocks. (A ``prange`` loop here did the same
@@ -45,6 +48,8 @@ from fleetsim.layout import P_HARDWARE
 BLOCK = 256
 N_SCENARIO_OUTPUTS = len(layout.SCENARIO_OUTPUTS)
 N_YEAR_OUTPUTS = len(layout.YEAR_OUTPUTS)
+#: operating points one kernel call remembers (by the physics axes' indices, modulo MEMO)
+MEMO = 64
 
 
 @jit
@@ -136,6 +141,21 @@ def evaluate(
     bought = np.empty(years)
     spend = np.empty(2 * years)  # hardware + network, then facility construction
     index = np.empty(n_axes, dtype=np.int64)
+    # recent operating points, by the indices of the physics axes (mixed radix): a scenario whose
+    # physics was computed before in this call, in another block or between neutral axes that
+    # are not innermost (demand before the token counts), is served from here bit for bit
+    physics_stride = np.zeros(n_axes, dtype=np.int64)
+    stride = 1
+    for k in range(n_axes - 1, -1, -1):
+        if axis_physics[k]:
+            physics_stride[k] = stride
+            stride *= axis_length[k]
+    memo_key = np.empty(MEMO, dtype=np.int64)
+    for m in range(MEMO):
+        memo_key[m] = -1
+    memo_code = np.empty(MEMO, dtype=np.int64)
+    memo_o = np.empty((MEMO, N_SCENARIO_OUTPUTS))
+    memo_hw = np.empty((MEMO, hardware.shape[1]))
     n = hi - lo
     for block in range((n + BLOCK - 1) // BLOCK):
         # each block starts as if alone: base parameters, zeroed scratch, NaN-filled outputs
@@ -173,9 +193,25 @@ def evaluate(
                     k -= 1
             if pool_hardware.shape[0] == 0:
                 if fresh:  # else o and hw still hold this scenario's operating point
-                    physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models, fabrics,
-                                                cooling, dtype_bytes, compute_column, years, hw,
-                                                o)  # fmt: skip
+                    key = 0
+                    for k in range(n_axes):
+                        key += index[k] * physics_stride[k]
+                    m = key % MEMO
+                    if memo_key[m] == key:  # computed before: the physics writes only o and hw
+                        for j in range(N_SCENARIO_OUTPUTS):
+                            o[j] = memo_o[m, j]
+                        for j in range(hw.shape[0]):
+                            hw[j] = memo_hw[m, j]
+                        physics_code = memo_code[m]
+                    else:
+                        physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models,
+                                                    fabrics, cooling, dtype_bytes, compute_column,
+                                                    years, hw, o)  # fmt: skip
+                        memo_key[m], memo_code[m] = key, physics_code
+                        for j in range(N_SCENARIO_OUTPUTS):
+                            memo_o[m, j] = o[j]
+                        for j in range(hw.shape[0]):
+                            memo_hw[m, j] = hw[j]
                     fresh = False
                 code = physics_code
                 if code == st.FEASIBLE:

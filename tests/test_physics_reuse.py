@@ -72,6 +72,28 @@ def test_reused_operating_point_equals_a_fresh_one():
     assert len(codes) > 2, codes
 
 
+def test_remembered_operating_point_brings_its_derated_hardware_row():
+    """A neutral axis outside a physics one that derates the hardware (servers per rack): the
+    second demand's scenarios take their operating points from the kernel's memo, each with its
+    own derated row (restoring only ``o`` would keep the last scenario's row)."""
+    grid = [
+        "model=llama3.1-70b", "hardware=b200", "workload.requests_per_day=[1e6,1e7]",
+        "facility.servers_per_rack=[2,3,4]", "finance.years=3", "output.float32=false",
+    ]  # fmt: skip
+    inputs, n, years, keys = _inputs(grid)
+    assert keys.index("workload.requests_per_day") < keys.index("facility.servers_per_rack")
+    assert not inputs.axis_physics[keys.index("workload.requests_per_day")]
+    together = sweep.evaluate_range(inputs, years, 0, n)
+    alone = [sweep.evaluate_range(inputs, years, i, i + 1) for i in range(n)]
+    for k, name in enumerate(("scenario", "year", "status")):
+        np.testing.assert_array_equal(
+            together[k], np.concatenate([a[k] for a in alone]), err_msg=name
+        )
+    power = together[1][:, layout.YEAR_OUTPUTS.index("it_power_w"), 0]
+    per_accelerator = power / together[1][:, layout.YEAR_OUTPUTS.index("accelerators"), 0]
+    assert len(set(np.round(per_accelerator[:3], 3))) == 3  # each density its own derated row
+
+
 def _perturbed(value: float, slot: int, n_hardware: int) -> float:
     if slot == layout.P_HARDWARE:
         return float((int(value) + 1) % n_hardware)
