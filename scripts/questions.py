@@ -74,7 +74,9 @@ QUESTIONS: list[tuple[str, str, str]] = [
     ),
     (
         "With interactive latency targets (0.45 s TTFT, 40 ms per token), which accelerator?",
-        "Rows that cannot meet the targets are listed as infeasible with the change to try.",
+        "The ranking and each row's utilisation: a row far below the others (a few %) meets the "
+        "targets only with a huge, mostly idle fleet; a row that cannot meet them at all is "
+        "listed as infeasible with the change to try.",
         "workload=interactive 'hardware=[h100-sxm,h200,b200,mi300x,l40s]'",
     ),
 ]

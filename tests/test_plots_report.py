@@ -508,3 +508,17 @@ def test_report_of_an_aggregated_run_has_no_pool_columns(ds, tmp_path):
     packed = explore.payload(_aggregated(ds))
     assert not set(DISAGGREGATED_ONLY) & set(packed["variables"])
     assert packed["variables"]["facility_power_w"]["units"] == "kW"
+
+
+def test_pareto_of_near_equal_latencies_has_plain_ticks(ds):
+    # a mix run: every option at the same TTFT up to 1e-5 s; no "1e-5+0.103" offset on the axis
+    near = ds.copy()
+    near["ttft_s"] = near["ttft_s"] * 0.0 + 0.1032 + 1e-5 * (near["hardware"] == "a")
+    fig = fp.plot_pareto(near)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert ax.xaxis.get_offset_text().get_text() == ""
+    low, high = ax.get_xlim()
+    assert low == pytest.approx(0.1032 * 0.95, rel=1e-3)
+    assert high == pytest.approx(0.1032 * 1.05, rel=1e-3)
+    _assert_readable(fig)

@@ -50,6 +50,28 @@ def _log_if_wide(ax: Axes, values: Any, axis: str) -> None:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
 
 
+def _plain_axes(ax: Axes) -> None:
+    """Write tick labels as plain numbers: no offset such as "1e-5+1.032e-1" on near-equal values.
+
+    A linear axis whose points span less than 2 % of their size is widened to +-5 % around them,
+    so near-equal values (the same TTFT on every option) read as one value.
+    """
+    points = np.concatenate([c.get_offsets() for c in ax.collections]) if ax.collections else None
+    for index, axis in enumerate("xy"):
+        scale, set_limits = (
+            (ax.get_xscale, ax.set_xlim) if axis == "x" else (ax.get_yscale, ax.set_ylim)
+        )
+        if scale() != "linear":
+            continue
+        ax.ticklabel_format(axis=axis, style="plain", useOffset=False)
+        if points is None or not len(points):
+            continue
+        low, high = float(points[:, index].min()), float(points[:, index].max())
+        middle = (low + high) / 2
+        if middle and high - low < 0.02 * abs(middle):
+            set_limits(middle - 0.05 * abs(middle), middle + 0.05 * abs(middle))
+
+
 def plot_pareto(
     ds: xr.Dataset,
     cost: str = COST,
@@ -110,6 +132,7 @@ def plot_pareto(
         _log_if_wide(ax, points[latency], "x")
         _log_if_wide(ax, points[cost], "y")
         ax.margins(0.12)
+        _plain_axes(ax)
         ax.legend(title=words(ds[hue]) if hue in points else None, loc="best")
     return fig
 
