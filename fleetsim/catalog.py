@@ -23,6 +23,7 @@ import numpy as np
 from fleetsim import efficiency, paths, yamlio
 from fleetsim.errors import CatalogError
 from fleetsim.physics.model_shapes import (
+    activation_elements_per_token,
     attention_flops_per_context_token,
     kv_elements_per_token,
     sparse_indexer_coefficients,
@@ -59,6 +60,8 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "moe_top_k",
     "max_context",
     "kv_shards",
+    "activation_elements_per_token",
+    "split_activation_elements_per_token",
 )
 
 
@@ -454,6 +457,19 @@ def _model_row(model_id: str, entry: dict, where: str = "models.csv") -> list[fl
         # ways the KV cache splits over tensor-parallel devices: by KV head; MLA's one latent
         # is shared by all heads, so every device of an attention group holds it whole
         1.0 if kind == "mla" else float(entry["n_kv_heads"]),
+        *activation_elements_per_token(
+            kind,
+            layers,
+            int(moe_layers),
+            int(entry["d_model"]),
+            int(entry["n_heads"]),
+            int(entry.get("n_kv_heads", 0)),
+            int(entry["head_dim"]),
+            int(entry.get("ffn_dim", 0)),
+            int(entry.get("moe_shared_experts", 0) * entry.get("moe_expert_ffn_dim", 0)),
+            int(entry.get("kv_lora_rank", 0)),
+            int(entry.get("rope_head_dim", 0)),
+        ),
     ]
 
 

@@ -199,3 +199,6 @@ M_SPAN, M_KV_KEPT = _M["attention_span"], _M["bounded_kv_kept"]
 M_DENSE, M_EXPERT, M_MOE_LAYERS = _M["dense_params"], _M["expert_params"], _M["moe_layers"]
 M_EXPERTS, M_TOP_K, M_CONTEXT = _M["moe_experts"], _M["moe_top_k"], _M["max_context"]
 M_KV_SHARDS, M_CLASS = _M["kv_shards"], _M["model_class"]
+M_ACT, M_ACT_SPLIT = (
+    _M["activation_elements_per_token"], _M["split_activation_elements_per_token"],
+)  # fmt: skip

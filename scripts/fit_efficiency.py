@@ -522,7 +522,22 @@ class Fit:
         """Return the engine and class shift of (accelerator, engine, class), in grid steps."""
         v = vendor(hardware)
         k = 0 if engine == VENDOR_ENGINE[v] else self.engine_shift.get((v, engine), 0)
-        return k + (0 if model_class == "dense" else self.class_shift.get((v, model_class), 0))
+        return k + self.class_shift.get(self.class_source(v, model_class), 0)
+
+    def class_source(self, vendor_: str, model_class: str) -> tuple[str, str] | None:
+        """Return the (vendor, class) whose fitted shift a class takes; None: dense (no shift).
+
+        An MLA class without rows of its own takes the vendor's MoE shift: every MLA model of the
+        catalog (DeepSeek-V2/V3/R1, Kimi K2) routes experts, so its grouped-GEMM steps are those
+        the MoE rows measured; without either, dense.
+        """
+        if model_class == "dense":
+            return None
+        if (vendor_, model_class) in self.class_shift:
+            return (vendor_, model_class)
+        if model_class == "mla" and (vendor_, "moe") in self.class_shift:
+            return (vendor_, "moe")
+        return None
 
     def row_indices(self, row: Row) -> tuple[int, int]:
         """Return a row's (eta_c, eta_m) grid indices: accelerator, engine and class shifts."""
@@ -839,11 +854,16 @@ def _scale_row(fit_: Fit, hardware: str, engine: str, klass: str, rows: Sequence
         else:
             missing.append(f"no {resolved} rows on {v}: taken as {VENDOR_ENGINE[v]}")
     if klass != "dense":
-        key = (v, klass)
-        these = [r for r in rows if class_key(r) == key]
-        if key in fit_.class_shift:
+        key = fit_.class_source(v, klass)
+        if key == (v, klass):
             parts.append(f"class {klass} on {v}: x{GRID_RATIO ** fit_.class_shift[key]:.3f}")
-            used += these
+            used += [r for r in rows if class_key(r) == key]
+        elif key is not None:
+            missing.append(
+                f"no {klass} rows on {v}: taken as {key[1]} (x{GRID_RATIO ** fit_.class_shift[key]:.3f}; "
+                "the catalog's MLA models route experts)"
+            )
+            used += [r for r in rows if class_key(r) == key]
         else:
             missing.append(f"no {klass} rows on {v}: taken as dense")
     if not parts and not missing:

@@ -162,8 +162,17 @@ def _stage(tokens, seqs, c, f_prompt, m, kv_tok, lay):
     share = 1 / lay.pp  # of the layers
     routed_per_token = m["moe_layers"] * m["moe_top_k"] * m["expert_params"]
     # dense GEMMs: each attention group holds the dense weights, split over its devices
+    # activations outside the weights: residual-width ones on every device of a group, the rest
+    # split over the group
+    activations = (
+        (m["activation_elements_per_token"] + m["split_activation_elements_per_token"] / lay.group)
+        * ACTIVATION_BYTES
+        * share
+        * tokens
+        / lay.adp
+    )
     dense = _kernel_class(
-        share * m["dense_params"] * lay.b_w / lay.group,
+        share * m["dense_params"] * lay.b_w / lay.group + activations,
         share * 2 * (m["active_params"] - routed_per_token) * tokens / lay.tp,
         lay.peak,
         lay.hw,
@@ -173,10 +182,13 @@ def _stage(tokens, seqs, c, f_prompt, m, kv_tok, lay):
     n_exp, top_k = m["moe_experts"], m["moe_top_k"]
     if n_exp > 0:
         touched = n_exp * (1 - (1 - top_k / n_exp) ** tokens)
+        # the busiest expert-parallel device's assignments set the math and the activations
+        busiest = tokens * top_k / lay.tp * _straggler(tokens * top_k, lay.ep)
+        width = m["expert_params"] / (3 * m["d_model"])  # SwiGLU: 3 d f_e parameters
         experts = _kernel_class(
-            share * m["moe_layers"] * touched * m["expert_params"] * lay.b_w / lay.tp,
-            # the busiest expert-parallel device's tokens set the math
-            share * 2 * routed_per_token * tokens / lay.tp * _straggler(tokens * top_k, lay.ep),
+            share * m["moe_layers"] * touched * m["expert_params"] * lay.b_w / lay.tp
+            + share * m["moe_layers"] * busiest * (2 * m["d_model"] + 6 * width) * ACTIVATION_BYTES,
+            share * 2 * m["moe_layers"] * m["expert_params"] * busiest,
             lay.peak,
             lay.hw,
         )

@@ -89,6 +89,82 @@ def attention_flops_per_context_token(
     return float(4 * layers * n_heads * head_dim)
 
 
+def activation_elements_per_token(
+    attention_kind: str,
+    layers: int,
+    moe_layers: int,
+    d_model: int,
+    n_heads: int,
+    n_kv_heads: int,
+    head_dim: int,
+    ffn_dim: int,
+    dense_expert_ffn_dim: int,
+    kv_lora_rank: int = 0,
+    rope_head_dim: int = 0,
+) -> tuple[float, float]:
+    r"""Return the activation elements one token moves through memory outside its GEMMs' weights.
+
+    Parameters
+    ----------
+    attention_kind : str
+        ``"mha"``, ``"gqa"`` or ``"mla"``.
+    layers, moe_layers : int
+        Transformer layers, and those whose MLP is a routed mixture of experts. [1]
+    d_model, n_heads, n_kv_heads, head_dim : int
+        Residual width, query heads, KV heads and head dimension. [1]
+    ffn_dim : int
+        Width of the dense layers' SwiGLU MLP. [1]
+    dense_expert_ffn_dim : int
+        Total width of a MoE layer's always-active (shared) experts (0: none). [1]
+    kv_lora_rank, rope_head_dim : int
+        MLA latent rank and rotary key dimension. [1]
+
+    Returns
+    -------
+    tuple of float
+        ``(replicated, split)`` elements per token over all layers: the residual-width
+        reads and writes every device of a tensor-parallel group repeats, and the head- and
+        MLP-width ones the group's devices share. The routed experts' own part,
+        :math:`k (2d + 6 f_e)` per MoE layer, is added in the kernel (it follows the routing).
+
+    Notes
+    -----
+    Every kernel reads its inputs from and writes its outputs to memory once (an assumption:
+    engines fuse some neighbours, e.g. a residual add into the next RMSNorm, so this is an
+    upper count). Per layer and token, in elements:
+
+    * attention block -- RMSNorm (read d, write d), QKV GEMM input (d), O GEMM output (d) and
+      the residual add (read 2d, write d): :math:`7d` replicated; QKV output
+      :math:`(h + 2h_{kv}) d_h`, RoPE on q and k (read and write :math:`(h + h_{kv}) d_h`),
+      attention's query read and output write (:math:`2 h d_h`) and O's input
+      (:math:`h d_h`): :math:`d_h (6h + 4h_{kv})` split. MLA decodes in absorbed form, its
+      queries and outputs in latent space (DeepSeek-V2, arXiv:2405.04434, section 2.1.2):
+      :math:`6 h d_h + 2h (r + r_{rope}) + 2 h r` split;
+    * dense SwiGLU MLP -- RMSNorm, gate/up input, down output, residual add: :math:`7d`
+      replicated; gate/up output :math:`2F`, SiLU x up (read 2F, write F), down input F:
+      :math:`6F` split. A MoE layer's shared experts count as a dense MLP of their width; its
+      router reads d, the combine reads its top-k outputs (counted in the kernel's part).
+
+    Their cost is memory-bound (a few FLOPs per element), which is why a small model at a
+    low weight precision -- whose GEMMs are fast -- falls further below its GEMM roofline than
+    a large one: non-GEMM operators take 15-48 % of inference latency even with operator fusion,
+    more under quantization (Karami, Kao and Kwon, "Understanding the Performance Horizon of the
+    Latest ML Workloads with NonGEMM Workloads", arXiv:2404.11788).
+    """
+    replicated_attention = 7 * d_model
+    if attention_kind == "mla":
+        split_attention = 6 * n_heads * head_dim + 2 * n_heads * (2 * kv_lora_rank + rope_head_dim)
+    else:
+        split_attention = head_dim * (6 * n_heads + 4 * n_kv_heads)
+    dense_layers = layers - moe_layers
+    replicated = layers * replicated_attention + dense_layers * 7 * d_model
+    replicated += moe_layers * (7 * d_model if dense_expert_ffn_dim else 6 * d_model)
+    split = layers * split_attention + 6 * (
+        dense_layers * ffn_dim + moe_layers * dense_expert_ffn_dim
+    )
+    return float(replicated), float(split)
+
+
 def sparse_indexer_coefficients(layers: int, indexer_heads: int, indexer_head_dim: int):
     """Return the KV elements per token and FLOPs per context token of a DSA lightning indexer.
 

@@ -28,6 +28,8 @@ import math
 from fleetsim._jit import jit
 from fleetsim.layout import (
     ACTIVATION_BYTES,
+    M_ACT,
+    M_ACT_SPLIT,
     M_ACTIVE,
     M_ATTENTION,
     M_DENSE,
@@ -172,8 +174,11 @@ def stage_compute_time(
     experts, top_k = md[M_EXPERTS], md[M_TOP_K]
     moe_layers, expert_params = md[M_MOE_LAYERS], md[M_EXPERT]
     dense_active = md[M_ACTIVE] - moe_layers * top_k * expert_params
+    # activations outside the GEMMs' weights: the residual-width ones repeat on every device of
+    # a group, the head- and MLP-width ones are split over it
+    activations = f * (tokens / adp) * (md[M_ACT] + md[M_ACT_SPLIT] / group) * ACTIVATION_BYTES
     time = kernel_time(
-        f * md[M_DENSE] * b_w / group,
+        f * md[M_DENSE] * b_w / group + activations,
         2.0 * f * dense_active * (tokens / adp) / group,
         peak_flops,
         bandwidth,
@@ -183,10 +188,16 @@ def stage_compute_time(
     if experts > 0.0:
         # the weights stream the same on every device; the busiest device's tokens set the math
         touched = experts_touched(experts, top_k, tokens)
+        # token-expert assignments on the busiest device; each reads and writes its expert's
+        # activations: d in and out, SwiGLU's 2 f_e written, read back with f_e written by
+        # SiLU x up, f_e read by the down projection (2d + 6 f_e; model_shapes' notes)
+        routed = tokens * top_k / tp * expert_straggler(tokens * top_k, ep)
+        expert_width = expert_params / (3.0 * md[M_DMODEL])
+        routed_activations = routed * (2.0 * md[M_DMODEL] + 6.0 * expert_width)
         time += kernel_time(
-            f * moe_layers * touched * expert_params * b_w / tp,
-            2.0 * f * moe_layers * top_k * tokens * expert_params / tp
-            * expert_straggler(tokens * top_k, ep),
+            f * moe_layers * (touched * expert_params * b_w / tp
+                              + routed_activations * ACTIVATION_BYTES),
+            2.0 * f * moe_layers * routed * expert_params,
             peak_flops,
             bandwidth,
             compute_efficiency,

@@ -34,6 +34,39 @@ def test_kv_elements_mla_deepseek_v3():
     assert model_shapes.kv_elements_per_token("mla", 61, 0, 128, 512, 64) == 35_136
 
 
+def test_activation_elements_llama2_70b_and_deepseek_v3():
+    # Llama 2 70B: 80 layers, d = 8192, 64 heads, 8 KV heads, head dim 128, SwiGLU F = 28,672.
+    # Replicated per layer: 7d (attention block) + 7d (MLP) = 14 * 8192 = 114,688 -> x 80;
+    # split per layer: 128 * (6 * 64 + 4 * 8) = 53,248 and 6 * 28,672 = 172,032 -> x 80
+    replicated, split = model_shapes.activation_elements_per_token(
+        "gqa", 80, 0, 8192, 64, 8, 128, 28_672, 0
+    )
+    assert replicated == 80 * 114_688 == 9_175_040
+    assert split == 80 * (53_248 + 172_032) == 18_022_400
+    # DeepSeek-V3: 61 layers (58 MoE with one shared expert of 2048, 3 dense of F = 18,432),
+    # d = 7168, 128 heads of 128, MLA r = 512, r_rope = 64. Replicated: 61 * 7d + 3 * 7d +
+    # 58 * 7d (a shared expert is an MLP); split: 61 * (6 * 128 * 128 + 2 * 128 * (1024 + 64))
+    # + 6 * (3 * 18,432 + 58 * 2048)
+    replicated, split = model_shapes.activation_elements_per_token(
+        "mla", 61, 58, 7168, 128, 0, 128, 18_432, 2048, 512, 64
+    )
+    assert replicated == (61 + 3 + 58) * 7 * 7168
+    assert split == 61 * (98_304 + 278_528) + 6 * (55_296 + 118_784)
+
+
+def test_activations_add_to_the_dense_stream_split_over_the_group():
+    # DENSE_10B with 1e5 replicated and 2e5 split activation elements per token; 100 decode
+    # tokens on TP2 move 100 * (1e5 + 2e5 / 2) * 2 B = 4e7 B more per device: 20 us at 2 TB/s
+    columns = list(MODEL_COLUMNS)
+    md = DENSE_10B.copy()
+    md[columns.index("activation_elements_per_token")] = 1e5
+    md[columns.index("split_activation_elements_per_token")] = 2e5
+    args = (100.0, 100.0, 1000.0, 0.0)
+    rest = (2.0, 40_960.0, 2.0, 1.0, 1.0, 1.0, *DEVICE)
+    plain = serving.stage_compute_time(*args, DENSE_10B, *rest)
+    assert serving.stage_compute_time(*args, md, *rest) - plain == pytest.approx(4e7 / 2e12)
+
+
 def test_attention_flops_coefficients():
     # GQA/MHA: 4 L h d_h = 4 * 80 * 64 * 128 = 2,621,440 FLOP per context token (Llama 3.1 70B)
     assert model_shapes.attention_flops_per_context_token("gqa", 80, 64, 128) == 2_621_440
@@ -214,7 +247,8 @@ def test_grouped_expert_gemm_at_few_tokens_per_expert():
     # params, top-8, FP8; 64 tokens on 8 devices with EP8 (attention data-parallel):
     # experts touched 256 (1 - (1 - 8/256)^64) = 222.44 (2.2 tokens each);
     # per device: bytes 58 * 222.44 * 44,040,192 / 8, FLOPs 2 * 58 * 8 * 64 * 44,040,192 / 8;
-    # the busiest device computes 1 + sqrt(2 ln 8 / (512 / 8)) = 1.2549 x the mean token load
+    # the busiest device computes 1 + sqrt(2 ln 8 / (512 / 8)) = 1.2549 x the mean token load,
+    # and moves that many assignments' activations, (2 * 7168 + 6 * 2048) elements each in BF16
     expert = 3 * 7168 * 2048.0
     md = _model(1.0, 8 * 58 * expert, layers=58.0, d_model=7168.0, kv=0.0, attention=0.0,
                 expert=expert, moe_layers=58.0, experts=256.0, top_k=8.0, kv_shards=1.0)  # fmt: skip
@@ -227,7 +261,8 @@ def test_grouped_expert_gemm_at_few_tokens_per_expert():
     got = serving.stage_compute_time(64.0, 0.0, 0.0, 0.0, md, 1.0, 0.0, 8.0, 8.0, 8.0, 1.0,
                                      *device)  # fmt: skip
     dense = 1.0 / 8 / 4.8e12  # the one dense parameter's byte
-    assert got == pytest.approx(dense + memory + math_ * straggler)
+    activations = 58 * 64 * 8 / 8 * straggler * (2 * 7168 + 6 * 2048) * 2 / 4.8e12
+    assert got == pytest.approx(dense + memory + activations + math_ * straggler)
     assert serving.expert_straggler(512.0, 8.0) == pytest.approx(straggler)
     assert serving.expert_straggler(512.0, 1.0) == 1.0
 
