@@ -25,7 +25,10 @@ served by engine ``e``, model class ``c`` (dense / MoE / MLA)::
 * ``g(v, e)``: a scale per vendor and engine other than the vendor's (vLLM and SGLang on NVIDIA,
   LLMBoost on AMD), ``k(v, c)``: per vendor and MoE / MLA class; both where training rows exist,
   ridge-penalised like ``s``; 1 (kind ``assumption``) elsewhere.
-* one per-decode-step overhead for all rows.
+* one per-decode-step overhead for all rows, which the throughput rows alone do not identify:
+  the loss adds the |log error| of four measured-kernel decode steps (``KERNEL_ANCHORS``:
+  PEERS.md's standard case as aiconfigurator interpolates NVIDIA's kernels, 70B TP8 on H100 at
+  batch 1 to 256), so the fixed cost of a step is the one small batches show.
 
 eta_m is capped at ``BANDWIDTH_CEILING`` (what a streaming kernel reaches: 7.35 of 8.0 TB/s on
 Azure ND GB200 v6, source ``azure_gb200_microbench``); without the cap the fit trades bandwidth
@@ -80,6 +83,22 @@ ETA_M = BANDWIDTH_CEILING * GRID_RATIO ** -np.arange(91.0)[::-1]  # 0.155 .. 0.9
 #: wreck small-batch latency; aiconfigurator's measured-kernel batch-1 TPOT for 70B TP8 BF16 on H100
 #: (9.94 ms) exceeds the 100 %-roofline one (5.58 ms) by ~4 ms (../shared/PEERS.md)
 OVERHEADS = (0.0, 1e-3, 2e-3, 3e-3, 4e-3)
+#: PEERS.md's standard case (../shared/PEERS.md): Llama 2 70B on H100 SXM, TP8, 1,024-token
+#: prompts and 128 output tokens, a static batch, BF16; ``deployment.prefill=whole`` at
+#: ``max_batch`` = the batch gives the same decode steps
+STANDARD_CASE = (
+    "workload=offline", "model=llama2-70b", "hardware=h100-sxm", "deployment.tp=8",
+    "deployment.pp=1", "deployment.weight_dtype=bf16", "deployment.kv_dtype=bf16",
+    "deployment.prefill=whole", "workload.input_tokens=1024", "workload.output_tokens=128",
+    "finance.years=1",
+)  # fmt: skip
+#: measured-kernel anchors of the fixed cost of a step: the standard case's decode step [s] at
+#: batch 1 / 16 / 64 / 256 as aiconfigurator 0.12.0 interpolates NVIDIA's measured TensorRT-LLM
+#: kernels (PEERS.md). The throughput rows do not identify the per-step overhead (above); these
+#: small-batch steps do, so the fit adds their |log error| to the rows' (one anchor weighs as
+#: one row) and the overhead is the one both agree on best.
+KERNEL_ANCHORS = {1: 9.94e-3, 16: 10.8e-3, 64: 15.1e-3, 256: 24.7e-3}
+ANCHOR_HARDWARE = "h100-sxm"
 #: calibration scenario -> the conf/workload preset its rows are evaluated with; every engine and
 #: workload setting a row does not state (prefill mode, step token budget, quantiles, ...) is the
 #: conf default, so the fitted factors hold for the defaults a user runs
@@ -312,10 +331,19 @@ class Evaluator:
         """Return the per-step overhead of conf/deployment/default.yaml. [s]"""
         return float(self.inputs["offline"].base[self.slot["deployment.step_overhead_s"]])
 
-    def catalog_efficiency(self, hardware: str) -> tuple[float, float]:
-        """Return the catalog's (eta_c, eta_m) of an accelerator."""
+    def catalog_efficiency(self, hardware: str, model_class: str = "dense") -> tuple[float, float]:
+        """Return the catalog's (eta_c, eta_m) of an accelerator for a model class.
+
+        The pair of data/hardware.csv times the data/efficiency.csv scale of the conf's default
+        engine (``vendor``) and the class, capped as the kernel caps it
+        (:func:`fleetsim.physics.operating_point.serving_efficiency`).
+        """
         row = self.inputs["offline"].hardware[self.hardware_ids.index(hardware)]
-        return float(row[layout.H_ETA_C]), float(row[layout.H_ETA_M])
+        scale = row[layout.H_SCALE + efficiency.MODEL_CLASSES.index(model_class)]  # vendor: 0
+        return (
+            min(float(row[layout.H_ETA_C] * scale), 1.0),
+            min(float(row[layout.H_ETA_M] * scale), efficiency.BANDWIDTH_CEILING),
+        )
 
     def base(self, row: Row) -> np.ndarray:
         """Return a row's kernel parameter vector: its preset's defaults plus what the row states.
@@ -416,6 +444,57 @@ class Evaluator:
         o = out[0, k, 0]
         outputs = {name: float(o[i]) for name, i in self.outputs.items()}
         return {"tokens": float(value[k]), "tp": tps[k]} | outputs
+
+    def anchor_errors(self, overheads: Sequence[float] = OVERHEADS) -> np.ndarray:
+        """Return the kernel anchors' summed |log error| on the grid, shape (C, M, overheads).
+
+        The standard case's decode step (TPOT without the prompts' share) at each batch of
+        :data:`KERNEL_ANCHORS`, on ``ANCHOR_HARDWARE`` at every efficiency pair; cached on disk
+        like the rows' tables.
+        """
+        batches = np.array(sorted(KERNEL_ANCHORS), dtype=np.float64)
+        cc, mm = np.meshgrid(ETA_C, ETA_M, indexing="ij")
+        pairs = np.column_stack([cc.ravel(), mm.ravel()])
+        inputs = self._inputs(list(STANDARD_CASE))
+        key = _digest(inputs.base, pairs, np.asarray(overheads, float), batches,
+                      inputs.hardware, inputs.models, np.array([2]))  # fmt: skip
+        path = _cache_root() / f"{key}.npy"
+        use = os.environ.get("FLEETSIM_CALIBRATION_CACHE", "1") != "0"
+        if use and path.exists():
+            return np.load(path)
+        hardware = inputs.hardware[self.hardware_ids.index(ANCHOR_HARDWARE)]
+        table = np.repeat(hardware[None, :], len(pairs), axis=0)
+        table[:, layout.H_ETA_C], table[:, layout.H_ETA_M] = pairs[:, 0], pairs[:, 1]
+        table[:, layout.H_SCALE : layout.H_SCALE + len(efficiency.SCALE_COLUMNS)] = 1.0
+        swept = {
+            "hardware": np.arange(len(pairs), dtype=np.float64),
+            "deployment.max_batch": batches,
+            "deployment.step_overhead_s": np.array(overheads, dtype=np.float64),
+        }
+        lengths = np.array([len(v) for v in swept.values()], dtype=np.int64)
+        grid = dataclasses.replace(
+            inputs,
+            axis_param=np.array([self.slot[k] for k in swept], dtype=np.int64),
+            axis_offset=np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64),
+            axis_length=lengths,
+            axis_values=np.ascontiguousarray(np.concatenate(list(swept.values()))),
+            hardware=np.ascontiguousarray(table),
+        )
+        out, _, status = sweep.evaluate_range(grid, 1, 0, int(np.prod(lengths)))
+        out = out.reshape(len(ETA_C), len(ETA_M), len(batches), len(overheads), -1)
+        o = self.outputs
+        step = out[..., o["tpot_s"]] * (1.0 - out[..., o["prefill_share"]])
+        measured = np.array([KERNEL_ANCHORS[int(b)] for b in batches])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            errors = np.abs(np.log(step) - np.log(measured)[None, None, :, None])
+        feasible = status.reshape(step.shape) == 0
+        errors = np.where(feasible & np.isfinite(errors), errors, INFEASIBLE).sum(axis=2)
+        if use:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{key}.{os.getpid()}.tmp.npy")
+            np.save(tmp, errors)
+            os.replace(tmp, path)
+        return errors
 
     def grid_tables(
         self, rows: Sequence[Row], overheads: Sequence[float] = OVERHEADS
@@ -594,6 +673,7 @@ def fit(
     overheads: Sequence[float] = OVERHEADS,
     start: Fit | None = None,
     errors: np.ndarray | None = None,
+    anchors: np.ndarray | None = None,
 ) -> Fit:
     """Fit the hierarchical efficiency model on the rows where ``train`` is True.
 
@@ -613,6 +693,9 @@ def fit(
         and only the overheads next to its own are tried.
     errors : ndarray, optional
         :func:`log_errors` of ``tables`` (passed by cross-validation, which reuses them).
+    anchors : ndarray, optional
+        :meth:`Evaluator.anchor_errors`: the kernel anchors' |log error| over (C, M, overheads),
+        added to each candidate's loss at ``ANCHOR_HARDWARE``'s pair.
 
     Returns
     -------
@@ -700,6 +783,8 @@ def fit(
                 break
         candidate = Fit(tuple(overheads), k_o, family, shift, 0.0, engine, klass)
         total = _penalised_loss(candidate, errors_o, train_rows, log_ratio)
+        if anchors is not None:
+            total += anchors[(*candidate.indices(ANCHOR_HARDWARE), k_o)]
         if best is None or total < best.loss - 1e-12:
             best = dataclasses.replace(candidate, loss=total)
     return best
@@ -765,6 +850,7 @@ def cross_validate(
     rows: Sequence[Row],
     group: str = "system",
     overheads: Sequence[float] = OVERHEADS,
+    anchors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Leave one group out: refit without the group's rows, predict them; return log predictions.
 
@@ -774,10 +860,11 @@ def cross_validate(
     keys = [getattr(r, group) for r in rows]
     out = np.empty(len(rows))
     errors = log_errors(tables, rows)
-    everything = fit(tables, rows, None, overheads, errors=errors)
+    everything = fit(tables, rows, None, overheads, errors=errors, anchors=anchors)
     for key in dict.fromkeys(keys):
         held = np.array([k == key for k in keys])
-        fitted = fit(tables, rows, ~held, overheads, start=everything, errors=errors)
+        fitted = fit(tables, rows, ~held, overheads, start=everything, errors=errors,
+                     anchors=anchors)  # fmt: skip
         out[held] = predict_log(
             fitted, tables[held], [r for r, h in zip(rows, held, strict=True) if h]
         )
@@ -928,7 +1015,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [r for r, t in zip(everything, train_mask(everything, args.train), strict=True) if t]
     evaluator = Evaluator()
     tables = evaluator.grid_tables(rows)
-    fitted = fit(tables, rows)
+    fitted = fit(tables, rows, anchors=evaluator.anchor_errors())
     measured = np.log([r.measured for r in rows])
     errors = 100 * (np.exp(predict_log(fitted, tables, rows) - measured) - 1)
     print(

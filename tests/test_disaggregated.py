@@ -49,9 +49,11 @@ def test_one_disaggregated_fleet_year_by_hand(tiny_catalog_env):
     bw, peak = hw["hbm_bandwidth"] * hw["bandwidth_efficiency"], hw["peak_flops_bf16"] * 0.5
     assert hw["compute_efficiency"] == 0.5  # the fraction of peak used just above
     a = m["attention_flops_per_context_token"]
-    # prefill pool: one TP1 replica passes a 1000-token prompt alone: weights once, the GEMM
-    # math, causal attention a S^2 / 2, one engine step
-    t_prefill = m["dense_params"] * 2 / bw + 2 * m["active_params"] * S / peak
+    # activations outside the weights, per token, BF16 (TP1: replicated and split alike)
+    act = (m["activation_elements_per_token"] + m["split_activation_elements_per_token"]) * 2
+    # prefill pool: one TP1 replica passes a 1000-token prompt alone: weights once, the tokens'
+    # activations, the GEMM math, causal attention a S^2 / 2, one engine step
+    t_prefill = (m["dense_params"] * 2 + act * S) / bw + 2 * m["active_params"] * S / peak
     t_prefill += 0.5 * a * S * S / peak + overhead
     assert float(ds.prefill_time_s) == pytest.approx(t_prefill, rel=1e-12)
     # KV transfer: a one-device scale-up domain, so the prompt's 1000 x kv bytes go over the
@@ -65,7 +67,7 @@ def test_one_disaggregated_fleet_year_by_hand(tiny_catalog_env):
     assert float(ds.ttft_s) == pytest.approx(t_prefill + transfer + wait, rel=1e-12)
     # decode pool: pure decode steps of 16 sequences at mean context S + O / 2 (no prompts)
     c = S + O / 2
-    step = m["dense_params"] * 2 / bw + 2 * m["active_params"] * B / peak
+    step = (m["dense_params"] * 2 + act * B) / bw + 2 * m["active_params"] * B / peak
     step += B * c * kv_token / bw + B * c * a / peak + overhead
     assert float(ds.tpot_s) == pytest.approx(step, rel=1e-12)
     assert float(ds.batch_size) == B

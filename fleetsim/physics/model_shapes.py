@@ -129,21 +129,23 @@ def activation_elements_per_token(
 
     Notes
     -----
-    Every kernel reads its inputs from and writes its outputs to memory once (an assumption:
-    engines fuse some neighbours, e.g. a residual add into the next RMSNorm, so this is an
-    upper count). Per layer and token, in elements:
+    Every kernel reads its inputs from and writes its outputs to memory once, and the residual
+    add is fused into the RMSNorm after it, as vLLM's ``fused_add_rms_norm`` and TensorRT-LLM's
+    fused all-reduce + residual + RMSNorm do (reads the block's output and the residual, writes
+    both: 4d). Other neighbours are not fused (an assumption: an upper count). Per layer and
+    token, in elements:
 
-    * attention block -- RMSNorm (read d, write d), QKV GEMM input (d), O GEMM output (d) and
-      the residual add (read 2d, write d): :math:`7d` replicated; QKV output
-      :math:`(h + 2h_{kv}) d_h`, RoPE on q and k (read and write :math:`(h + h_{kv}) d_h`),
-      attention's query read and output write (:math:`2 h d_h`) and O's input
-      (:math:`h d_h`): :math:`d_h (6h + 4h_{kv})` split. MLA decodes in absorbed form, its
-      queries and outputs in latent space (DeepSeek-V2, arXiv:2405.04434, section 2.1.2):
-      :math:`6 h d_h + 2h (r + r_{rope}) + 2 h r` split;
-    * dense SwiGLU MLP -- RMSNorm, gate/up input, down output, residual add: :math:`7d`
+    * attention block -- fused add + RMSNorm (4d), the QKV GEMM's input (d) and the O GEMM's
+      output (d): :math:`6d` replicated; QKV output :math:`(h + 2h_{kv}) d_h`, RoPE on q and k
+      (read and write :math:`(h + h_{kv}) d_h`), attention's query read and output write
+      (:math:`2 h d_h`) and O's input (:math:`h d_h`): :math:`d_h (6h + 4h_{kv})` split. MLA
+      decodes in absorbed form, its queries and outputs in latent space (DeepSeek-V2,
+      arXiv:2405.04434, section 2.1.2): :math:`6 h d_h + 2h (r + r_{rope}) + 2 h r` split;
+    * dense SwiGLU MLP -- fused add + RMSNorm, gate/up input, down output: :math:`6d`
       replicated; gate/up output :math:`2F`, SiLU x up (read 2F, write F), down input F:
-      :math:`6F` split. A MoE layer's shared experts count as a dense MLP of their width; its
-      router reads d, the combine reads its top-k outputs (counted in the kernel's part).
+      :math:`6F` split. A MoE layer's shared experts count as a dense MLP of their width
+      (:math:`6d` with them); without, the router's input and the combine's output (:math:`5d`);
+      the routed experts' own part is the kernel's.
 
     Their cost is memory-bound (a few FLOPs per element), which is why a small model at a
     low weight precision -- whose GEMMs are fast -- falls further below its GEMM roofline than
@@ -151,14 +153,14 @@ def activation_elements_per_token(
     more under quantization (Karami, Kao and Kwon, "Understanding the Performance Horizon of the
     Latest ML Workloads with NonGEMM Workloads", arXiv:2404.11788).
     """
-    replicated_attention = 7 * d_model
+    replicated_attention = 6 * d_model
     if attention_kind == "mla":
         split_attention = 6 * n_heads * head_dim + 2 * n_heads * (2 * kv_lora_rank + rope_head_dim)
     else:
         split_attention = head_dim * (6 * n_heads + 4 * n_kv_heads)
     dense_layers = layers - moe_layers
-    replicated = layers * replicated_attention + dense_layers * 7 * d_model
-    replicated += moe_layers * (7 * d_model if dense_expert_ffn_dim else 6 * d_model)
+    replicated = layers * replicated_attention + dense_layers * 6 * d_model
+    replicated += moe_layers * (6 * d_model if dense_expert_ffn_dim else 5 * d_model)
     split = layers * split_attention + 6 * (
         dense_layers * ffn_dim + moe_layers * dense_expert_ffn_dim
     )

@@ -36,21 +36,27 @@ def test_kv_elements_mla_deepseek_v3():
 
 def test_activation_elements_llama2_70b_and_deepseek_v3():
     # Llama 2 70B: 80 layers, d = 8192, 64 heads, 8 KV heads, head dim 128, SwiGLU F = 28,672.
-    # Replicated per layer: 7d (attention block) + 7d (MLP) = 14 * 8192 = 114,688 -> x 80;
+    # Replicated per layer: 6d (attention block) + 6d (MLP) = 12 * 8192 = 98,304 -> x 80;
     # split per layer: 128 * (6 * 64 + 4 * 8) = 53,248 and 6 * 28,672 = 172,032 -> x 80
     replicated, split = model_shapes.activation_elements_per_token(
         "gqa", 80, 0, 8192, 64, 8, 128, 28_672, 0
     )
-    assert replicated == 80 * 114_688 == 9_175_040
+    assert replicated == 80 * 98_304 == 7_864_320
     assert split == 80 * (53_248 + 172_032) == 18_022_400
     # DeepSeek-V3: 61 layers (58 MoE with one shared expert of 2048, 3 dense of F = 18,432),
-    # d = 7168, 128 heads of 128, MLA r = 512, r_rope = 64. Replicated: 61 * 7d + 3 * 7d +
-    # 58 * 7d (a shared expert is an MLP); split: 61 * (6 * 128 * 128 + 2 * 128 * (1024 + 64))
+    # d = 7168, 128 heads of 128, MLA r = 512, r_rope = 64. Replicated: 61 * 6d + 3 * 6d +
+    # 58 * 6d (a shared expert is an MLP); split: 61 * (6 * 128 * 128 + 2 * 128 * (1024 + 64))
     # + 6 * (3 * 18,432 + 58 * 2048)
     replicated, split = model_shapes.activation_elements_per_token(
         "mla", 61, 58, 7168, 128, 0, 128, 18_432, 2048, 512, 64
     )
-    assert replicated == (61 + 3 + 58) * 7 * 7168
+    assert replicated == (61 + 3 + 58) * 6 * 7168
+    # without shared experts a MoE layer's MLP side is the router's input and the combine's
+    # output beside the fused add + RMSNorm: 5d (Mixtral: 32 MoE layers, d = 4096, F unused)
+    replicated, _ = model_shapes.activation_elements_per_token(
+        "gqa", 32, 32, 4096, 32, 8, 128, 14_336, 0
+    )
+    assert replicated == 32 * (6 + 5) * 4096
     assert split == 61 * (98_304 + 278_528) + 6 * (55_296 + 118_784)
 
 
