@@ -156,6 +156,14 @@ def evaluate(
     memo_code = np.empty(MEMO, dtype=np.int64)
     memo_o = np.empty((MEMO, N_SCENARIO_OUTPUTS))
     memo_hw = np.empty((MEMO, hardware.shape[1]))
+    # a block's stored outputs, variable-major, in cache: written per scenario, then copied out
+    # per variable (storing each scenario straight into the outputs touched one cache line per
+    # output in arrays far larger than the cache, most of the cost of storing)
+    wide32 = BLOCK if narrow else 0
+    block_s32 = np.empty((n_keep_s, wide32), dtype=np.float32)
+    block_y32 = np.empty((n_keep_y, wide32, years), dtype=np.float32)
+    block_s64 = np.empty((n_keep_s, BLOCK - wide32))
+    block_y64 = np.empty((n_keep_y, BLOCK - wide32, years))
     n = hi - lo
     for block in range((n + BLOCK - 1) // BLOCK):
         # each block starts as if alone: base parameters, zeroed scratch, NaN-filled outputs
@@ -222,39 +230,58 @@ def evaluate(
                 code = mix_scenario(p, pool_hardware[row_mix], pool_share[row_mix], hardware,
                                     models, fabrics, cooling, dtype_bytes, compute_column, hw, o,
                                     oy, o_pool, oy_pool, weights, bought, spend)  # fmt: skip
-            col = at + row
-            out_status[col] = code
+            r = row - start
+            out_status[at + row] = code
             if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
                 overflow = False  # a finite value the store (float32) cannot hold
                 for j in range(n_keep_s):
                     value = o[keep_scenario[j]]
                     if narrow:
-                        out_scenario32[j, col] = value
-                        overflow |= np.isinf(out_scenario32[j, col]) and not np.isinf(value)
+                        block_s32[j, r] = value
+                        overflow |= np.isinf(block_s32[j, r]) and not np.isinf(value)
                     else:
-                        out_scenario64[j, col] = value
+                        block_s64[j, r] = value
                 for j in range(n_keep_y):
                     source = keep_year[j]
                     for y in range(years):
                         value = oy[source, y]
                         if narrow:
-                            out_year32[j, col, y] = value
-                            overflow |= np.isinf(out_year32[j, col, y]) and not np.isinf(value)
+                            block_y32[j, r, y] = value
+                            overflow |= np.isinf(block_y32[j, r, y]) and not np.isinf(value)
                         else:
-                            out_year64[j, col, y] = value
+                            block_y64[j, r, y] = value
                 broken = first_violation(code, o, oy, scenario_rules, year_rules) >= 0
                 if (broken or overflow) and bad < 0:
                     bad = row
             else:
                 for j in range(n_keep_s):
                     if narrow:
-                        out_scenario32[j, col] = np.nan
+                        block_s32[j, r] = np.nan
                     else:
-                        out_scenario64[j, col] = np.nan
+                        block_s64[j, r] = np.nan
                 for j in range(n_keep_y):
                     for y in range(years):
                         if narrow:
-                            out_year32[j, col, y] = np.nan
+                            block_y32[j, r, y] = np.nan
                         else:
-                            out_year64[j, col, y] = np.nan
+                            block_y64[j, r, y] = np.nan
+        # the block's outputs, one variable at a time: contiguous runs the CPU streams out
+        first = at + start
+        rows = stop - start
+        if narrow:
+            for j in range(n_keep_s):
+                for r in range(rows):
+                    out_scenario32[j, first + r] = block_s32[j, r]
+            for j in range(n_keep_y):
+                for r in range(rows):
+                    for y in range(years):
+                        out_year32[j, first + r, y] = block_y32[j, r, y]
+        else:
+            for j in range(n_keep_s):
+                for r in range(rows):
+                    out_scenario64[j, first + r] = block_s64[j, r]
+            for j in range(n_keep_y):
+                for r in range(rows):
+                    for y in range(years):
+                        out_year64[j, first + r, y] = block_y64[j, r, y]
         out_bad[block] = bad
