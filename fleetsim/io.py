@@ -184,8 +184,13 @@ def existing_output(final: Path, config_sha256: str, overwrite: bool) -> bool:
     ------
     OutputExistsError
         If a file exists with another config (or is not a fleetsim output) and ``overwrite`` is
-        false.
+        false, or ``final`` is a folder (``overwrite`` cannot replace one).
     """
+    if final.is_dir():
+        raise OutputExistsError(
+            f"output.path={str(final)!r} is a folder: name a file in it "
+            f"(output.path={str(final / 'fleetsim.nc')!r})"
+        )
     if not final.exists():
         return False
     written = _config_sha256_of(final)

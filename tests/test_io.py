@@ -221,6 +221,17 @@ def test_existing_output_is_not_overwritten(ds, tmp_path):
     assert _leftovers(tmp_path) == ["out.nc"]
 
 
+def test_a_folder_as_output_path_is_refused_without_suggesting_overwrite(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for overwrite in (False, True):  # overwrite=true could not replace a folder either
+        with pytest.raises(io.OutputExistsError, match="is a folder: name a file in it") as info:
+            io.existing_output(folder, "0" * 64, overwrite)
+        assert "overwrite" not in str(info.value)
+        assert str(folder / "fleetsim.nc") in str(info.value)
+    assert folder.is_dir()
+
+
 def test_output_appearing_during_the_write_is_kept(ds, tmp_path, monkeypatch):
     final = tmp_path / "out.nc"
     real = xr.Dataset.to_netcdf
