@@ -126,6 +126,25 @@ def _terminable() -> Iterator[threading.Event]:
         signal.signal(signal.SIGTERM, previous)
 
 
+#: what Hydra puts in a run's folder before the job writes anything
+HYDRA_FILES = frozenset({".hydra", "cli.log"})
+
+
+def _remove_unused_run_folder(folder: Path, multirun: bool) -> None:
+    """Remove a failed run's folder when it holds only Hydra's own files, and emptied parents.
+
+    So a run refused inside its job (``output.path`` a folder, a disk that is full) leaves no
+    empty ``outputs/<date>/<time>/``; a multirun's folders are kept (other jobs share them).
+    """
+    if multirun or not folder.is_dir() or {p.name for p in folder.iterdir()} - HYDRA_FILES:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in (folder.parent, folder.parent.parent):  # <date>/ and outputs/, once empty
+        if parent == Path.cwd() or any(parent.iterdir()):
+            break
+        parent.rmdir()
+
+
 def _job(cfg: DictConfig) -> None:
     """Hydra's task function: one job writes its file and prints its summary."""
     from hydra.core.hydra_config import HydraConfig
@@ -150,6 +169,7 @@ def _job(cfg: DictConfig) -> None:
             return
         print(_summary(result.path, result.scenarios))
     except (InputError, OSError) as error:
+        _remove_unused_run_folder(folder, multirun)
         _fail(error)
     except SweepError as error:  # a kernel bug, not bad input: one line, status 1
         _fail(error, status=1)

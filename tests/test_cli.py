@@ -186,6 +186,16 @@ def test_a_bad_value_leaves_no_output_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_refused_in_its_job_leaves_no_output_folder(tmp_path):
+    (tmp_path / "results").mkdir()
+    result = fleetsim_cli(
+        "model=test-dense", "hardware=test-gpu", f"output.path={tmp_path / 'results'}", cwd=tmp_path
+    )
+    assert_one_line_error(result, "is a folder: name a file in it")
+    assert "overwrite" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no outputs/<date>/<time>/
+
+
 def test_multirun_checks_every_swept_value_before_launching(tmp_path):
     result = fleetsim_cli(
         "-m", "model=test-dense", "hardware=test-gpu,test-small", "finance.years=2,0",
