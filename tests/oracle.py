@@ -365,10 +365,10 @@ def search(sc, catalog, hw, at, objective):
 
 def replica(sc, catalog, hw):
     """Return (status, outputs) of one aggregated replica: the layout with the most tokens/s per
-    accelerator."""
+    accelerator at its planned utilisation."""
     return search(
         sc, catalog, hw, lambda tp, pp, adp, ep: replica_at(tp, pp, adp, ep, sc, catalog, hw),
-        lambda o: o["tokens_per_s_per_accelerator"],
+        lambda o: o["tokens_per_s_per_accelerator"] * o["target_utilisation"],
     )  # fmt: skip
 
 

@@ -3,7 +3,12 @@
 One search serves the three kinds of pool, each with its objective:
 
 * an **aggregated** replica (:data:`AGGREGATED`, :func:`replica_operating_point`) keeps the
-  layout with the most generated tokens/s per accelerator at full occupancy;
+  layout with the most generated tokens/s per accelerator *at its planned utilisation* (full
+  occupancy's rate times the utilisation the TTFT target and the ceiling allow): a layout that
+  must idle to keep its queue short serves less per accelerator than its full-occupancy rate
+  says (Llama 3.1 70B, 16,384-token prompts, 1 s TTFT on H200: TP4 x PP2 has the higher rate
+  but may be 8 % busy, TP8 x PP4 serves several times more per accelerator). It does not
+  depend on the demand, so aggregated operating points stay reusable across demand axes;
 * a disaggregated fleet's **decode pool** (:data:`DECODE_POOL`) and **prefill pool**
   (:data:`PREFILL_POOL`) keep the layout whose fleet needs the fewest accelerators for the
   scenario's demand, summed over the horizon (:func:`fleetsim.fleet.years.accelerator_years`:
@@ -69,11 +74,12 @@ def _objective(pool, p, hw, years, o) -> tuple[float, float]:
     """Return a feasible layout's ``(accelerators, rate)``: fewer first, then a higher rate.
 
     The accelerators of the pool's fleet over the horizon (0 for an aggregated replica: its
-    search ranks by the rate alone) and tokens/s (prompts/s for the prefill pool, at its
-    planned utilisation) per accelerator (module notes).
+    search ranks by the rate alone, tokens/s per accelerator at the planned utilisation) and
+    tokens/s (prompts/s for the prefill pool, at its planned utilisation) per accelerator
+    (module notes).
     """
     if pool == AGGREGATED:
-        return 0.0, o[S_TOKS]
+        return 0.0, o[S_TOKS] * o[S_UTIL]
     if pool == DECODE_POOL:
         needed = accelerator_years(p, o[S_RATE], o[S_UTIL], o[S_NREP], hw[H_APS], years)
         return needed, o[S_TOKS]
@@ -161,8 +167,8 @@ def search_layout(pool, p, hw, md, md_draft, fb, dtype_bytes, compute_column, sh
 def replica_operating_point(p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
     """Find an aggregated replica's operating point and write it into ``o``; return its status.
 
-    The layout with the most generated tokens/s per accelerator that meets the latency targets
-    (:func:`search_layout` with :data:`AGGREGATED`).
+    The layout with the most generated tokens/s per accelerator at its planned utilisation that
+    meets the latency targets (:func:`search_layout` with :data:`AGGREGATED`).
 
     Parameters
     ----------

@@ -217,3 +217,26 @@ def test_deepseek_is_served_with_data_parallel_attention_and_expert_parallelism(
     auto = ds.sel(attention_dp="auto", ep="auto")
     assert float(auto.attention_data_parallel) == 8
     assert float(auto.expert_parallel) == 8
+
+
+def test_the_layout_search_ranks_by_tokens_per_accelerator_at_the_planned_utilisation():
+    # 16,384-token prompts under a 1 s TTFT: TP4 x PP2 has the highest full-occupancy rate but
+    # must idle to keep its prefill queue short; the search keeps the layout serving the most
+    # per accelerator at its planned utilisation, which needs the fewest accelerators
+    base = ["model=llama3.1-70b", "hardware=h200", "deployment.weight_dtype=fp8",
+            "deployment.kv_dtype=fp8", "workload.input_tokens=16384", "workload.ttft_slo_s=1.0",
+            "finance.years=1"]  # fmt: skip
+    grid = fleetsim.run([*base, "deployment.tp=[1,2,4,8]", "deployment.pp=[1,2,4,8,16]"])
+    grid = grid.isel(year=0).squeeze(drop=True)
+
+    def argmax(values):
+        stacked = values.fillna(-1.0).stack(layout=("tp", "pp"))
+        return tuple(float(x) for x in stacked.layout.values[int(np.argmax(stacked.data))])
+
+    sustained = grid.tokens_per_s_per_accelerator * grid.target_utilisation
+    chosen = fleetsim.run(base).isel(year=0).squeeze(drop=True)
+    layout = (float(chosen.tensor_parallel), float(chosen.pipeline_parallel))
+    assert layout == argmax(sustained)
+    # the full-occupancy choice differs
+    assert layout != argmax(grid.tokens_per_s_per_accelerator)
+    assert float(chosen.accelerators) == float(grid.accelerators.min())
