@@ -14,9 +14,14 @@ from pathlib import Path
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def _first_existing(*candidates: Path) -> Path:
+def _first_existing(marker: str, *candidates: Path) -> Path:
+    """Return the first candidate folder that holds the file ``marker``.
+
+    A folder of the same name without it (an empty ``site-packages/data`` left by another
+    package's install) is passed over, so it cannot shadow the bundled one.
+    """
     for candidate in candidates:
-        if candidate.is_dir():
+        if (candidate / marker).is_file():
             return candidate
     raise FileNotFoundError(
         "fleetsim could not find its folder; looked in " + ", ".join(str(c) for c in candidates)
@@ -26,12 +31,12 @@ def _first_existing(*candidates: Path) -> Path:
 @cache
 def conf_dir() -> Path:
     """Return the Hydra configuration folder (``conf/``)."""
-    return _first_existing(_PACKAGE_DIR.parent / "conf", _PACKAGE_DIR / "_conf")
+    return _first_existing("config.yaml", _PACKAGE_DIR.parent / "conf", _PACKAGE_DIR / "_conf")
 
 
 @cache
 def _builtin_data_dir() -> Path:
-    return _first_existing(_PACKAGE_DIR.parent / "data", _PACKAGE_DIR / "_data")
+    return _first_existing("hardware.csv", _PACKAGE_DIR.parent / "data", _PACKAGE_DIR / "_data")
 
 
 def data_dir() -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import fleetsim
 
 ROOT = Path(fleetsim.__file__).parent
@@ -63,3 +65,16 @@ def test_config_needs_neither_the_kernel_layout_nor_the_analysis():
     graph = _graph()
     assert "fleetsim.layout" not in graph["fleetsim.config"]
     assert "fleetsim.config" not in graph["fleetsim.uncertainty"]
+
+
+def test_an_empty_folder_of_the_same_name_does_not_shadow_the_bundled_one(tmp_path):
+    from fleetsim import paths
+
+    stray = tmp_path / "data"  # what an empty site-packages/data beside the package looks like
+    stray.mkdir()
+    bundled = tmp_path / "fleetsim" / "_data"
+    bundled.mkdir(parents=True)
+    (bundled / "hardware.csv").write_text("id\n")
+    assert paths._first_existing("hardware.csv", stray, bundled) == bundled
+    with pytest.raises(FileNotFoundError, match="could not find its folder"):
+        paths._first_existing("hardware.csv", stray)
