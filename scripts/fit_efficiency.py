@@ -390,19 +390,29 @@ class Evaluator:
             "deployment.tp": np.array(tps, dtype=np.float64),
             "deployment.step_overhead_s": np.array(overheads, dtype=np.float64),
         }
+        out, status = self._sweep(dataclasses.replace(inputs, base=base), table, swept)
+        return out, status, tps
+
+    def _sweep(
+        self, inputs: sweep.KernelInputs, hardware: np.ndarray, swept: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run the kernel over ``swept`` (config key -> values) with its own hardware table.
+
+        Returns the scenario outputs, shape (lengths of ``swept``..., outputs), and the status
+        codes, shape (lengths of ``swept``...).
+        """
         lengths = np.array([len(v) for v in swept.values()], dtype=np.int64)
         grid = dataclasses.replace(
             inputs,
-            base=base,
             axis_param=np.array([self.slot[k] for k in swept], dtype=np.int64),
             axis_offset=np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64),
             axis_length=lengths,
             axis_values=np.ascontiguousarray(np.concatenate(list(swept.values()))),
-            hardware=np.ascontiguousarray(table),
+            hardware=np.ascontiguousarray(hardware),
         )
         out, _, status = sweep.evaluate_range(grid, 1, 0, int(np.prod(lengths)))
-        shape = (len(efficiencies), len(tps), len(overheads))
-        return out.reshape(*shape, -1), status.reshape(shape), tps
+        shape = tuple(int(n) for n in lengths)
+        return out.reshape(*shape, -1), status.reshape(shape)
 
     def predict(
         self, row: Row, efficiencies: np.ndarray, overheads: Sequence[float] = (0.0,)
@@ -471,16 +481,7 @@ class Evaluator:
             "deployment.max_batch": batches,
             "deployment.step_overhead_s": np.array(overheads, dtype=np.float64),
         }
-        lengths = np.array([len(v) for v in swept.values()], dtype=np.int64)
-        grid = dataclasses.replace(
-            inputs,
-            axis_param=np.array([self.slot[k] for k in swept], dtype=np.int64),
-            axis_offset=np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64),
-            axis_length=lengths,
-            axis_values=np.ascontiguousarray(np.concatenate(list(swept.values()))),
-            hardware=np.ascontiguousarray(table),
-        )
-        out, _, status = sweep.evaluate_range(grid, 1, 0, int(np.prod(lengths)))
+        out, status = self._sweep(inputs, table, swept)
         out = out.reshape(len(ETA_C), len(ETA_M), len(batches), len(overheads), -1)
         o = self.outputs
         step = out[..., o["tpot_s"]] * (1.0 - out[..., o["prefill_share"]])
