@@ -3,8 +3,8 @@
 Every example runs as ``python scripts/examples/NAME.py [--out DIR] [--quick] [OVERRIDE ...]``: it
 simulates with :func:`fleetsim.run` (the command line's fleetsim overrides, such as
 ``finance.electricity_usd_per_kwh=0.12``, come after the example's own, so they win), draws with matplotlib (no pyplot, Agg canvas) in the style of
-:mod:`fleetsim.analysis.plots`, writes PNG files to ``DIR`` (default ``docs/figures``) and prints its
-answer in a few lines. ``--quick`` runs a reduced sweep (used by the tests).
+:mod:`fleetsim.analysis.plots`, writes PNG files to ``DIR`` (default ``results/figures``, untracked; ``--out docs/figures``
+regenerates the README's figures) and prints its answer in a few lines. ``--quick`` runs a reduced sweep (used by the tests).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = REPO / "docs" / "figures"
+DEFAULT_OUT = REPO / "results" / "figures"
 #: PNG resolution [dots per inch] and the size a README figure must stay under [B]
 DPI = 100
 MAX_PNG_BYTES = 200_000
