@@ -114,3 +114,16 @@ def test_an_example_takes_the_clis_overrides(tmp_path):
     rows = [line for line in run.stdout.splitlines() if line.startswith(("h100-sxm", "b200"))]
     assert len(rows) == 2, run.stdout
     assert all(row.split()[1] == "never" for row in rows), run.stdout
+
+
+def test_examples_write_outside_the_tracked_files_by_default():
+    # without --out an example writes under results/ (ignored by git), never into docs/
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    out = _common.DEFAULT_OUT.relative_to(REPO)
+    assert out.parts[0] != "docs"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(out / "x.png")], cwd=REPO)
+    assert ignored.returncode == 0, f"{out} is not ignored by git"
