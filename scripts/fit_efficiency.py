@@ -54,7 +54,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -294,6 +294,31 @@ def _cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "fleetsim" / "calibration"
 
 
+def grid_pairs() -> np.ndarray:
+    """Return every (eta_c, eta_m) pair of the fitting grid, shape (C x M, 2), eta_c-major."""
+    cc, mm = np.meshgrid(ETA_C, ETA_M, indexing="ij")
+    return np.column_stack([cc.ravel(), mm.ravel()])
+
+
+def _disk_cached(key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """Return the array cached under ``key``, or compute, store and return it.
+
+    Stored in :func:`_cache_root` under a temporary name and renamed, in the dtype ``compute``
+    returns; ``FLEETSIM_CALIBRATION_CACHE=0`` turns the cache off.
+    """
+    path = _cache_root() / f"{key}.npy"
+    use = os.environ.get("FLEETSIM_CALIBRATION_CACHE", "1") != "0"
+    if use and path.exists():
+        return np.load(path)
+    value = compute()
+    if use:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{key}.{os.getpid()}.tmp.npy")
+        np.save(tmp, value)
+        os.replace(tmp, path)
+    return value
+
+
 def _digest(*parts) -> str:
     """Return a hash of arrays and strings, with the package sources' digest."""
     digest = hashlib.sha256(_jit.source_digest().encode())
@@ -376,31 +401,36 @@ class Evaluator:
         Returns the scenario outputs, shape (pairs, TP, overheads, outputs), the status codes
         and the TP degrees tried.
         """
-        inputs = self.inputs[row.scenario]
-        base = self.base(row)
-        hardware = inputs.hardware[self.hardware_ids.index(row.hardware)]
-        table = np.repeat(hardware[None, :], len(efficiencies), axis=0)
-        table[:, layout.H_ETA_C] = efficiencies[:, 0]
-        # the grids stand for the scaled pair: the catalog's engine / class scales stay out
-        table[:, layout.H_SCALE : layout.H_SCALE + len(efficiency.SCALE_COLUMNS)] = 1.0
-        table[:, layout.H_ETA_M] = efficiencies[:, 1]
+        inputs = dataclasses.replace(self.inputs[row.scenario], base=self.base(row))
         tps = tp_candidates(row)
         swept = {
-            "hardware": np.arange(len(efficiencies), dtype=np.float64),
             "deployment.tp": np.array(tps, dtype=np.float64),
             "deployment.step_overhead_s": np.array(overheads, dtype=np.float64),
         }
-        out, status = self._sweep(dataclasses.replace(inputs, base=base), table, swept)
+        out, status = self._sweep(inputs, row.hardware, efficiencies, swept)
         return out, status, tps
 
     def _sweep(
-        self, inputs: sweep.KernelInputs, hardware: np.ndarray, swept: dict[str, np.ndarray]
+        self,
+        inputs: sweep.KernelInputs,
+        hardware_id: str,
+        efficiencies: np.ndarray,
+        swept: dict[str, np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Run the kernel over ``swept`` (config key -> values) with its own hardware table.
+        """Run the kernel for one accelerator at each efficiency pair, over ``swept`` too.
 
-        Returns the scenario outputs, shape (lengths of ``swept``..., outputs), and the status
-        codes, shape (lengths of ``swept``...).
+        The hardware axis holds the accelerator's row once per (eta_c, eta_m) pair of
+        ``efficiencies``, with the catalog's engine / class scales set to 1 (the grids stand
+        for the scaled pair); ``swept`` maps config keys to values. Returns the scenario
+        outputs, shape (pairs, lengths of ``swept``..., outputs), and the status codes, shape
+        (pairs, lengths of ``swept``...).
         """
+        row = inputs.hardware[self.hardware_ids.index(hardware_id)]
+        hardware = np.repeat(row[None, :], len(efficiencies), axis=0)
+        hardware[:, layout.H_ETA_C] = efficiencies[:, 0]
+        hardware[:, layout.H_ETA_M] = efficiencies[:, 1]
+        hardware[:, layout.H_SCALE : layout.H_SCALE + len(efficiency.SCALE_COLUMNS)] = 1.0
+        swept = {"hardware": np.arange(len(efficiencies), dtype=np.float64), **swept}
         lengths = np.array([len(v) for v in swept.values()], dtype=np.int64)
         grid = dataclasses.replace(
             inputs,
@@ -463,46 +493,33 @@ class Evaluator:
         like the rows' tables.
         """
         batches = np.array(sorted(KERNEL_ANCHORS), dtype=np.float64)
-        cc, mm = np.meshgrid(ETA_C, ETA_M, indexing="ij")
-        pairs = np.column_stack([cc.ravel(), mm.ravel()])
+        pairs = grid_pairs()
         inputs = self._inputs(list(STANDARD_CASE))
         key = _digest(inputs.base, pairs, np.asarray(overheads, float), batches,
                       inputs.hardware, inputs.models, np.array([2]))  # fmt: skip
-        path = _cache_root() / f"{key}.npy"
-        use = os.environ.get("FLEETSIM_CALIBRATION_CACHE", "1") != "0"
-        if use and path.exists():
-            return np.load(path)
-        hardware = inputs.hardware[self.hardware_ids.index(ANCHOR_HARDWARE)]
-        table = np.repeat(hardware[None, :], len(pairs), axis=0)
-        table[:, layout.H_ETA_C], table[:, layout.H_ETA_M] = pairs[:, 0], pairs[:, 1]
-        table[:, layout.H_SCALE : layout.H_SCALE + len(efficiency.SCALE_COLUMNS)] = 1.0
-        swept = {
-            "hardware": np.arange(len(pairs), dtype=np.float64),
-            "deployment.max_batch": batches,
-            "deployment.step_overhead_s": np.array(overheads, dtype=np.float64),
-        }
-        out, status = self._sweep(inputs, table, swept)
-        out = out.reshape(len(ETA_C), len(ETA_M), len(batches), len(overheads), -1)
-        o = self.outputs
-        step = out[..., o["tpot_s"]] * (1.0 - out[..., o["prefill_share"]])
-        measured = np.array([KERNEL_ANCHORS[int(b)] for b in batches])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            errors = np.abs(np.log(step) - np.log(measured)[None, None, :, None])
-        feasible = status.reshape(step.shape) == 0
-        errors = np.where(feasible & np.isfinite(errors), errors, INFEASIBLE).sum(axis=2)
-        if use:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{key}.{os.getpid()}.tmp.npy")
-            np.save(tmp, errors)
-            os.replace(tmp, path)
-        return errors
+
+        def compute() -> np.ndarray:
+            swept = {
+                "deployment.max_batch": batches,
+                "deployment.step_overhead_s": np.array(overheads, dtype=np.float64),
+            }
+            out, status = self._sweep(inputs, ANCHOR_HARDWARE, pairs, swept)
+            out = out.reshape(len(ETA_C), len(ETA_M), len(batches), len(overheads), -1)
+            o = self.outputs
+            step = out[..., o["tpot_s"]] * (1.0 - out[..., o["prefill_share"]])
+            measured = np.array([KERNEL_ANCHORS[int(b)] for b in batches])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                errors = np.abs(np.log(step) - np.log(measured)[None, None, :, None])
+            feasible = status.reshape(step.shape) == 0
+            return np.where(feasible & np.isfinite(errors), errors, INFEASIBLE).sum(axis=2)
+
+        return _disk_cached(key, compute)
 
     def grid_tables(
         self, rows: Sequence[Row], overheads: Sequence[float] = OVERHEADS
     ) -> np.ndarray:
         """Return log predictions on the ETA_C x ETA_M x overheads grid, shape (rows, C, M, O)."""
-        cc, mm = np.meshgrid(ETA_C, ETA_M, indexing="ij")
-        pairs = np.column_stack([cc.ravel(), mm.ravel()])
+        pairs = grid_pairs()
         tables = np.empty((len(rows), len(ETA_C), len(ETA_M), len(overheads)))
         for i, row in enumerate(rows):
             tables[i] = self._cached_table(row, pairs, overheads).reshape(tables.shape[1:])
@@ -523,19 +540,13 @@ class Evaluator:
             inputs.cooling, inputs.dtype_bytes, inputs.compute_column,
             np.array([self.hardware_ids.index(row.hardware)]),
         )  # fmt: skip
-        path = _cache_root() / f"{key}.npy"
-        use = os.environ.get("FLEETSIM_CALIBRATION_CACHE", "1") != "0"
-        if use and path.exists():
-            return np.load(path).astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pred = np.log(self.predict(row, pairs, overheads))
-        table = np.where(np.isfinite(pred), pred, np.nan)
-        if use:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{key}.{os.getpid()}.tmp.npy")
-            np.save(tmp, table.astype(np.float32))
-            os.replace(tmp, path)
-        return table.astype(np.float32).astype(np.float64)
+
+        def compute() -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pred = np.log(self.predict(row, pairs, overheads))
+            return np.where(np.isfinite(pred), pred, np.nan).astype(np.float32)
+
+        return _disk_cached(key, compute).astype(np.float64)
 
 
 # --------------------------------------------------------------------------- fitting

@@ -21,6 +21,7 @@ from matplotlib.text import Text
 import fleetsim.analysis as an
 import fleetsim.analysis.plots as fp
 import fleetsim.analysis.report as fr
+from tests.oracle import POOL_OUTPUTS
 from tests.synthetic import add_samples, make_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,16 +63,8 @@ def _as_mix(ds: xr.Dataset) -> xr.Dataset:
     )
 
 
-#: variables a real aggregated run leaves NaN (the prefill and decode pools of disaggregated serving;
-#: listed from ``fleetsim hardware=b200``, 2026-12-01)
-DISAGGREGATED_ONLY = (
-    "prefill_tensor_parallel", "prefill_pipeline_parallel", "prefill_attention_data_parallel",
-    "prefill_expert_parallel", "prefill_accelerators_per_replica", "prefill_replica_requests_per_s",
-    "prefill_planned_utilisation", "input_tokens_per_s_per_prefill_accelerator", "kv_transfer_s",
-    "kv_link_utilisation", "prefill_accelerators", "decode_accelerators", "prefill_decode_ratio",
-    "prefill_servers", "decode_servers", "prefill_utilisation", "decode_utilisation",
-    "prefill_it_power_w", "decode_it_power_w", "prefill_tco_usd", "decode_tco_usd",
-)  # fmt: skip
+#: variables a real aggregated run leaves NaN: the prefill and decode pools of disaggregated serving
+DISAGGREGATED_ONLY = POOL_OUTPUTS
 
 
 def _aggregated(ds: xr.Dataset) -> xr.Dataset:
