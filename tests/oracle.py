@@ -546,7 +546,8 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
         # a prompt fills the budget the decode tokens leave: each of its cycles carries a full
         # chunk, or the whole prompt when it is shorter than one
         chunk = budget - batch * (k + 1)
-        riding = min(chunk, computed) / computed  # prompts per cycle
+        # prompts per cycle: a full chunk, or this prompt and the B E / O that arrive beside it
+        riding = min(chunk, computed * (1 + batch * per_seq)) / computed
         full = _token_time(batch, riding, m, d, kv_tok, kv_d, lay, w, 0.0) * E
         s = computed / chunk * full  # mean prefill-path service per prompt
 
@@ -559,9 +560,11 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
         def duration(ratio):
             return t_pf * ratio
 
+    # the prompt first waits out the step in progress: uniform over one cycle
+    cycle = (tpot_b if chunked else _token_time(batch, 0.0, m, d, kv_tok, kv_d, lay, w, 0.0)) * E
     ttft_target = math.inf if sc["workload.ttft_slo_s"] is None else sc["workload.ttft_slo_s"]
     cap = sc["workload.max_utilisation"]
-    slack = ttft_target - duration(longer)
+    slack = ttft_target - duration(longer) - (0.5 if q is None else q) * cycle
     if slack < 0:
         return st.TTFT_UNREACHABLE, out
     factor = (1 + cv_out**2) / 2  # Lee-Longton: M/G/c waits are (1 + c^2)/2 of M/M/c's
@@ -586,8 +589,8 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
         tpot_s=tpot_b,
         tpot_p99_s=quantile(batch, _z(P99)),
         prefill_time_s=duration(1.0),
-        ttft_s=duration(1.0) + wait(rho, None),
-        ttft_p99_s=duration(longer99) + wait(rho, P99),
+        ttft_s=0.5 * cycle + duration(1.0) + wait(rho, None),
+        ttft_p99_s=P99 * cycle + duration(longer99) + wait(rho, P99),
         replica_requests_per_s=1 / tau,
         target_utilisation=rho,
         tokens_per_s_per_accelerator=batch / tpot_b / (tp * pp),

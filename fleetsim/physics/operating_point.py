@@ -24,6 +24,12 @@ over a window of ``D`` has variance :math:`2B/3` (the triangular autocovariance
 Poisson with mean ``B``, add their prefill cost with the spread of their lengths. The TPOT at
 quantile q is the mean plus :math:`z_q` standard deviations of the two together
 (:func:`tpot_at_quantile`).
+
+First token: a prompt joins the batch at a step boundary, so it waits out the step in progress
+(uniform over one cycle: half of it on average, q of it at quantile q), then its prefill --
+``ceil(S / chunk)`` steps with chunked prefill, the step of a prompt shorter than a chunk
+carrying the ``B E / O`` prompts that arrive beside it (Poisson) too -- and the queueing waits
+of :mod:`fleetsim.physics.queueing`.
 """
 
 from __future__ import annotations
@@ -463,18 +469,20 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
     decode_only = _time_per_token(batch, 0.0, *args, 0.0)
 
     # TTFT: the prompt's own prefill plus the prefill path's queueing wait
-    longer = length_quantile_ratio(prompt_cv, p[P_TTFT_Q])
+    q_ttft = p[P_TTFT_Q]
+    longer = length_quantile_ratio(prompt_cv, q_ttft)
     longer99 = length_quantile_ratio(prompt_cv, P99)
     if chunked:
         # a prompt being prefilled fills the budget the decode tokens leave: ceil(S / chunk)
-        # steps at the full-chunk step time (Sarathi-Serve; the prefill path serves prompts one
-        # chunk at a time, so its mean service is S / chunk such steps)
+        # steps (Sarathi-Serve; the prefill path serves prompts one chunk at a time, so its mean
+        # service is S / chunk such steps)
         prefill_service = prefill_duration = duration_at_target = duration_p99 = 0.0
         if computed > 0.0:
             chunk = p[P_BUDGET] - batch * (k + 1.0)  # > 0: the budget admits the batch's prompts
-            # each of its steps carries a full chunk (a shorter prompt: all of it)
-            full = _time_per_token(batch, min(chunk, computed) / computed, *args, 0.0)
-            full *= expected
+            # each of its steps carries a full chunk; a shorter prompt rides with the prompts
+            # that arrive beside it (Poisson: batch x per_batch more on average), up to a chunk
+            riding = min(chunk, computed * (1.0 + batch * per_batch)) / computed
+            full = _time_per_token(batch, riding, *args, 0.0) * expected
             prefill_service = computed / chunk * full
             prefill_duration = math.ceil(computed / chunk) * full
             duration_at_target = math.ceil(computed * longer / chunk) * full
@@ -484,6 +492,12 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
         prefill_duration = t_prefill
         duration_at_target = t_prefill * longer
         duration_p99 = t_prefill * longer99
+    # before its prefill a prompt waits out the step in progress (it joins the batch at a step
+    # boundary): a uniform share of one cycle, mean half of it, quantile q of it
+    cycle = (step if chunked else decode_only) * expected
+    residual = 0.5 * cycle
+    duration_at_target += (0.5 if math.isinf(q_ttft) else q_ttft) * cycle
+    duration_p99 += P99 * cycle
     # a request waits for one of the batch's slots, each held for a sequence's whole output
     lifetime_factor = 0.5 * biased
     utilisation = utilisation_for_ttft(p[P_TTFT], duration_at_target, prefill_service, service,
@@ -495,8 +509,9 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
     o[S_PREFILL] = prefill_duration
     o[S_TPOT] = step
     o[S_TPOT_P99] = step_p99
-    o[S_TTFT] = time_to_first_token(utilisation, prefill_duration, prefill_service, service,
-                                    prompt_cv, math.inf, batch, lifetime_factor)  # fmt: skip
+    o[S_TTFT] = time_to_first_token(utilisation, residual + prefill_duration, prefill_service,
+                                    service, prompt_cv, math.inf, batch,
+                                    lifetime_factor)  # fmt: skip
     o[S_TTFT_P99] = time_to_first_token(utilisation, duration_p99, prefill_service, service,
                                         prompt_cv, P99, batch, lifetime_factor)  # fmt: skip
     o[S_RATE] = 1.0 / service

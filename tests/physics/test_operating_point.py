@@ -46,15 +46,18 @@ def test_whole_prompts_stall_the_batch_by_their_prefill_time():
     ]).squeeze()  # fmt: skip
     stall = float(ds.batch_size) * float(ds.prefill_time_s) / 200
     assert float(ds.prefill_share) == pytest.approx(stall / float(ds.tpot_s))
-    # TTFT = t_prefill + the wait for one of the batch's B slots (each held for the request's
-    # whole output, B tau; fixed outputs: Lee-Longton factor 1/2) + the M/D/1 wait on the prefill
-    # path, busy rho t_prefill / tau of the time
+    # TTFT = half the decode step in progress (the prompt joins at a step boundary; the decode
+    # step is TPOT less the prompts' share) + t_prefill + the wait for one of the batch's B slots
+    # (each held for the request's whole output, B tau; fixed outputs: Lee-Longton factor 1/2)
+    # + the M/D/1 wait on the prefill path, busy rho t_prefill / tau of the time
     t_pf, tau = float(ds.prefill_time_s), 1 / float(ds.replica_requests_per_s)
     rho, b = float(ds.target_utilisation), float(ds.batch_size)
+    decode_step = float(ds.tpot_s) * (1 - float(ds.prefill_share))
     r = rho * t_pf / tau
     slot = queueing.slot_wait_quantile(rho, b, b * tau, 0.5, math.inf)
     assert slot > 0
-    assert float(ds.ttft_s) == pytest.approx(t_pf + slot + r * t_pf / (2 * (1 - r)))
+    expected = 0.5 * decode_step + t_pf + slot + r * t_pf / (2 * (1 - r))
+    assert float(ds.ttft_s) == pytest.approx(expected)
     # at full utilisation (the offline preset's) the slots are never free: TTFT is unbounded
     full = fleetsim.run([*OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4"])
     assert math.isinf(float(full.ttft_s.squeeze()))
@@ -170,6 +173,42 @@ def test_a_long_prompt_takes_ceil_s_over_chunk_full_chunk_steps():
     assert float(ds.prefill_time_s) == pytest.approx(5 * full)
     # the mean TTFT waits for the prefill path on top
     assert float(ds.ttft_s) >= float(ds.prefill_time_s)
+
+
+def test_a_short_prompt_rides_with_its_neighbours_after_the_step_in_progress():
+    # 64 sequences of 500 output tokens: 64 / 500 = 0.128 other prompts arrive per step, so the
+    # step a 500-token prompt rides in carries 500 x 1.128 = 564 prompt tokens (well inside the
+    # 8,128 the decode tokens leave). The prompt first waits out the step in progress, half a
+    # step on average and 99 % of one at the p99; then the queueing waits come on top.
+    ds = fleetsim.run([
+        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=8", "deployment.pp=1", "finance.years=1",
+        "deployment.weight_dtype=fp8", "deployment.kv_dtype=fp8", "deployment.ep=1",
+        "deployment.attention_dp=1", "deployment.prefill=chunked", "workload.input_tokens=500",
+        "workload.output_tokens=500", "workload.input_tokens_cv=0", "workload.output_tokens_cv=0",
+        "workload.tpot_slo_s=null", "workload.ttft_slo_s=null", "workload.max_utilisation=0.5",
+        "deployment.max_batch=64",
+    ]).squeeze()  # fmt: skip
+    assert float(ds.batch_size) == 64
+    md, hw = _serving_row("llama3.1-70b"), _hardware_row("h100-sxm")
+    kv = md[catalog.MODEL_COLUMNS.index("kv_elements_per_token")] * 1.0
+    attention = model_shapes.prefill_attention_flops(
+        md[catalog.MODEL_COLUMNS.index("attention_flops_per_context_token")], 500.0, 0.0, 0.0
+    )
+    riding = 1.0 + 64.0 / 500.0
+    full = serving.decode_step_time(
+        64.0, 500.0 + 250.0, 500.0 * riding, attention * riding, md, 1.0, kv, 8.0, 1.0, 1.0,
+        1.0, hw["peak_flops_fp8"], hw["peak_flops_bf16"], hw["hbm_bandwidth"],
+        hw["compute_efficiency"], hw["bandwidth_efficiency"], hw["scaleup_bandwidth"], 5e-6,
+        hw["scaleup_bandwidth"], _overhead(),
+    )  # fmt: skip
+    assert float(ds.prefill_time_s) == pytest.approx(full)
+    step, tau = float(ds.tpot_s), 1 / float(ds.replica_requests_per_s)
+    service = 500.0 / (8192.0 - 64.0) * full  # the prompt's share of the prefill budget
+    args = (service, tau, 0.0, 64.0, 0.5)
+    wait = queueing.queueing_wait(0.5, *args, math.inf)
+    assert float(ds.ttft_s) == pytest.approx(0.5 * step + full + wait)
+    wait99 = queueing.queueing_wait(0.5, *args, 0.99)
+    assert float(ds.ttft_p99_s) == pytest.approx(0.99 * step + full + wait99)
 
 
 def _overhead() -> float:
