@@ -122,6 +122,87 @@ def first_violation(code, o, oy, scenario_rules, year_rules) -> int:
     return -1
 
 
+@jit
+def _passes(
+    value: float, low: float, top: float, nan_ok: bool, inf_ok: bool, positive: bool
+) -> bool:
+    """Return whether one value keeps its rule: ``not _breaks(...)`` without branches.
+
+    Finite and within bounds (and > 0 if ``positive``), or NaN where allowed, or +inf where
+    allowed; written so that a loop of it vectorises (``tests/test_extremes.py`` checks it
+    against :func:`_breaks`).
+    """
+    bounded = (value >= low) & (value <= top) & (abs(value) < np.inf)
+    return (
+        (bounded & ((value > 0.0) | (not positive)))
+        | ((value != value) & nan_ok)
+        | ((value == np.inf) & inf_ok)
+    )
+
+
+@jit
+def _terms(rules, k: int, no_demand: bool):
+    """Return rule ``k``'s (low, top, nan_ok, inf_ok, positive, non_decreasing)."""
+    low, high, flags = rules[k, 0], rules[k, 1], int(rules[k, 2])
+    nan_ok = (flags & NAN_OK) != 0 or (no_demand and (flags & NAN_OK_NO_DEMAND) != 0)
+    return (
+        low, high + TOLERANCE * abs(high), nan_ok, (flags & INF_OK) != 0,
+        (flags & POSITIVE) != 0, (flags & NON_DECREASING) != 0,
+    )  # fmt: skip
+
+
+@jit
+def scenario_outputs_pass(code, o, scenario_rules) -> bool:
+    """Return whether every scenario output of a servable scenario keeps its rule.
+
+    The kernel's check, with :func:`year_outputs_pass`: the same verdict as
+    :func:`first_violation` (which also says where), branch-free.
+
+    Parameters
+    ----------
+    code : int
+        The scenario's status code (servable: FEASIBLE or ZERO_DEMAND).
+    o : ndarray
+        float64 scenario outputs ``(len(SCENARIO_OUTPUTS),)``.
+    scenario_rules : ndarray
+        :attr:`Rules.scenario`.
+    """
+    no_demand = code == st.ZERO_DEMAND
+    kept = True
+    for k in range(o.shape[0]):
+        low, top, nan_ok, inf_ok, positive, _ = _terms(scenario_rules, k, no_demand)
+        kept &= _passes(o[k], low, top, nan_ok, inf_ok, positive)
+    return kept
+
+
+@jit
+def year_outputs_pass(code, oy, year_rules, rows) -> bool:
+    """Return whether the year outputs ``rows`` of a servable scenario keep their rules.
+
+    Parameters
+    ----------
+    code : int
+        As in :func:`scenario_outputs_pass`.
+    oy : ndarray
+        float64 year outputs ``(len(YEAR_OUTPUTS), years)``.
+    year_rules : ndarray
+        :attr:`Rules.year`.
+    rows : tuple of int
+        Indexes into ``YEAR_OUTPUTS`` to check.
+    """
+    no_demand = code == st.ZERO_DEMAND
+    years = oy.shape[1]
+    kept = True
+    for v in rows:
+        low, top, nan_ok, inf_ok, positive, rising = _terms(year_rules, v, no_demand)
+        for y in range(years):
+            kept &= _passes(oy[v, y], low, top, nan_ok, inf_ok, positive)
+        if rising:
+            for y in range(1, years):
+                kept &= not oy[v, y] < oy[v, y - 1]  # False when either is NaN
+    return kept
+
+
 def describe(index: int, o: np.ndarray, oy: np.ndarray) -> str:
     """Return which rule output ``index`` (from :func:`first_violation`) breaks, in words.
 

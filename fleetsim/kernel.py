@@ -15,7 +15,11 @@ A scenario whose physics axes did move, to values computed earlier in the same k
 neutral axis that is not innermost, such as demand before the token counts, or the next block),
 takes the operating point from a small memo keyed by the physics axes' indices (:data:`MEMO`
 entries). The result is the same bit for bit as evaluating it afresh; it is what makes sweeps
-over physics-neutral axes cheap, wherever those axes are in the grid.
+over physics-neutral axes cheap, wherever those axes are in the grid. The fleet over the years
+splits likewise (:func:`fleetsim.fleet.years.fleet_sizes`, then ``fleet_costs``): a scenario of an
+aggregated fleet whose physics and sizing axes (demand, growth, lifetimes, price decline, the
+facility: ``axis_fleet``) did not move since the previous one keeps its sized fleet (the
+:data:`SIZED_ROWS` of ``oy`` and the scratch ``q``) and only re-prices it.
 
 Threads: :func:`evaluate` runs on the calling thread without the GIL; ``sweep.call_kernel``
 runs it on several threads over disjoint runs of blocks. (A ``prange`` loop here did the same
@@ -30,7 +34,9 @@ into float64 scratch first (NaN-filled per block, so an output the physics never
 caught), then copied and checked: a servable scenario with an output (stored or not) that breaks
 its rule in :mod:`fleetsim.invariants` (non-finite, negative, a utilisation above 1, a falling
 cumulative TCO, ...), or a finite value its float32 store turns into inf, marks its block in
-``out_bad`` (the sweep names the scenario and the rule and raises).
+``out_bad`` (the sweep names the scenario and the rule and raises). The check skips what it
+passed unchanged (as FEASIBLE, the stricter verdict) earlier in the block: a kept operating point
+``o`` and a kept sized fleet; the running costs are checked for every scenario.
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ import numpy as np
 from fleetsim import layout
 from fleetsim import status as st
 from fleetsim._jit import jit
-from fleetsim.fleet.mix import mix_scenario, pool_fleet, pool_physics
-from fleetsim.invariants import first_violation
-from fleetsim.layout import P_HARDWARE
+from fleetsim.fleet.mix import DISAGGREGATED, mix_scenario, pool_fleet, pool_physics, pool_sizes
+from fleetsim.fleet.years import N_SCRATCH, SIZED, fleet_costs
+from fleetsim.invariants import scenario_outputs_pass, year_outputs_pass
+from fleetsim.layout import P_HARDWARE, P_SERVING, Y_POOLS
 
 #: block of consecutive scenarios one thread evaluates with one set of scratch arrays
 BLOCK = 256
@@ -50,6 +57,10 @@ N_SCENARIO_OUTPUTS = len(layout.SCENARIO_OUTPUTS)
 N_YEAR_OUTPUTS = len(layout.YEAR_OUTPUTS)
 #: operating points one kernel call remembers (by the physics axes' indices, modulo MEMO)
 MEMO = 64
+#: the year outputs an aggregated fleet's sizing writes (kept while only prices change), and
+#: the others (its running costs, re-priced for every scenario)
+SIZED_ROWS = SIZED + Y_POOLS
+COST_ROWS = tuple(v for v in range(N_YEAR_OUTPUTS) if v not in SIZED_ROWS)
 
 
 @jit
@@ -69,7 +80,7 @@ def _set_axis(p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_
 @jit
 def evaluate(
     lo, hi, base, axis_param, axis_offset, axis_length, axis_values, multi_start, multi_slots,
-    axis_physics, years, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
+    axis_physics, axis_fleet, years, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
     pool_hardware, pool_share, keep_scenario, keep_year, scenario_rules, year_rules, narrow, at,
     out_scenario32, out_year32, out_scenario64, out_year64, out_status, out_bad,
 ):  # fmt: skip
@@ -95,6 +106,10 @@ def evaluate(
         bool ``(n_axes,)``: whether the axis sets a slot the physics reads
         (:func:`fleetsim.physics_inputs.physics_slots`). A scenario whose physics axes equal the
         previous scenario's (in the block, without a mix) reuses its operating point.
+    axis_fleet : ndarray
+        bool ``(n_axes,)``: whether the axis sets a slot the physics or the fleet's sizes read
+        (:func:`fleetsim.physics_inputs.fleet_slots`). A scenario of an aggregated fleet whose
+        such axes equal the previous scenario's reuses its sized fleet and re-prices it.
     years : int
         Horizon in years.
     hardware, models, fabrics, cooling : ndarray
@@ -138,8 +153,8 @@ def evaluate(
     o_pool = np.empty(N_SCENARIO_OUTPUTS)
     oy_pool = np.empty((N_YEAR_OUTPUTS, years))
     weights = np.empty((3, years))
-    bought = np.empty(years)
-    spend = np.empty(2 * years)  # hardware + network, then facility construction
+    q = np.empty((N_SCRATCH, years))  # the fleet's scratch (fleetsim.fleet.years)
+    no_pool = np.zeros(years)  # accelerators of another pool on the fabric: none
     index = np.empty(n_axes, dtype=np.int64)
     # recent operating points, by the indices of the physics axes (mixed radix): a scenario whose
     # physics was computed before in this call, in another block or between neutral axes that
@@ -170,8 +185,7 @@ def evaluate(
         start, stop = block * BLOCK, min(n, (block + 1) * BLOCK)
         for k in range(p.shape[0]):  # (an array slice assignment would compile a shape check)
             p[k] = base[k]
-        bought[:] = 0.0
-        spend[:] = 0.0
+        q[:, :] = 0.0
         rest = lo + start
         for k in range(n_axes - 1, -1, -1):  # decode the block's first scenario
             index[k] = rest % axis_length[k]
@@ -184,6 +198,10 @@ def evaluate(
         bad = -1
         fresh = True  # whether the scenario's physics differs from the last one computed
         physics_code = st.FEASIBLE
+        sized = False  # whether oy's sized outputs and q hold this scenario's (fleet_sizes)
+        sized_code = st.FEASIBLE
+        o_passed = False  # whether o passed the check unchanged (as FEASIBLE) since it changed
+        sized_passed = False  # the same for the sized outputs (SIZED_ROWS of oy)
         for row in range(start, stop):
             if row > start:  # next scenario: advance the multi-index like an odometer
                 k = n_axes - 1
@@ -196,6 +214,7 @@ def evaluate(
                         p, k, i, axis_param, axis_offset, axis_values, multi_start, multi_slots
                     )
                     fresh = fresh or axis_physics[k]
+                    sized = sized and not axis_fleet[k]
                     if i != 0:
                         break
                     k -= 1
@@ -221,50 +240,75 @@ def evaluate(
                         for j in range(hw.shape[0]):
                             memo_hw[m, j] = hw[j]
                     fresh = False
+                    sized = False
+                    o_passed = False
                 code = physics_code
-                if code == st.FEASIBLE:
+                if code == st.FEASIBLE and p[P_SERVING] == DISAGGREGATED:  # sized with its price
                     code = pool_fleet(p, int(p[P_HARDWARE]), hardware, fabrics, cooling, hw, o,
-                                      oy, bought, spend)  # fmt: skip
+                                      oy, q)  # fmt: skip
+                    sized_passed = False
+                elif code == st.FEASIBLE:
+                    if not sized:  # else oy's sized outputs and q still hold this scenario's
+                        sized_code = pool_sizes(p, fabrics, cooling, hw, o, oy, q, no_pool)
+                        sized = True
+                        sized_passed = False
+                    code = sized_code
+                    if code != st.RACK_POWER_EXCEEDED:
+                        fleet_costs(p, hw, o, oy, q)
             else:
                 row_mix = int(p[P_HARDWARE])
                 code = mix_scenario(p, pool_hardware[row_mix], pool_share[row_mix], hardware,
                                     models, fabrics, cooling, dtype_bytes, compute_column, hw, o,
-                                    oy, o_pool, oy_pool, weights, bought, spend)  # fmt: skip
+                                    oy, o_pool, oy_pool, weights, q)  # fmt: skip
+                o_passed = sized_passed = False
             r = row - start
             out_status[at + row] = code
             if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
                 overflow = False  # a finite value the store (float32) cannot hold
-                for j in range(n_keep_s):
-                    value = o[keep_scenario[j]]
-                    if narrow:
-                        block_s32[j, r] = value
-                        overflow |= np.isinf(block_s32[j, r]) and not np.isinf(value)
-                    else:
-                        block_s64[j, r] = value
-                for j in range(n_keep_y):
-                    source = keep_year[j]
-                    for y in range(years):
-                        value = oy[source, y]
-                        if narrow:
-                            block_y32[j, r, y] = value
-                            overflow |= np.isinf(block_y32[j, r, y]) and not np.isinf(value)
-                        else:
-                            block_y64[j, r, y] = value
-                broken = first_violation(code, o, oy, scenario_rules, year_rules) >= 0
-                if (broken or overflow) and bad < 0:
+                if narrow:
+                    for j in range(n_keep_s):
+                        value = o[keep_scenario[j]]
+                        narrowed = np.float32(value)
+                        block_s32[j, r] = narrowed
+                        overflow |= (abs(narrowed) == np.inf) & (abs(value) < np.inf)
+                    for j in range(n_keep_y):
+                        source = keep_year[j]
+                        for y in range(years):
+                            value = oy[source, y]
+                            narrowed = np.float32(value)
+                            block_y32[j, r, y] = narrowed
+                            overflow |= (abs(narrowed) == np.inf) & (abs(value) < np.inf)
+                else:
+                    for j in range(n_keep_s):
+                        block_s64[j, r] = o[keep_scenario[j]]
+                    for j in range(n_keep_y):
+                        source = keep_year[j]
+                        for y in range(years):
+                            block_y64[j, r, y] = oy[source, y]
+                # the check (the verdict of invariants.first_violation): the outputs that
+                # changed since the last scenario that passed as FEASIBLE (a ZERO_DEMAND
+                # scenario passes more), and the running costs every time
+                passed = year_outputs_pass(code, oy, year_rules, COST_ROWS)
+                if not o_passed:
+                    passed &= scenario_outputs_pass(code, o, scenario_rules)
+                if not sized_passed:
+                    passed &= year_outputs_pass(code, oy, year_rules, SIZED_ROWS)
+                if passed and code == st.FEASIBLE:
+                    o_passed = sized_passed = True
+                if (not passed or overflow) and bad < 0:
                     bad = row
+            elif narrow:
+                for j in range(n_keep_s):
+                    block_s32[j, r] = np.nan
+                for j in range(n_keep_y):
+                    for y in range(years):
+                        block_y32[j, r, y] = np.nan
             else:
                 for j in range(n_keep_s):
-                    if narrow:
-                        block_s32[j, r] = np.nan
-                    else:
-                        block_s64[j, r] = np.nan
+                    block_s64[j, r] = np.nan
                 for j in range(n_keep_y):
                     for y in range(years):
-                        if narrow:
-                            block_y32[j, r, y] = np.nan
-                        else:
-                            block_y64[j, r, y] = np.nan
+                        block_y64[j, r, y] = np.nan
         # the block's outputs, one variable at a time: contiguous runs the CPU streams out
         first = at + start
         rows = stop - start

@@ -20,6 +20,14 @@ A disaggregated fleet's pools are laid out for the scenario's demand
 :func:`fleetsim.fleet.years.accelerator_years`), so in a sweep with disaggregated scenarios the
 slots that sizing reads (requests, peak, growth, spares) are physics inputs too; an aggregated
 sweep keeps reusing its operating point across demand.
+
+The fleet over the years splits the same way (:mod:`fleetsim.fleet.years`): its sizes and
+capital spending (:func:`~fleetsim.fleet.years.fleet_sizes`) read the physics, demand, growth,
+lifetimes, price decline and facility slots, and its running costs
+(:func:`~fleetsim.fleet.years.fleet_costs`) the prices of energy, colocation, staff, software,
+renting, maintenance, carbon and money. :func:`fleet_slots` are the slots the sizes read, found
+the same way in the sources of ``fleet_sizes``, ``fleet_servers`` and ``pool_sizes``; scenarios
+equal in them share one sized fleet, which the kernel keeps and re-prices.
 """
 
 from __future__ import annotations
@@ -48,6 +56,22 @@ def _demand_sources() -> list[str]:
     return [inspect.getsource(f.py_func) for f in (years.accelerator_years, years.fleet_servers)]
 
 
+def _fleet_sources() -> list[str]:
+    from fleetsim.fleet import mix, years
+
+    return [inspect.getsource(f.py_func) for f in (years.fleet_sizes, years.fleet_servers,
+                                                    mix.pool_sizes)]  # fmt: skip
+
+
+def _slots(texts: list[str]) -> frozenset[int]:
+    names = {"P_HARDWARE"}
+    for text in texts:
+        names.update(_SLOT_NAME.findall(text))
+    return frozenset(
+        getattr(layout, name) for name in names if isinstance(getattr(layout, name, None), int)
+    )
+
+
 @cache
 def physics_slots(disaggregated: bool = False) -> frozenset[int]:
     """Return the parameter slots (indexes into :data:`fleetsim.config.FIELDS`) the physics reads.
@@ -57,9 +81,16 @@ def physics_slots(disaggregated: bool = False) -> frozenset[int]:
     disaggregated : bool
         Whether the sweep has disaggregated scenarios, whose pool layouts depend on the demand.
     """
-    names = {"P_HARDWARE"}
-    for text in _physics_sources() + (_demand_sources() if disaggregated else []):
-        names.update(_SLOT_NAME.findall(text))
-    return frozenset(
-        getattr(layout, name) for name in names if isinstance(getattr(layout, name, None), int)
-    )
+    return _slots(_physics_sources() + (_demand_sources() if disaggregated else []))
+
+
+@cache
+def fleet_slots(disaggregated: bool = False) -> frozenset[int]:
+    """Return the slots the fleet's sizes read: :func:`physics_slots` and those of the sizing.
+
+    Parameters
+    ----------
+    disaggregated : bool
+        As in :func:`physics_slots`.
+    """
+    return physics_slots(disaggregated) | _slots(_fleet_sources())

@@ -35,7 +35,7 @@ from fleetsim.catalog import Catalog, Table
 from fleetsim.config import FIELDS, SERVING_MODES, Scenario
 from fleetsim.efficiency import MODEL_CLASSES
 from fleetsim.errors import ConfigError
-from fleetsim.physics_inputs import physics_slots
+from fleetsim.physics_inputs import fleet_slots, physics_slots
 from fleetsim.precision import BYTES_PER_ELEMENT, COMPUTE_COLUMN
 
 
@@ -57,7 +57,8 @@ class KernelInputs:
 
     ``multi_start``/``multi_slots`` describe multi-slot axes (the Monte Carlo ``sample`` axis,
     whose ``axis_param`` is negative); their defaults mean "none". ``axis_physics`` flags the
-    axes that set a slot the physics reads (:mod:`fleetsim.physics_inputs`).
+    axes that set a slot the physics reads, ``axis_fleet`` those that set a slot the physics or
+    the fleet's sizes read (:mod:`fleetsim.physics_inputs`).
     """
 
     base: np.ndarray
@@ -66,6 +67,7 @@ class KernelInputs:
     axis_length: np.ndarray
     axis_values: np.ndarray
     axis_physics: np.ndarray
+    axis_fleet: np.ndarray
     hardware: np.ndarray
     models: np.ndarray
     fabrics: np.ndarray
@@ -149,8 +151,9 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
         *(v for a, v in zip(axes, values, strict=True) if a.fields == (FIELDS[layout.P_SERVING],))
     )
     # a disaggregated fleet's pools are laid out for its demand (fleetsim.physics_inputs)
-    read = physics_slots(float(SERVING_MODES.index("disaggregated")) in serving)
-    params, multi_start, multi_slots, physics = [], [0], [], []
+    disaggregated = float(SERVING_MODES.index("disaggregated")) in serving
+    read, sized = physics_slots(disaggregated), fleet_slots(disaggregated)
+    params, multi_start, multi_slots, physics, fleet = [], [0], [], [], []
     for axis in axes:
         if isinstance(axis, axes_mod.SampleAxis):
             params.append(-len(multi_start))
@@ -161,6 +164,7 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
             slots = [slot[axis.field.key]]
             params.append(slots[0])
         physics.append(not read.isdisjoint(slots))
+        fleet.append(not sized.isdisjoint(slots))
     tables = catalog.tables
     return KernelInputs(
         base=base,
@@ -169,6 +173,7 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
         axis_length=lengths,
         axis_values=np.ascontiguousarray(np.concatenate(values) if values else np.zeros(0)),
         axis_physics=np.array(physics, dtype=np.bool_),
+        axis_fleet=np.array(fleet, dtype=np.bool_),
         hardware=np.ascontiguousarray(
             np.hstack(
                 [
@@ -296,7 +301,8 @@ def call_kernel(
     rules = invariants.rules()
     fixed = (
         inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
-        inputs.axis_values, inputs.multi_start, inputs.multi_slots, inputs.axis_physics, years,
+        inputs.axis_values, inputs.multi_start, inputs.multi_slots, inputs.axis_physics,
+        inputs.axis_fleet, years,
         inputs.hardware, inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes,
         inputs.compute_column, inputs.pool_hardware, inputs.pool_share,
         selection.scenario, selection.year, rules.scenario, rules.year, narrow,

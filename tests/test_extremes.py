@@ -215,6 +215,25 @@ def test_a_broken_rule_names_the_scenario_in_memory_and_streamed(monkeypatch, tm
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_broken_rule_in_a_re_priced_fleet_is_found(monkeypatch):
+    """The kernel keeps a sized fleet across prices and checks its running costs every time:
+    a rule only the dearer electricity breaks names that scenario."""
+    table = invariants.rules()
+    year = table.year.copy()
+    overrides = ["finance.years=2", "deployment.tp=[1,2]", "deployment.pp=1",
+                 "workload.requests_per_day=[1e6,3e6]",
+                 "finance.electricity_usd_per_kwh=[0.05,0.1,0.2]"]  # fmt: skip
+    ds = fleetsim.run(overrides)
+    energy = ds["energy_cost_usd"].isel(year=0)
+    limit = float(energy.sel(electricity_usd_per_kwh=0.1).max())
+    assert float(energy.max()) > limit
+    year[_year("energy_cost_usd"), 1] = limit  # its maximum
+    monkeypatch.setattr(invariants, "rules", lambda: invariants.Rules(table.scenario, year))
+    with pytest.raises(sweep.SweepError, match=r"energy_cost_usd=\S+ in year \d .* for a "
+                       r"servable scenario \(.*electricity_usd_per_kwh=0.2\)"):  # fmt: skip
+        fleetsim.run(overrides)
+
+
 def test_nothing_rechecks_what_the_kernel_checked(monkeypatch):
     """The kernel writes the final arrays in place and is the only check: a value spoiled after
     it (a servable scenario's TCO set to NaN) reaches the Dataset unchecked."""
@@ -305,3 +324,36 @@ def test_an_expert_parallel_degree_the_layout_cannot_hold_is_flagged_not_clamped
     assert int(ds["status"].sel(ep=8)) == st.FEASIBLE
     assert int(ds["status"].sel(ep=64)) == st.LAYOUT_NOT_DIVISIBLE
     assert float(ds["expert_parallel"].sel(ep=8)) == 8
+
+
+def test_the_kernels_check_agrees_with_first_violation():
+    """``scenario_outputs_pass`` and ``year_outputs_pass`` (branch-free, what the kernel runs)
+    give the verdict of ``first_violation``, value by value, for every rule: values at, just
+    inside and just outside each bound, zero, negative zero, +-inf and NaN, feasible or not."""
+    table = invariants.rules()
+    years = 3
+    rows = tuple(range(len(layout.YEAR_OUTPUTS)))
+    specials = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e-300, 3.5e38, -5e-324]
+    for code in (st.FEASIBLE, st.ZERO_DEMAND):
+        for k, (low, high, _) in enumerate(table.scenario):
+            top = high + invariants.TOLERANCE * abs(high)
+            for value in [*specials, low, np.nextafter(low, -np.inf), high, top,
+                          np.nextafter(top, np.inf)]:  # fmt: skip
+                o, oy = _arrays(years)
+                o[k] = value
+                expected = invariants.first_violation(code, o, oy, table.scenario, table.year)
+                got = invariants.scenario_outputs_pass(code, o, table.scenario)
+                assert got == (expected < 0), (layout.SCENARIO_OUTPUTS[k], value, code)
+        for v, (low, high, _) in enumerate(table.year):
+            top = high + invariants.TOLERANCE * abs(high)
+            for value in [*specials, low, np.nextafter(low, -np.inf), high, top,
+                          np.nextafter(top, np.inf), 0.5]:  # fmt: skip
+                for y in range(years):
+                    o, oy = _arrays(years)
+                    oy[v, y] = value
+                    expected = invariants.first_violation(code, o, oy, table.scenario, table.year)
+                    got = invariants.year_outputs_pass(code, oy, table.year, rows)
+                    assert got == (expected < 0), (layout.YEAR_OUTPUTS[v], y, value, code)
+                    if expected >= 0:  # and rows without this one pass
+                        others = tuple(r for r in rows if r != v)
+                        assert invariants.year_outputs_pass(code, oy, table.year, others)

@@ -168,7 +168,7 @@ def test_compiled_kernel_equals_python_kernel(monkeypatch):
     everything = sweep.everything()
     kernel.evaluate.py_func(
         0, n, inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length, inputs.axis_values,
-        inputs.multi_start, inputs.multi_slots, inputs.axis_physics, 3, inputs.hardware, inputs.models, inputs.fabrics,
+        inputs.multi_start, inputs.multi_slots, inputs.axis_physics, inputs.axis_fleet, 3, inputs.hardware, inputs.models, inputs.fabrics,
         inputs.cooling, inputs.dtype_bytes, inputs.compute_column, inputs.pool_hardware, inputs.pool_share,
         everything.scenario, everything.year, invariants.rules().scenario, invariants.rules().year,
         False, 0, np.empty((0, 0), np.float32), np.empty((0, 0, 0), np.float32), *python,

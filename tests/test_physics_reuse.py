@@ -1,4 +1,5 @@
-"""The kernel reuses an operating point across physics-neutral axes, bit for bit."""
+"""The kernel reuses an operating point across physics-neutral axes, and a sized fleet across
+axes that only price it, bit for bit."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 
 from fleetsim import api, axes, catalog, config, layout, sweep
 from fleetsim import status as st
-from fleetsim.physics_inputs import physics_slots
+from fleetsim.fleet.years import SIZED
+from fleetsim.physics_inputs import fleet_slots, physics_slots
 
 #: physics axes around physics-neutral ones (demand, prices, growth, discount), some of the
 #: neutral ones fastest, one between physics axes; statuses feasible and not
@@ -141,3 +143,96 @@ def test_a_physics_slot_does_change_it(slot, value):
     a = sweep.evaluate_range(inputs, years, 0, n)[0]
     b = sweep.evaluate_range(changed, years, 0, n)[0]
     assert not np.array_equal(a, b, equal_nan=True)
+
+
+#: the fleet's sizing axes (demand, lifetime, an owned facility) around and between axes that
+#: only price it (electricity, discount, staff), a rack density b200 cannot run at and zero demand
+FLEET_GRID = [
+    "model=llama3.1-70b",
+    "hardware=[h100-sxm,b200]",
+    "facility.cooling=air",
+    "facility.servers_per_rack=[null,6]",
+    "finance.discount_rate=[0.0,0.08]",
+    "workload.requests_per_day=[0,1e6,1e8]",
+    "finance.electricity_usd_per_kwh=[0.05,0.15]",
+    "finance.hardware_lifetime_years=[3,5]",
+    "facility.build_usd_per_kw=[null,9000]",
+    "finance.staff_cost_usd_per_year=[1e5,2e5]",
+    "finance.years=6",
+    "output.float32=false",
+]
+
+
+def test_fleet_axis_flags():
+    """Prices are fleet-neutral; demand, lifetimes and the facility size the fleet."""
+    inputs, _, _, keys = _inputs(FLEET_GRID)
+    flags = dict(zip(keys, inputs.axis_fleet.tolist(), strict=True))
+    assert flags == {
+        "model": True, "hardware": True, "facility.servers_per_rack": True,
+        "finance.discount_rate": False,
+        "workload.requests_per_day": True, "finance.electricity_usd_per_kwh": False,
+        "finance.hardware_lifetime_years": True, "facility.build_usd_per_kw": True,
+        "finance.staff_cost_usd_per_year": False,
+    }  # fmt: skip
+    assert inputs.axis_fleet[inputs.axis_physics].all()
+    assert physics_slots() < fleet_slots()
+    assert {layout.P_RATE, layout.P_GROWTH, layout.P_LIFE, layout.P_DECLINE} <= fleet_slots()
+    assert not {layout.P_ELEC, layout.P_DISCOUNT, layout.P_COLO, layout.P_RENT} & fleet_slots()
+
+
+@pytest.mark.parametrize("order", ["as listed", "prices outermost"])
+def test_reused_sized_fleet_equals_a_fresh_one(order):
+    """One kernel call over the grid (re-pricing kept fleets) against each scenario alone."""
+    grid = FLEET_GRID
+    if order == "prices outermost":  # sizing axes innermost: a fleet is never kept
+        price = [g for g in grid if g.startswith(("finance.discount", "finance.electricity",
+                                                   "finance.staff"))]  # fmt: skip
+        grid = price + [g for g in grid if g not in price]
+    inputs, n, years, _ = _inputs(grid)
+    together = sweep.evaluate_range(inputs, years, 0, n)
+    alone = [sweep.evaluate_range(inputs, years, i, i + 1) for i in range(n)]
+    for k, name in enumerate(("scenario", "year", "status")):
+        np.testing.assert_array_equal(
+            together[k], np.concatenate([a[k] for a in alone]), err_msg=name
+        )
+    codes = set(together[2].tolist())
+    assert {st.FEASIBLE, st.ZERO_DEMAND, st.RACK_POWER_EXCEEDED} <= codes, codes
+
+
+def test_fleet_neutral_slots_leave_the_sizes_alone():
+    """Changing any slot outside ``fleet_slots()`` changes no sized output; changing a sizing
+    slot does (so the check can fail)."""
+    inputs, n, years, _ = _inputs(
+        [
+            g
+            for g in FLEET_GRID
+            if g.startswith(("model", "hardware", "facility.", "workload."))
+            and not g.startswith("facility.build")
+        ]  # fmt: skip
+    )
+    swept = set(inputs.axis_param.tolist())
+    reference = sweep.evaluate_range(inputs, years, 0, n)
+    servable = np.isin(reference[2], list(st.SERVABLE))
+    assert servable.sum() >= 4
+    sized = list(SIZED)
+
+    def sizes(slot, value):
+        base = inputs.base.copy()
+        base[slot] = value
+        changed = sweep.KernelInputs(**{**inputs.__dict__, "base": base})
+        _, y, status = sweep.evaluate_range(changed, years, 0, n)
+        np.testing.assert_array_equal(status, reference[2], err_msg=config.FIELDS[slot].key)
+        return y[servable][:, sized]
+
+    for slot in range(len(config.FIELDS)):
+        if slot in fleet_slots():
+            continue
+        assert slot not in swept
+        value = _perturbed(inputs.base[slot], slot, inputs.hardware.shape[0])
+        np.testing.assert_array_equal(
+            sizes(slot, value), reference[1][servable][:, sized], err_msg=config.FIELDS[slot].key
+        )
+    for slot in (layout.P_GROWTH, layout.P_LIFE, layout.P_DECLINE):
+        assert not np.array_equal(
+            sizes(slot, _perturbed(inputs.base[slot], slot, 0)), reference[1][servable][:, sized]
+        ), config.FIELDS[slot].key

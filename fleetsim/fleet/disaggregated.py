@@ -95,7 +95,7 @@ def combine_pools(oy, oy_prefill):
 
 
 @jit
-def disaggregated_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought, spend):
+def disaggregated_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, q):
     """Size and price both pools over the years into ``oy``; return the status code.
 
     Parameters
@@ -110,7 +110,7 @@ def disaggregated_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy
     hw, o : ndarray
         The decode pool's derated hardware row and both pools' operating points
         (:func:`fleetsim.physics.disaggregated.disaggregated_physics`).
-    oy, bought, spend : ndarray
+    oy, q : ndarray
         As in :func:`fleetsim.fleet.years.fleet_years`.
 
     Returns
@@ -135,12 +135,11 @@ def disaggregated_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy
         decode_size[y] = fleet_servers(p, o[S_RATE], o[S_UTIL], o[S_NREP], aps, y) * aps
         prefill_size[y] = fleet_servers(p, o[S_PF_RATE], o[S_PF_UTIL], o[S_PF_NREP], aps_prefill,
                                         y) * aps_prefill  # fmt: skip
-    code = fleet_years(p, hw, fb, cl, o, oy, bought, spend, prefill_size)
+    code = fleet_years(p, hw, fb, cl, o, oy, q, prefill_size)
     if code != st.FEASIBLE and code != st.ZERO_DEMAND:
         return code
     oy_prefill = np.empty_like(oy)
-    prefill_code = fleet_years(p, hw_prefill, fb, cl, o_prefill, oy_prefill, bought, spend,
-                               decode_size)  # fmt: skip
+    prefill_code = fleet_years(p, hw_prefill, fb, cl, o_prefill, oy_prefill, q, decode_size)
     if prefill_code != st.FEASIBLE and prefill_code != st.ZERO_DEMAND:
         return prefill_code
     combine_pools(oy, oy_prefill)

@@ -22,7 +22,7 @@ from fleetsim._jit import jit
 from fleetsim.config import SERVING_MODES
 from fleetsim.fleet.disaggregated import disaggregated_fleet
 from fleetsim.fleet.facility import derate_for_rack_density
-from fleetsim.fleet.years import fleet_years
+from fleetsim.fleet.years import fleet_costs, fleet_sizes
 from fleetsim.layout import (
     P_COOLING,
     P_DRAFT,
@@ -115,7 +115,7 @@ def pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_by
 
 @jit
 def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
-                  hw, o, oy, bought, spend):  # fmt: skip
+                  hw, o, oy, q):  # fmt: skip
     """Evaluate one scenario on one accelerator type; return its status code.
 
     Parameters
@@ -124,18 +124,18 @@ def pool_scenario(p, hardware_index, hardware, models, fabrics, cooling, dtype_b
         As in :func:`pool_physics`.
     o, oy : ndarray
         Scenario and per-year outputs, written.
-    bought, spend : ndarray
-        Scratch arrays of length ``years`` and ``2 x years``.
+    q : ndarray
+        Scratch ``(fleetsim.fleet.years.N_SCRATCH, years)``.
     """
     code = pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes,
                         compute_column, oy.shape[1], hw, o)  # fmt: skip
     if code == st.FEASIBLE:
-        code = pool_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought, spend)
+        code = pool_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, q)
     return code
 
 
 @jit
-def pool_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought, spend):
+def pool_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, q):
     """Size and price the fleet of one pool over the years, after :func:`pool_physics`.
 
     Parameters
@@ -144,23 +144,44 @@ def pool_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought,
         As in :func:`pool_physics` (``hardware`` for a disaggregated fleet's prefill pool).
     hw, o : ndarray
         The derated hardware row and the operating point :func:`pool_physics` wrote.
-    oy, bought, spend : ndarray
+    oy, q : ndarray
         As in :func:`pool_scenario`.
     """
     if p[P_SERVING] == DISAGGREGATED:
-        return disaggregated_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, bought,
-                                   spend)  # fmt: skip
+        return disaggregated_fleet(p, hardware_index, hardware, fabrics, cooling, hw, o, oy, q)
+    # no other pool on the fabric (a scratch array, not a global constant: Numba would type a
+    # global as a read-only array and compile fleet_sizes a second time)
+    code = pool_sizes(p, fabrics, cooling, hw, o, oy, q, np.zeros(oy.shape[1]))
+    if code != st.RACK_POWER_EXCEEDED:
+        fleet_costs(p, hw, o, oy, q)
+    return code
+
+
+@jit
+def pool_sizes(p, fabrics, cooling, hw, o, oy, q, shared):
+    """Size an aggregated pool's fleet (:func:`fleetsim.fleet.years.fleet_sizes`).
+
+    What it reads of ``p`` (with ``fleet_sizes``) is :func:`fleetsim.physics_inputs.fleet_slots`;
+    the kernel keeps its results for the next scenario when none of those slots changed.
+
+    Parameters
+    ----------
+    p, fabrics, cooling, hw, o : ndarray
+        As in :func:`pool_fleet`.
+    oy, q : ndarray
+        As in :func:`pool_scenario`; the per-pool year outputs are set to NaN.
+    shared : ndarray
+        Accelerators of another pool on the scale-out fabric per year (zeros: none).
+    """
     for v in Y_POOLS:
         oy[v, :] = np.nan
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
-    # no other pool on the fabric (a scratch array, not a global constant: Numba would type a
-    # global as a read-only array and compile fleet_years a second time)
-    return fleet_years(p, hw, fb, cl, o, oy, bought, spend, np.zeros(oy.shape[1]))
+    return fleet_sizes(p, hw, fb, cl, o, oy, q, shared)
 
 
 @jit
 def mix_scenario(p, pool_hardware, pool_share, hardware, models, fabrics, cooling, dtype_bytes,
-                 compute_column, hw, o, oy, o_pool, oy_pool, weights, bought, spend):  # fmt: skip
+                 compute_column, hw, o, oy, o_pool, oy_pool, weights, q):  # fmt: skip
     """Evaluate one scenario served by a mix of accelerator pools; return its status code.
 
     Parameters
@@ -179,8 +200,8 @@ def mix_scenario(p, pool_hardware, pool_share, hardware, models, fabrics, coolin
         The mix's scenario and per-year outputs, written.
     weights : ndarray
         Scratch ``(3, years)``: accelerators, tokens and rent summed over pools.
-    bought, spend : ndarray
-        Scratch arrays of length ``years`` and ``2 x years``.
+    q : ndarray
+        As in :func:`pool_scenario`.
 
     Returns
     -------
@@ -198,7 +219,7 @@ def mix_scenario(p, pool_hardware, pool_share, hardware, models, fabrics, coolin
             continue
         p[P_RATE] = rate * share
         pool_code = pool_scenario(p, pool_hardware[j], hardware, models, fabrics, cooling,
-                                  dtype_bytes, compute_column, hw, o_pool, oy_pool, bought, spend)  # fmt: skip
+                                  dtype_bytes, compute_column, hw, o_pool, oy_pool, q)  # fmt: skip
         if pool_code != st.FEASIBLE and pool_code != st.ZERO_DEMAND:
             p[P_RATE] = rate
             return pool_code

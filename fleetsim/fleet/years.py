@@ -144,9 +144,20 @@ def accelerator_years(p, replica_rate, utilisation, n_rep, per_server, years):
     return total
 
 
+#: rows of the fleet's scratch array ``q`` (``(N_SCRATCH, years)``): accelerators bought and
+#: capital spent on hardware + network and on facility construction per year, written by
+#: :func:`fleet_sizes`; its peak IT power, the spend of the cohorts in service (what maintenance
+#: is charged on) and the mean request rate per year, read by :func:`fleet_costs`
+Q_BOUGHT, Q_SPEND, Q_FACILITY_SPEND, Q_PEAK_IT, Q_IN_SERVICE, Q_RATE = range(6)
+N_SCRATCH = 6
+
+
 @jit
-def fleet_years(p, hw, fb, cl, o, oy, bought, spend, shared):
+def fleet_years(p, hw, fb, cl, o, oy, q, shared):
     """Size and price the fleet for every year into ``oy`` (see ``YEAR_OUTPUTS``).
+
+    :func:`fleet_sizes`, then :func:`fleet_costs` (the kernel calls them apart, to reuse the
+    sizes across scenarios that differ only in the prices the costs read).
 
     Parameters
     ----------
@@ -158,9 +169,8 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend, shared):
         The replica's operating point (from ``replica_operating_point``).
     oy : ndarray
         ``(len(YEAR_OUTPUTS), years)`` outputs, written.
-    bought, spend : ndarray
-        Scratch: accelerators bought per year (``years``) and capital spent per year (``2 x years``:
-        hardware and network, then facility construction).
+    q : ndarray
+        Scratch ``(N_SCRATCH, years)``.
     shared : ndarray
         Accelerators of another pool on the same scale-out fabric, per year
         (zeros for none): the fabric is sized for both pools and this fleet
@@ -171,28 +181,35 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend, shared):
     int
         :mod:`fleetsim.status` code: FEASIBLE, ZERO_DEMAND or RACK_POWER_EXCEEDED.
     """
+    code = fleet_sizes(p, hw, fb, cl, o, oy, q, shared)
+    if code != st.RACK_POWER_EXCEEDED:
+        fleet_costs(p, hw, o, oy, q)
+    return code
+
+
+@jit
+def fleet_sizes(p, hw, fb, cl, o, oy, q, shared):
+    """Size the fleet and its capital spending for every year: the outputs no running cost reads.
+
+    Writes the year outputs :data:`SIZED` and the scratch rows of ``q``; the slots of ``p`` it
+    reads (with :func:`fleet_servers`') are :func:`fleetsim.physics_inputs.fleet_slots`: the
+    kernel keeps its results for the next scenario when none of them changed. Parameters and
+    return value as in :func:`fleet_years`.
+    """
     years = oy.shape[1]
     per_server = hw[H_APS]
     replica_rate, n_rep = o[S_RATE], o[S_NREP]
-    prompt, output = p[P_IN], p[P_OUT]
+    output = p[P_OUT]
     if math.isinf(p[P_SPR]):
         rack_servers = servers_per_rack(per_server * hw[H_TDP] + hw[H_SERVER_W], cl[C_RACK])
     else:
         rack_servers = p[P_SPR]
     if rack_servers < 1.0:
         return st.RACK_POWER_EXCEEDED
-    rental = hw[H_RENT] if math.isinf(p[P_RENT]) else p[P_RENT]
-    if rental <= 0.0:  # no rental price known for this hardware
-        rental = np.nan
-    # share of a replica's time (and so of its cost) spent on prompts (physics.operating_point)
-    input_share = o[S_PREFILL_SHARE]
     lifetime, depreciation_years = int(p[P_LIFE]), int(p[P_DEPR])
-    tco = 0.0
-    npv = 0.0
-    rent_tco = 0.0
     built = 0.0  # IT capacity of an owned facility built so far [W]
     owned = not math.isinf(p[P_BUILD])
-    facility_spend = spend[years:]  # second half of the scratch array: facility construction
+    bought, spend, facility_spend = q[Q_BOUGHT], q[Q_SPEND], q[Q_FACILITY_SPEND]
     building_life = int(p[P_BUILDING_LIFE])
     for y in range(years):
         rate = mean_request_rate(p[P_RATE], p[P_GROWTH], y)
@@ -241,21 +258,13 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend, shared):
             built = max(built, it_power_peak)
         else:
             facility_spend[y] = 0.0
-        capex = spend[y] + facility_spend[y]
         depreciation = (
             window_sum(spend, y - depreciation_years + 1, y) / depreciation_years
             + window_sum(facility_spend, y - building_life + 1, y) / building_life
         )
-        energy = facility_power * SECONDS_PER_YEAR * p[P_ELEC]
-        facility = 0.0 if owned else it_power_peak * p[P_COLO] * SECONDS_PER_YEAR
-        maintenance = p[P_MAINT] * window_sum(spend, y - lifetime + 1, y)
-        staff = p[P_STAFF_N] * accelerators / 1000.0 * p[P_STAFF_COST] * SECONDS_PER_YEAR
-        software = accelerators * p[P_SOFTWARE] * SECONDS_PER_YEAR
-        opex = energy + facility + maintenance + staff + software
-        tco += capex + opex
-        npv += (capex + opex) / (1.0 + p[P_DISCOUNT]) ** y
-        rent = accelerators * rental * SECONDS_PER_YEAR
-        rent_tco += rent + staff + software
+        q[Q_PEAK_IT, y] = it_power_peak
+        q[Q_IN_SERVICE, y] = window_sum(spend, y - lifetime + 1, y)
+        q[Q_RATE, y] = rate
 
         oy[Y_ACC, y] = accelerators
         oy[Y_SERVERS, y] = servers
@@ -265,13 +274,58 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend, shared):
         oy[Y_PEAKUTIL, y] = peak_busy
         oy[Y_IT, y] = it_power
         oy[Y_FAC, y] = facility_power
-        oy[Y_CARBON, y] = facility_power * SECONDS_PER_YEAR * p[P_CARBON]
         oy[Y_TOKENS, y] = tokens
-        oy[Y_CAPEX, y] = capex
+        oy[Y_CAPEX, y] = spend[y] + facility_spend[y]
         oy[Y_FAC_CAPEX, y] = facility_spend[y]
         oy[Y_HW_CAPEX, y] = hardware_capex
         oy[Y_NET_CAPEX, y] = network_capex
         oy[Y_DEPR, y] = depreciation
+        oy[Y_EPT, y] = facility_power * SECONDS_PER_YEAR / tokens if tokens > 0.0 else np.nan
+    if p[P_RATE] <= 0.0:
+        return st.ZERO_DEMAND
+    return st.FEASIBLE
+
+
+#: the year outputs :func:`fleet_sizes` writes (:func:`fleet_costs` writes the others)
+SIZED = (Y_ACC, Y_SERVERS, Y_RACKS, Y_FLOOR, Y_UTIL, Y_PEAKUTIL, Y_IT, Y_FAC, Y_TOKENS, Y_CAPEX,
+         Y_FAC_CAPEX, Y_HW_CAPEX, Y_NET_CAPEX, Y_DEPR, Y_EPT)  # fmt: skip
+
+
+@jit
+def fleet_costs(p, hw, o, oy, q):
+    """Price the running costs of a sized fleet (:func:`fleet_sizes`) for every year into ``oy``.
+
+    Reads the sized outputs and ``q``; writes the other year outputs of an aggregated fleet
+    (energy, facility, maintenance, staff, software, opex, TCO, NPV, renting, carbon and the
+    per-token and per-request costs). Parameters as in :func:`fleet_years`.
+    """
+    years = oy.shape[1]
+    rental = hw[H_RENT] if math.isinf(p[P_RENT]) else p[P_RENT]
+    if rental <= 0.0:  # no rental price known for this hardware
+        rental = np.nan
+    # share of a replica's time (and so of its cost) spent on prompts (physics.operating_point)
+    input_share = o[S_PREFILL_SHARE]
+    prompt = p[P_IN]
+    owned = not math.isinf(p[P_BUILD])
+    tco = 0.0
+    npv = 0.0
+    rent_tco = 0.0
+    for y in range(years):
+        accelerators, facility_power = oy[Y_ACC, y], oy[Y_FAC, y]
+        tokens, rate = oy[Y_TOKENS, y], q[Q_RATE, y]
+        capex = oy[Y_CAPEX, y]
+        energy = facility_power * SECONDS_PER_YEAR * p[P_ELEC]
+        facility = 0.0 if owned else q[Q_PEAK_IT, y] * p[P_COLO] * SECONDS_PER_YEAR
+        maintenance = p[P_MAINT] * q[Q_IN_SERVICE, y]
+        staff = p[P_STAFF_N] * accelerators / 1000.0 * p[P_STAFF_COST] * SECONDS_PER_YEAR
+        software = accelerators * p[P_SOFTWARE] * SECONDS_PER_YEAR
+        opex = energy + facility + maintenance + staff + software
+        tco += capex + opex
+        npv += (capex + opex) / (1.0 + p[P_DISCOUNT]) ** y
+        rent = accelerators * rental * SECONDS_PER_YEAR
+        rent_tco += rent + staff + software
+
+        oy[Y_CARBON, y] = facility_power * SECONDS_PER_YEAR * p[P_CARBON]
         oy[Y_ENERGY, y] = energy
         oy[Y_FACILITY, y] = facility
         oy[Y_MAINT, y] = maintenance
@@ -282,19 +336,14 @@ def fleet_years(p, hw, fb, cl, o, oy, bought, spend, shared):
         oy[Y_NPV, y] = npv
         oy[Y_RENT, y] = rent
         oy[Y_RENT_TCO, y] = rent_tco
-        accrual = depreciation + opex
+        accrual = oy[Y_DEPR, y] + opex
         if tokens > 0.0:
-            oy[Y_EPT, y] = facility_power * SECONDS_PER_YEAR / tokens
             oy[Y_CPM, y] = accrual * (1.0 - input_share) / tokens * 1e6
             oy[Y_CPM_IN, y] = accrual * input_share / (rate * prompt * SECONDS_PER_YEAR) * 1e6
             oy[Y_CPR, y] = accrual / (rate * SECONDS_PER_YEAR)
         else:
-            oy[Y_EPT, y] = np.nan
             oy[Y_CPM, y] = np.nan
             oy[Y_CPM_IN, y] = np.nan
             oy[Y_CPR, y] = np.nan
         # renting only busy accelerator-hours costs busy x rent: equal to owning at this busy fraction
         oy[Y_BREAK_EVEN, y] = accrual / rent if rent > 0.0 else np.nan
-    if p[P_RATE] <= 0.0:
-        return st.ZERO_DEMAND
-    return st.FEASIBLE
