@@ -19,7 +19,7 @@ def __getattr__(name: str):
     elif name == "open_dataset":
         from fleetsim.io import open_dataset as value
     elif name == "__version__":
-        from fleetsim.dataset import version
+        from fleetsim.version import version
 
         value = version()
     else:

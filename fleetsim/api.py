@@ -11,13 +11,16 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
 from fleetsim import config, paths
 from fleetsim.errors import ConfigError, one_line
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: config groups that hold a choice of YAML file (``workload=offline``)
 GROUPS = ("deployment", "workload", "facility", "network", "finance", "experiment", "local")

@@ -22,12 +22,6 @@ import numpy as np
 
 from fleetsim import efficiency, paths, yamlio
 from fleetsim.errors import CatalogError
-from fleetsim.physics.model_shapes import (
-    activation_elements_per_token,
-    attention_flops_per_context_token,
-    kv_elements_per_token,
-    sparse_indexer_coefficients,
-)
 from fleetsim.units import to_si
 
 #: catalog table name -> CSV file name (schema: data/schema/<name>.yaml)
@@ -404,6 +398,13 @@ def _dense(ids: tuple[str, ...], entries: dict[str, dict], parameters: dict) -> 
 
 def _model_row(model_id: str, entry: dict, where: str = "models.csv") -> list[float]:
     """Derive the kernel's model columns from one model's architecture."""
+    # (imported here: the module also holds jitted functions, and importing Numba costs
+    # ``fleetsim --help`` half a second)
+    from fleetsim.physics.model_shapes import (
+        activation_elements_per_token,
+        sparse_indexer_coefficients,
+    )
+
     kind = entry["attention_kind"]
     if kind == "mla" and not ("kv_lora_rank" in entry and "rope_head_dim" in entry):
         raise CatalogError(
@@ -475,6 +476,11 @@ def _model_row(model_id: str, entry: dict, where: str = "models.csv") -> list[fl
 
 def _attention_coefficients(kind: str, layers: int, entry: dict) -> tuple[float, float]:
     """Return (KV elements per token, attention FLOPs per context token) of ``layers`` layers."""
+    from fleetsim.physics.model_shapes import (
+        attention_flops_per_context_token,
+        kv_elements_per_token,
+    )
+
     args = (int(entry.get("kv_lora_rank", 0)), int(entry.get("rope_head_dim", 0)))
     head_dim = int(entry["head_dim"])
     return (
@@ -530,6 +536,17 @@ def _checksum(directory: Path) -> str:
             digest.update(path.relative_to(directory).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@cache
+def table_ids(name: str) -> tuple[str, ...]:
+    """Return the ids of the packaged catalog table ``name``, its rows checked (``--help``).
+
+    What :func:`load` would give as ``load().ids()[name]``, without deriving the tables (so
+    without importing the physics and Numba).
+    """
+    directory = paths.data_dir()
+    return _load_table(directory, name, _load_sources(directory))[0]
 
 
 @cache

@@ -417,7 +417,7 @@ def _catalog_ids(table: str) -> str:
     """Return the ids of a catalog table, comma-separated (``--help`` lists them)."""
     from fleetsim import catalog
 
-    return ", ".join(catalog.load().ids()[table])
+    return ", ".join(catalog.table_ids(table))
 
 
 def register() -> None:

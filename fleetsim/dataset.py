@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import sys
-from functools import cache
 
 import numpy as np
 import xarray as xr
@@ -25,6 +24,7 @@ from fleetsim.layout import SCENARIO_OUTPUTS as SCENARIO_NAMES
 from fleetsim.layout import YEAR_OUTPUTS as YEAR_NAMES
 from fleetsim.registry import registry
 from fleetsim.sweep import SweepArrays
+from fleetsim.version import version
 
 duck_arrays.defer()  # xarray imports dask and pint only once something else does
 
@@ -41,18 +41,6 @@ _KEY_UNITS = {
     "_usd_per_kw_month": ("kW-1 month-1", "USD"),
     "_usd_per_year": ("year-1", "USD"),
 }
-
-
-@cache
-def version() -> str:
-    """Return the installed fleetsim version (read once per process)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as package_version
-
-    try:
-        return package_version("fleetsim")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def _units(key: str) -> dict[str, str]:

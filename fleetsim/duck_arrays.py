@@ -8,6 +8,14 @@ dask array while dask is not imported, so until a module is imported the answer 
 is exact: :func:`defer` puts a stand-in for each such module in xarray's cache of duck-array
 modules that answers that, and hands over to xarray's own record once the module is in
 ``sys.modules`` (a user's ``chunks=`` or ``import pint_xarray`` imports it as before).
+
+xarray also asks ``dask.base.is_dask_collection`` of every array it wraps, importing dask
+(0.2 s) to hear "no" for a numpy array: dask's answer is False for any object without a
+``__dask_graph__`` attribute, so :func:`defer` answers that case without the import and hands
+every other object to xarray's own function. ``to_netcdf`` imports dask to ask which dask
+scheduler is active (it picks the file's lock and closes files between dask writes by it);
+while dask is not imported there is no dask array to write, and the answer is "none" (the lock
+of the threaded scheduler, the one xarray would pick without a configured scheduler).
 """
 
 from __future__ import annotations
@@ -76,3 +84,43 @@ def defer() -> None:
         return
     for name in MODULES:
         cached.setdefault(name, _Deferred(name, factory))
+    _defer_dask_collection_check()
+    _defer_dask_scheduler()
+
+
+def _defer_dask_collection_check() -> None:
+    """Answer xarray's ``is_dask_collection(x)`` without importing dask when ``x`` has no graph."""
+    from xarray.core import utils as core_utils
+    from xarray.namedarray import utils
+
+    original = getattr(utils, "is_dask_collection", None)
+    if original is None or getattr(original, "fleetsim_deferred", False):
+        return
+
+    def is_dask_collection(x: object) -> bool:
+        # dask.base.is_dask_collection is False for every object without __dask_graph__
+        return hasattr(x, "__dask_graph__") and original(x)
+
+    is_dask_collection.fleetsim_deferred = True
+    utils.is_dask_collection = is_dask_collection
+    if getattr(core_utils, "is_dask_collection", None) is original:
+        core_utils.is_dask_collection = is_dask_collection
+
+
+def _defer_dask_scheduler() -> None:
+    """Answer xarray's ``get_dask_scheduler()`` with None while dask is not imported."""
+    from xarray.backends import locks, writers
+
+    original = getattr(locks, "get_dask_scheduler", None)
+    if original is None or getattr(original, "fleetsim_deferred", False):
+        return
+
+    def get_dask_scheduler(get=None, collection=None) -> str | None:
+        if "dask" not in sys.modules and get is None and collection is None:
+            return None
+        return original(get, collection)
+
+    get_dask_scheduler.fleetsim_deferred = True
+    locks.get_dask_scheduler = get_dask_scheduler
+    if getattr(writers, "get_dask_scheduler", None) is original:
+        writers.get_dask_scheduler = get_dask_scheduler

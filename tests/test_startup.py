@@ -1,0 +1,83 @@
+"""Start-up: what a command imports, and what Numba compiles and loads (speed: bench_kernel.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from fleetsim import _jit
+
+#: modules a run pays for only where it uses them
+HEAVY = ("numba", "xarray", "pandas", "dask", "netCDF4")
+
+
+def _imported_after(code: str, tmp_path) -> set[str]:
+    """Run ``code`` in a fresh interpreter; return which of :data:`HEAVY` it imported."""
+    report = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('IMPORTED', *sorted(m for m in "
+        f"{HEAVY!r} if m in sys.modules), file=sys.stderr))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", report + code], capture_output=True, text=True, cwd=tmp_path
+    )
+    line = next(x for x in result.stderr.splitlines() if x.startswith("IMPORTED"))
+    return set(line.split()[1:])
+
+
+def test_help_and_version_import_neither_numba_nor_xarray(tmp_path):
+    for flag in ("--help", "--version"):
+        code = f"from fleetsim.cli import main\nmain([{flag!r}])\n"
+        assert _imported_after(code, tmp_path) == set(), flag
+
+
+def test_help_lists_the_catalog_ids(tmp_path):
+    from fleetsim import catalog
+
+    result = subprocess.run(
+        [sys.executable, "-m", "fleetsim", "--help"], capture_output=True, text=True, cwd=tmp_path
+    )
+    ids = catalog.load().ids()
+    assert f"hardware, mix.candidates: {', '.join(ids['hardware'])}" in result.stdout
+    assert catalog.table_ids("models") == ids["models"]
+
+
+def test_a_run_and_its_file_do_not_import_dask(tmp_path):
+    code = (
+        "import fleetsim\nfrom fleetsim import io\n"
+        "ds = fleetsim.run(['model=llama3.1-8b', 'hardware=h100-sxm', 'finance.years=2'])\n"
+        "io.write(ds, 'out.nc')\n"
+        "with fleetsim.open_dataset('out.nc', chunks=None) as back:\n"
+        "    assert float(back.tco_usd) == float(ds.tco_usd)\n"
+    )
+    imported = _imported_after(code, tmp_path)
+    assert "dask" not in imported
+    assert {"numba", "xarray", "netCDF4"} <= imported
+
+
+def test_a_kernel_loaded_from_the_cache_leaves_the_compiler_unreadied(tmp_path):
+    code = "import fleetsim\nfleetsim.run(['model=llama3.1-8b', 'finance.years=2'])\n"
+    _imported_after(code, tmp_path)  # compiles into the cache if it is cold
+    check = code + "import sys\nassert 'numba.np.arraymath' not in sys.modules\n"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+
+
+@_jit.jit
+def _scaled(x, mode, flag):
+    if flag:
+        return x * (mode + 1)
+    return x * mode
+
+
+@_jit.jit
+def _caller(x):
+    return _scaled(x, 0, False) + _scaled(x, 1, False) + _scaled(x, 2, True)
+
+
+def test_a_callee_compiles_once_whatever_the_constants_it_is_called_with():
+    assert _caller(np.float64(2.0)) == 0.0 + 2.0 + 6.0
+    # Numba's own dispatcher compiles one specialisation per literal value: 3 here
+    assert len(_scaled.signatures) == 1
