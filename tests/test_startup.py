@@ -81,3 +81,32 @@ def test_a_callee_compiles_once_whatever_the_constants_it_is_called_with():
     assert _caller(np.float64(2.0)) == 0.0 + 2.0 + 6.0
     # Numba's own dispatcher compiles one specialisation per literal value: 3 here
     assert len(_scaled.signatures) == 1
+
+
+_HYDRA_HELP = """
+import sys
+from hydra import version
+from hydra._internal.utils import _run_hydra
+from fleetsim import cli, config, paths
+parser = cli.args_parser()
+args = parser.parse_args(sys.argv[1:])
+config.register()
+version.setbase("1.3")
+_run_hydra(args=args, args_parser=parser, task_function=cli._job,
+           config_path=str(paths.conf_dir()), config_name="config")
+"""
+
+
+def test_help_prints_what_hydra_prints(tmp_path):
+    (tmp_path / "conf" / "workload").mkdir(parents=True)
+    (tmp_path / "conf" / "workload" / "mine.yaml").write_text("requests_per_day: 5\n")
+    for argv in (["--help"], ["-cd", "conf", "--help", "workload=mine", "finance.years=3"]):
+        ours, hydra = (
+            subprocess.run(
+                [sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path
+            )  # fmt: skip
+            for code in ("from fleetsim.cli import main\nmain()\n", _HYDRA_HELP)
+        )
+        assert ours.returncode == hydra.returncode == 0, ours.stderr + hydra.stderr
+        assert ours.stdout == hydra.stdout
+        assert "workload: chat" in ours.stdout
