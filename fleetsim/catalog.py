@@ -538,14 +538,17 @@ def _checksum(directory: Path) -> str:
     return digest.hexdigest()
 
 
-@cache
 def table_ids(name: str) -> tuple[str, ...]:
-    """Return the ids of the packaged catalog table ``name``, its rows checked (``--help``).
+    """Return the ids of catalog table ``name``, its rows checked (``--help`` lists them).
 
-    What :func:`load` would give as ``load().ids()[name]``, without deriving the tables (so
-    without importing the physics and Numba).
+    What ``load().ids()[name]`` gives, without deriving the tables (so without importing the
+    physics and Numba).
     """
-    directory = paths.data_dir()
+    return _table_ids(paths.data_dir(), name)
+
+
+@cache
+def _table_ids(directory: Path, name: str) -> tuple[str, ...]:
     return _load_table(directory, name, _load_sources(directory))[0]
 
 
