@@ -147,29 +147,41 @@ def _hardware_row(hardware: str) -> dict:
     return dict(zip(table.columns, table.values[table.ids.index(hardware)], strict=True))
 
 
+#: Llama 3.1 70B at FP8 on one H100 server, plain tensor parallelism, chunked prefill, no targets
+TP8_CHUNKED = [
+    "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=8", "deployment.pp=1", "finance.years=1",
+    "deployment.weight_dtype=fp8", "deployment.kv_dtype=fp8", "deployment.ep=1",
+    "deployment.attention_dp=1", "deployment.prefill=chunked", "workload.tpot_slo_s=null",
+    "workload.ttft_slo_s=null",
+]  # fmt: skip
+
+
+def _tp8_step(batch: float, context: float, prompt: float, prompt_tokens: float) -> float:
+    """Return the TP8_CHUNKED replica's step time at ``batch`` sequences of mean ``context``,
+    carrying ``prompt_tokens`` tokens of ``prompt``-token prompts, by hand."""
+    md, hw = _serving_row("llama3.1-70b"), _hardware_row("h100-sxm")
+    kv = md[catalog.MODEL_COLUMNS.index("kv_elements_per_token")] * 1.0
+    attention = model_shapes.prefill_attention_flops(
+        md[catalog.MODEL_COLUMNS.index("attention_flops_per_context_token")], prompt, 0.0, 0.0
+    )
+    return serving.decode_step_time(
+        batch, context, prompt_tokens, attention * prompt_tokens / prompt, md, 1.0, kv, 8.0, 1.0,
+        1.0, 1.0, hw["peak_flops_fp8"], hw["peak_flops_bf16"], hw["hbm_bandwidth"],
+        hw["compute_efficiency"], hw["bandwidth_efficiency"], hw["scaleup_bandwidth"], 5e-6,
+        hw["scaleup_bandwidth"], _overhead(),
+    )  # fmt: skip
+
+
 def test_a_long_prompt_takes_ceil_s_over_chunk_full_chunk_steps():
     # a 9,000-token prompt with 2,000 tokens of the step budget left to it (budget 2,016, 16
     # decoding sequences) needs ceil(9000 / 2000) = 5 steps, each carrying a full 2,000-token
     # chunk beside the 16 decode tokens
     ds = fleetsim.run([
-        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=8", "deployment.pp=1", "finance.years=1",
-        "deployment.weight_dtype=fp8", "deployment.kv_dtype=fp8", "deployment.ep=1",
-        "deployment.attention_dp=1", "deployment.prefill=chunked", "workload.input_tokens=9000",
-        "workload.output_tokens=500", "workload.tpot_slo_s=null", "workload.ttft_slo_s=null",
+        *TP8_CHUNKED, "workload.input_tokens=9000", "workload.output_tokens=500",
         "deployment.max_batch=16", "deployment.step_token_budget=2016",
     ]).squeeze()  # fmt: skip
     assert float(ds.batch_size) == 16
-    md, hw = _serving_row("llama3.1-70b"), _hardware_row("h100-sxm")
-    kv = md[catalog.MODEL_COLUMNS.index("kv_elements_per_token")] * 1.0
-    attention = model_shapes.prefill_attention_flops(
-        md[catalog.MODEL_COLUMNS.index("attention_flops_per_context_token")], 9000.0, 0.0, 0.0
-    )
-    full = serving.decode_step_time(
-        16.0, 9000.0 + 250.0, 2000.0, attention * 2000.0 / 9000.0, md, 1.0, kv, 8.0, 1.0, 1.0,
-        1.0, hw["peak_flops_fp8"], hw["peak_flops_bf16"], hw["hbm_bandwidth"],
-        hw["compute_efficiency"], hw["bandwidth_efficiency"], hw["scaleup_bandwidth"], 5e-6,
-        hw["scaleup_bandwidth"], _overhead(),
-    )  # fmt: skip
+    full = _tp8_step(16.0, 9000.0 + 250.0, 9000.0, 2000.0)
     assert float(ds.prefill_time_s) == pytest.approx(5 * full)
     # the mean TTFT waits for the prefill path on top
     assert float(ds.ttft_s) >= float(ds.prefill_time_s)
@@ -181,26 +193,12 @@ def test_a_short_prompt_rides_with_its_neighbours_after_the_step_in_progress():
     # 8,128 the decode tokens leave). The prompt first waits out the step in progress, half a
     # step on average and 99 % of one at the p99; then the queueing waits come on top.
     ds = fleetsim.run([
-        "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=8", "deployment.pp=1", "finance.years=1",
-        "deployment.weight_dtype=fp8", "deployment.kv_dtype=fp8", "deployment.ep=1",
-        "deployment.attention_dp=1", "deployment.prefill=chunked", "workload.input_tokens=500",
-        "workload.output_tokens=500", "workload.input_tokens_cv=0", "workload.output_tokens_cv=0",
-        "workload.tpot_slo_s=null", "workload.ttft_slo_s=null", "workload.max_utilisation=0.5",
-        "deployment.max_batch=64",
+        *TP8_CHUNKED, "workload.input_tokens=500", "workload.output_tokens=500",
+        "workload.input_tokens_cv=0", "workload.output_tokens_cv=0",
+        "workload.max_utilisation=0.5", "deployment.max_batch=64",
     ]).squeeze()  # fmt: skip
     assert float(ds.batch_size) == 64
-    md, hw = _serving_row("llama3.1-70b"), _hardware_row("h100-sxm")
-    kv = md[catalog.MODEL_COLUMNS.index("kv_elements_per_token")] * 1.0
-    attention = model_shapes.prefill_attention_flops(
-        md[catalog.MODEL_COLUMNS.index("attention_flops_per_context_token")], 500.0, 0.0, 0.0
-    )
-    riding = 1.0 + 64.0 / 500.0
-    full = serving.decode_step_time(
-        64.0, 500.0 + 250.0, 500.0 * riding, attention * riding, md, 1.0, kv, 8.0, 1.0, 1.0,
-        1.0, hw["peak_flops_fp8"], hw["peak_flops_bf16"], hw["hbm_bandwidth"],
-        hw["compute_efficiency"], hw["bandwidth_efficiency"], hw["scaleup_bandwidth"], 5e-6,
-        hw["scaleup_bandwidth"], _overhead(),
-    )  # fmt: skip
+    full = _tp8_step(64.0, 500.0 + 250.0, 500.0, 500.0 * (1.0 + 64.0 / 500.0))
     assert float(ds.prefill_time_s) == pytest.approx(full)
     step, tau = float(ds.tpot_s), 1 / float(ds.replica_requests_per_s)
     service = 500.0 / (8192.0 - 64.0) * full  # the prompt's share of the prefill budget
