@@ -122,85 +122,99 @@ def first_violation(code, o, oy, scenario_rules, year_rules) -> int:
     return -1
 
 
-@jit
-def _passes(
-    value: float, low: float, top: float, nan_ok: bool, inf_ok: bool, positive: bool
-) -> bool:
-    """Return whether one value keeps its rule: ``not _breaks(...)`` without branches.
+#: rows of the kernel's per-value check terms (:func:`check_terms`)
+T_LOW, T_TOP, T_NAN, T_NAN_NO_DEMAND, T_INF = range(5)
+#: the smallest positive float64: ``value > 0`` is ``value >= _TINY``
+_TINY = 5e-324
+_LARGEST = np.finfo(np.float64).max
 
-    Finite and within bounds (and > 0 if ``positive``), or NaN where allowed, or +inf where
-    allowed; written so that a loop of it vectorises (``tests/test_extremes.py`` checks it
-    against :func:`_breaks`).
+
+@jit
+def check_terms(rules, width: int):
+    """Return the kernel's check of each value: ``(5, n_outputs * width)`` float64 terms.
+
+    Value ``i`` of an output's ``width`` values (its years) keeps its rule exactly when, after
+    replacing a NaN by ``terms[T_NAN, i]`` (``T_NAN_NO_DEMAND`` in a zero-demand scenario) and
+    +inf by ``terms[T_INF, i]``, it lies in ``terms[T_LOW, i] .. terms[T_TOP, i]``: the bounds are
+    finite (so -inf and a +inf not allowed fail), ``positive`` raises the lower bound to the
+    smallest positive float64, and the replacement of an allowed NaN or +inf is the lower bound
+    (a pass), of any other NaN (a fail). What :func:`outputs_pass` runs, branch-free; the same
+    verdict as :func:`first_violation`, value by value (``tests/test_extremes.py``).
+
+    Parameters
+    ----------
+    rules : ndarray
+        A :class:`Rules` table.
+    width : int
+        Values per output (the horizon for year outputs, 1 for scenario outputs).
     """
-    bounded = (value >= low) & (value <= top) & (abs(value) < np.inf)
-    return (
-        (bounded & ((value > 0.0) | (not positive)))
-        | ((value != value) & nan_ok)
-        | ((value == np.inf) & inf_ok)
-    )
+    terms = np.empty((5, rules.shape[0] * width))
+    for k in range(rules.shape[0]):
+        low, high, flags = rules[k, 0], rules[k, 1], int(rules[k, 2])
+        if flags & POSITIVE:
+            low = max(low, _TINY)
+        low = max(low, -_LARGEST)
+        top = min(high + TOLERANCE * abs(high), _LARGEST)
+        for i in range(k * width, (k + 1) * width):
+            terms[T_LOW, i] = low
+            terms[T_TOP, i] = top
+            terms[T_NAN, i] = low if flags & NAN_OK else np.nan
+            terms[T_NAN_NO_DEMAND, i] = low if flags & (NAN_OK | NAN_OK_NO_DEMAND) else np.nan
+            terms[T_INF, i] = low if flags & INF_OK else np.nan
+    return terms
 
 
 @jit
-def _terms(rules, k: int, no_demand: bool):
-    """Return rule ``k``'s (low, top, nan_ok, inf_ok, positive, non_decreasing)."""
-    low, high, flags = rules[k, 0], rules[k, 1], int(rules[k, 2])
-    nan_ok = (flags & NAN_OK) != 0 or (no_demand and (flags & NAN_OK_NO_DEMAND) != 0)
-    return (
-        low, high + TOLERANCE * abs(high), nan_ok, (flags & INF_OK) != 0,
-        (flags & POSITIVE) != 0, (flags & NON_DECREASING) != 0,
-    )  # fmt: skip
-
-
-@jit
-def scenario_outputs_pass(code, o, scenario_rules) -> bool:
-    """Return whether every scenario output of a servable scenario keeps its rule.
-
-    The kernel's check, with :func:`year_outputs_pass`: the same verdict as
-    :func:`first_violation` (which also says where), branch-free.
+def outputs_pass(code, values, terms) -> bool:
+    """Return whether every value of a servable scenario keeps its bounds (:func:`check_terms`).
 
     Parameters
     ----------
     code : int
-        The scenario's status code (servable: FEASIBLE or ZERO_DEMAND).
-    o : ndarray
-        float64 scenario outputs ``(len(SCENARIO_OUTPUTS),)``.
-    scenario_rules : ndarray
-        :attr:`Rules.scenario`.
+        The scenario's status code (FEASIBLE or ZERO_DEMAND).
+    values : ndarray
+        float64 outputs, flat (``o``, or ``oy`` raveled), in the order of ``terms``.
+    terms : ndarray
+        :func:`check_terms` of their rules.
     """
-    no_demand = code == st.ZERO_DEMAND
+    nan = T_NAN_NO_DEMAND if code == st.ZERO_DEMAND else T_NAN
     kept = True
-    for k in range(o.shape[0]):
-        low, top, nan_ok, inf_ok, positive, _ = _terms(scenario_rules, k, no_demand)
-        kept &= _passes(o[k], low, top, nan_ok, inf_ok, positive)
+    for i in range(values.shape[0]):
+        value = values[i]
+        value = terms[nan, i] if value != value else value
+        value = terms[T_INF, i] if value == np.inf else value
+        kept &= (value >= terms[T_LOW, i]) & (value <= terms[T_TOP, i])
     return kept
 
 
 @jit
-def year_outputs_pass(code, oy, year_rules, rows) -> bool:
-    """Return whether the year outputs ``rows`` of a servable scenario keep their rules.
+def never_falls(oy, rows) -> bool:
+    """Return whether the year outputs ``rows`` never fall from one year to the next.
 
-    Parameters
-    ----------
-    code : int
-        As in :func:`scenario_outputs_pass`.
-    oy : ndarray
-        float64 year outputs ``(len(YEAR_OUTPUTS), years)``.
-    year_rules : ndarray
-        :attr:`Rules.year`.
-    rows : tuple of int
-        Indexes into ``YEAR_OUTPUTS`` to check.
+    ``rows`` are the ``non_decreasing`` ones (:func:`rising_rows`); a NaN compares as not falling,
+    as in :func:`first_violation` (its own rule catches it).
     """
-    no_demand = code == st.ZERO_DEMAND
-    years = oy.shape[1]
     kept = True
-    for v in rows:
-        low, top, nan_ok, inf_ok, positive, rising = _terms(year_rules, v, no_demand)
-        for y in range(years):
-            kept &= _passes(oy[v, y], low, top, nan_ok, inf_ok, positive)
-        if rising:
-            for y in range(1, years):
-                kept &= not oy[v, y] < oy[v, y - 1]  # False when either is NaN
+    for j in range(rows.shape[0]):
+        v = rows[j]
+        for y in range(1, oy.shape[1]):
+            kept &= not oy[v, y] < oy[v, y - 1]
     return kept
+
+
+@jit
+def rising_rows(rules):
+    """Return the indexes of the ``non_decreasing`` outputs of a :class:`Rules` table (int64)."""
+    count = 0
+    for k in range(rules.shape[0]):
+        count += (int(rules[k, 2]) & NON_DECREASING) != 0
+    rows = np.empty(count, dtype=np.int64)
+    count = 0
+    for k in range(rules.shape[0]):
+        if int(rules[k, 2]) & NON_DECREASING:
+            rows[count] = k
+            count += 1
+    return rows
 
 
 def describe(index: int, o: np.ndarray, oy: np.ndarray) -> str:

@@ -18,8 +18,8 @@ entries). The result is the same bit for bit as evaluating it afresh; it is what
 over physics-neutral axes cheap, wherever those axes are in the grid. The fleet over the years
 splits likewise (:func:`fleetsim.fleet.years.fleet_sizes`, then ``fleet_costs``): a scenario of an
 aggregated fleet whose physics and sizing axes (demand, growth, lifetimes, price decline, the
-facility: ``axis_fleet``) did not move since the previous one keeps its sized fleet (the
-:data:`SIZED_ROWS` of ``oy`` and the scratch ``q``) and only re-prices it.
+facility: ``axis_fleet``) did not move since the previous one keeps its sized fleet (the year
+outputs :data:`fleetsim.fleet.years.SIZED` and the scratch ``q``) and only re-prices it.
 
 Threads: :func:`evaluate` runs on the calling thread without the GIL; ``sweep.call_kernel``
 runs it on several threads over disjoint runs of blocks. (A ``prange`` loop here did the same
@@ -34,9 +34,8 @@ into float64 scratch first (NaN-filled per block, so an output the physics never
 caught), then copied and checked: a servable scenario with an output (stored or not) that breaks
 its rule in :mod:`fleetsim.invariants` (non-finite, negative, a utilisation above 1, a falling
 cumulative TCO, ...), or a finite value its float32 store turns into inf, marks its block in
-``out_bad`` (the sweep names the scenario and the rule and raises). The check skips what it
-passed unchanged (as FEASIBLE, the stricter verdict) earlier in the block: a kept operating point
-``o`` and a kept sized fleet; the running costs are checked for every scenario.
+``out_bad`` (the sweep names the scenario and the rule and raises). The check runs without
+branches over each value's bounds (:func:`fleetsim.invariants.check_terms`), so it vectorises.
 """
 
 from __future__ import annotations
@@ -47,9 +46,9 @@ from fleetsim import layout
 from fleetsim import status as st
 from fleetsim._jit import jit
 from fleetsim.fleet.mix import DISAGGREGATED, mix_scenario, pool_fleet, pool_physics, pool_sizes
-from fleetsim.fleet.years import N_SCRATCH, SIZED, fleet_costs
-from fleetsim.invariants import scenario_outputs_pass, year_outputs_pass
-from fleetsim.layout import P_HARDWARE, P_SERVING, Y_POOLS
+from fleetsim.fleet.years import N_SCRATCH, fleet_costs
+from fleetsim.invariants import check_terms, never_falls, outputs_pass, rising_rows
+from fleetsim.layout import P_HARDWARE, P_SERVING
 
 #: block of consecutive scenarios one thread evaluates with one set of scratch arrays
 BLOCK = 256
@@ -57,10 +56,6 @@ N_SCENARIO_OUTPUTS = len(layout.SCENARIO_OUTPUTS)
 N_YEAR_OUTPUTS = len(layout.YEAR_OUTPUTS)
 #: operating points one kernel call remembers (by the physics axes' indices, modulo MEMO)
 MEMO = 64
-#: the year outputs an aggregated fleet's sizing writes (kept while only prices change), and
-#: the others (its running costs, re-priced for every scenario)
-SIZED_ROWS = SIZED + Y_POOLS
-COST_ROWS = tuple(v for v in range(N_YEAR_OUTPUTS) if v not in SIZED_ROWS)
 
 
 @jit
@@ -134,8 +129,9 @@ def _copy_out(block_s, block_y, rows, first, out_s, out_y):
 @jit
 def evaluate(
     lo, hi, base, axis_param, axis_offset, axis_length, axis_values, multi_start, multi_slots,
-    axis_physics, axis_fleet, years, hardware, models, fabrics, cooling, dtype_bytes, compute_column,
-    pool_hardware, pool_share, keep_scenario, keep_year, scenario_rules, year_rules, narrow, at,
+    axis_physics, axis_fleet, years, hardware, models, fabrics, cooling, dtype_bytes,
+    compute_column, pool_hardware, pool_share, keep_scenario, keep_year, scenario_rules,
+    year_rules, narrow, at,
     out_scenario32, out_year32, out_scenario64, out_year64, out_status, out_bad,
 ):  # fmt: skip
     """Evaluate flat scenario indices ``lo <= i < hi`` into column ``at + i - lo`` of the outputs.
@@ -235,6 +231,10 @@ def evaluate(
     block_s64 = np.empty((BLOCK - wide32, n_keep_s))
     block_y64 = np.empty((BLOCK - wide32, n_keep_y * years))
     every_year = n_keep_y == N_YEAR_OUTPUTS  # all year outputs stored, in order
+    # every output's rule as bounds per value (fleetsim.invariants.check_terms)
+    scenario_terms = check_terms(scenario_rules, 1)
+    year_terms = check_terms(year_rules, years)
+    rising = rising_rows(year_rules)
     for j in range(n_keep_y):
         every_year = every_year and keep_year[j] == j
     n = hi - lo
@@ -258,8 +258,6 @@ def evaluate(
         physics_code = st.FEASIBLE
         sized = False  # whether oy's sized outputs and q hold this scenario's (fleet_sizes)
         sized_code = st.FEASIBLE
-        o_passed = False  # whether o passed the check unchanged (as FEASIBLE) since it changed
-        sized_passed = False  # the same for the sized outputs (SIZED_ROWS of oy)
         for row in range(start, stop):
             if row > start:  # next scenario: advance the multi-index like an odometer
                 k = n_axes - 1
@@ -299,17 +297,14 @@ def evaluate(
                             memo_hw[m, j] = hw[j]
                     fresh = False
                     sized = False
-                    o_passed = False
                 code = physics_code
                 if code == st.FEASIBLE and p[P_SERVING] == DISAGGREGATED:  # sized with its price
                     code = pool_fleet(p, int(p[P_HARDWARE]), hardware, fabrics, cooling, hw, o,
                                       oy, q)  # fmt: skip
-                    sized_passed = False
                 elif code == st.FEASIBLE:
                     if not sized:  # else oy's sized outputs and q still hold this scenario's
                         sized_code = pool_sizes(p, fabrics, cooling, hw, o, oy, q, no_pool)
                         sized = True
-                        sized_passed = False
                     code = sized_code
                     if code != st.RACK_POWER_EXCEEDED:
                         fleet_costs(p, hw, o, oy, q)
@@ -318,7 +313,6 @@ def evaluate(
                 code = mix_scenario(p, pool_hardware[row_mix], pool_share[row_mix], hardware,
                                     models, fabrics, cooling, dtype_bytes, compute_column, hw, o,
                                     oy, o_pool, oy_pool, weights, q)  # fmt: skip
-                o_passed = sized_passed = False
             r = row - start
             out_status[at + row] = code
             if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
@@ -328,16 +322,12 @@ def evaluate(
                 else:
                     overflow = _store(o, oy, keep_scenario, keep_year, every_year, block_s64[r],
                                       block_y64[r])  # fmt: skip
-                # the check (the verdict of invariants.first_violation): the outputs that
-                # changed since the last scenario that passed as FEASIBLE (a ZERO_DEMAND
-                # scenario passes more), and the running costs every time
-                passed = year_outputs_pass(code, oy, year_rules, COST_ROWS)
-                if not o_passed:
-                    passed &= scenario_outputs_pass(code, o, scenario_rules)
-                if not sized_passed:
-                    passed &= year_outputs_pass(code, oy, year_rules, SIZED_ROWS)
-                if passed and code == st.FEASIBLE:
-                    o_passed = sized_passed = True
+                # the check: the verdict of invariants.first_violation, branch-free
+                passed = (
+                    outputs_pass(code, o, scenario_terms)
+                    & outputs_pass(code, oy.reshape(-1), year_terms)
+                    & never_falls(oy, rising)
+                )
                 if (not passed or overflow) and bad < 0:
                     bad = row
             elif narrow:

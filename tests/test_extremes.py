@@ -327,33 +327,39 @@ def test_an_expert_parallel_degree_the_layout_cannot_hold_is_flagged_not_clamped
 
 
 def test_the_kernels_check_agrees_with_first_violation():
-    """``scenario_outputs_pass`` and ``year_outputs_pass`` (branch-free, what the kernel runs)
-    give the verdict of ``first_violation``, value by value, for every rule: values at, just
+    """The kernel's branch-free check (``outputs_pass`` on ``check_terms``, ``never_falls``)
+    gives the verdict of ``first_violation``, value by value, for every rule: values at, just
     inside and just outside each bound, zero, negative zero, +-inf and NaN, feasible or not."""
     table = invariants.rules()
     years = 3
-    rows = tuple(range(len(layout.YEAR_OUTPUTS)))
-    specials = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e-300, 3.5e38, -5e-324]
+    scenario_terms = invariants.check_terms(table.scenario, 1)
+    year_terms = invariants.check_terms(table.year, years)
+    rising = invariants.rising_rows(table.year)
+    assert {layout.YEAR_OUTPUTS[v] for v in rising} >= {"tco_usd", "rent_tco_usd"}
+
+    def kernel_passes(code, o, oy):
+        return (
+            invariants.outputs_pass(code, o, scenario_terms)
+            and invariants.outputs_pass(code, oy.reshape(-1), year_terms)
+            and invariants.never_falls(oy, rising)
+        )
+
+    specials = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 1e-300, 5e-324, 3.5e38,
+                -5e-324, np.finfo(np.float64).max]  # fmt: skip
     for code in (st.FEASIBLE, st.ZERO_DEMAND):
-        for k, (low, high, _) in enumerate(table.scenario):
-            top = high + invariants.TOLERANCE * abs(high)
-            for value in [*specials, low, np.nextafter(low, -np.inf), high, top,
-                          np.nextafter(top, np.inf)]:  # fmt: skip
-                o, oy = _arrays(years)
-                o[k] = value
-                expected = invariants.first_violation(code, o, oy, table.scenario, table.year)
-                got = invariants.scenario_outputs_pass(code, o, table.scenario)
-                assert got == (expected < 0), (layout.SCENARIO_OUTPUTS[k], value, code)
-        for v, (low, high, _) in enumerate(table.year):
-            top = high + invariants.TOLERANCE * abs(high)
-            for value in [*specials, low, np.nextafter(low, -np.inf), high, top,
-                          np.nextafter(top, np.inf), 0.5]:  # fmt: skip
-                for y in range(years):
-                    o, oy = _arrays(years)
-                    oy[v, y] = value
-                    expected = invariants.first_violation(code, o, oy, table.scenario, table.year)
-                    got = invariants.year_outputs_pass(code, oy, table.year, rows)
-                    assert got == (expected < 0), (layout.YEAR_OUTPUTS[v], y, value, code)
-                    if expected >= 0:  # and rows without this one pass
-                        others = tuple(r for r in rows if r != v)
-                        assert invariants.year_outputs_pass(code, oy, table.year, others)
+        for rules, kind in ((table.scenario, "scenario"), (table.year, "year")):
+            for k, (low, high, _) in enumerate(rules):
+                top = high + invariants.TOLERANCE * abs(high)
+                edges = [low, np.nextafter(low, -np.inf), np.nextafter(low, np.inf), high, top,
+                         np.nextafter(top, np.inf), np.nextafter(top, -np.inf)]  # fmt: skip
+                for value in specials + edges:
+                    for y in range(1 if kind == "scenario" else years):
+                        o, oy = _arrays(years)
+                        if kind == "scenario":
+                            o[k] = value
+                        else:
+                            oy[k, y] = value
+                        expected = invariants.first_violation(
+                            code, o, oy, table.scenario, table.year
+                        )
+                        assert kernel_passes(code, o, oy) == (expected < 0), (kind, k, y, value)
