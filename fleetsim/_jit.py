@@ -110,8 +110,10 @@ def compiled(seconds: float) -> None:
         (marker.parent.parent / _LAST_COMPILE).write_text(f"{seconds:.1f}\n", encoding="utf-8")
 
 
+#: Numba's options for every function; ``no_cfunc_wrapper``: no C-callable wrapper is compiled
+#: beside each function (nothing takes their addresses; it was a tenth of the first compile)
 _OPTIONS = {"error_model": "numpy", "fastmath": False, "nogil": True, "nopython": True,
-            "boundscheck": None}  # fmt: skip
+            "boundscheck": None, "no_cfunc_wrapper": True}  # fmt: skip
 
 
 class _Dispatcher(CPUDispatcher):
