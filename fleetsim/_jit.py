@@ -58,10 +58,11 @@ def _cache_dir() -> Path:
 if CACHE:
     numba.config.CACHE_DIR = str(_cache_dir())
 
-#: the first compile of the kernels, measured on the 2-core development machine (Dec 2026): 42 s
-#: of CPU at a load average of 5 (one core; 60 s wall on the shared machine): what the first run
-#: announces until this machine has measured a compile of its own (:func:`compile_estimate`)
-COMPILE_SECONDS = 45
+#: the first compile of the kernels, measured on the 2-core development machine (Dec 1 2026,
+#: main 1fa9624): 25-35 s of CPU at load averages of 2-5 (one core; 25-73 s wall on the shared
+#: machine): what the first run announces until this machine has measured a compile of its own
+#: (:func:`compile_estimate`)
+COMPILE_SECONDS = 35
 
 #: written into the cache directory once the kernels have been compiled there
 _COMPILED_MARKER = "compiled"

@@ -544,12 +544,13 @@ def table_ids(name: str) -> tuple[str, ...]:
     What ``load().ids()[name]`` gives, without deriving the tables (so without importing the
     physics and Numba).
     """
-    return _table_ids(paths.data_dir(), name)
+    return _table_ids(paths.data_dir())[name]
 
 
 @cache
-def _table_ids(directory: Path, name: str) -> tuple[str, ...]:
-    return _load_table(directory, name, _load_sources(directory))[0]
+def _table_ids(directory: Path) -> dict[str, tuple[str, ...]]:
+    sources = _load_sources(directory)
+    return {name: _load_table(directory, name, sources)[0] for name in TABLES}
 
 
 @cache
