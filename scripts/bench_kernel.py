@@ -260,8 +260,9 @@ def startup() -> None:
     print(f"first kernel call: {first_cold:.2f} s with a cold Numba cache (JIT compile, {cold_cpu:.1f} "
           f"s of CPU; target <= 20 s), {first_warm:.2f} s with it warm (import + setup "
           f"{setup:.2f} s; load {os.getloadavg()[0]:.2f})")  # fmt: skip
-    # once first, so the interpreter's and the libraries' files are in the page cache
-    _timed([sys.executable, "-m", "fleetsim", "--help"])
+    # once first: the kernel in Numba's cache, the libraries' files in the page cache
+    with tempfile.TemporaryDirectory() as out:
+        _timed([sys.executable, "-m", "fleetsim", *TINY_RUN, f"hydra.run.dir={out}"])
     imports = [_timed_cpu([sys.executable, "-c", "import " + ", ".join(RUN_IMPORTS)])[:2]
                for _ in range(3)]  # fmt: skip
     print(f"importing what a run needs ({', '.join(RUN_IMPORTS)}), median of 3: "
