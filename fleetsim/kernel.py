@@ -84,12 +84,12 @@ def _narrow(values, row) -> bool:
 
 
 @jit
-def _store(o, oy, keep_scenario, keep_year, every_year, row_s, row_y) -> bool:
+def _store(o, oy, flat, keep_scenario, keep_year, every_year, row_s, row_y) -> bool:
     """Store a scenario's kept outputs in its rows of the block buffers (their dtype).
 
     ``row_y`` holds the kept year outputs one after the other, ``years`` values each; with
-    ``every_year`` (all of them, in order) that is ``oy`` flat, converted in one pass. Return
-    whether a finite value overflowed the store.
+    ``every_year`` (all of them, in order) that is ``flat`` (``oy`` raveled), converted in one
+    pass. Return whether a finite value overflowed the store.
     """
     overflow = False
     for j in range(keep_scenario.shape[0]):
@@ -97,7 +97,7 @@ def _store(o, oy, keep_scenario, keep_year, every_year, row_s, row_y) -> bool:
         row_s[j] = value
         overflow |= (abs(row_s[j]) == np.inf) & (abs(value) < np.inf)
     if every_year:
-        return _narrow(oy.reshape(-1), row_y) | overflow
+        return _narrow(flat, row_y) | overflow
     years = oy.shape[1]
     for j in range(keep_year.shape[0]):
         overflow |= _narrow(oy[keep_year[j]], row_y[j * years : (j + 1) * years])
@@ -235,6 +235,7 @@ def evaluate(
     scenario_terms = check_terms(scenario_rules, 1)
     year_terms = check_terms(year_rules, years)
     rising = rising_rows(year_rules)
+    flat = oy.reshape(-1)  # the year outputs raveled (a view)
     for j in range(n_keep_y):
         every_year = every_year and keep_year[j] == j
     n = hi - lo
@@ -317,15 +318,15 @@ def evaluate(
             out_status[at + row] = code
             if code == st.FEASIBLE or code == st.ZERO_DEMAND:  # store, then check
                 if narrow:  # whether a finite value the store (float32) cannot hold
-                    overflow = _store(o, oy, keep_scenario, keep_year, every_year, block_s32[r],
-                                      block_y32[r])  # fmt: skip
+                    overflow = _store(o, oy, flat, keep_scenario, keep_year, every_year,
+                                      block_s32[r], block_y32[r])  # fmt: skip
                 else:
-                    overflow = _store(o, oy, keep_scenario, keep_year, every_year, block_s64[r],
-                                      block_y64[r])  # fmt: skip
+                    overflow = _store(o, oy, flat, keep_scenario, keep_year, every_year,
+                                      block_s64[r], block_y64[r])  # fmt: skip
                 # the check: the verdict of invariants.first_violation, branch-free
                 passed = (
                     outputs_pass(code, o, scenario_terms)
-                    & outputs_pass(code, oy.reshape(-1), year_terms)
+                    & outputs_pass(code, flat, year_terms)
                     & never_falls(oy, rising)
                 )
                 if (not passed or overflow) and bad < 0:
