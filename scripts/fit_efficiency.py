@@ -107,9 +107,11 @@ WORKLOAD_PRESET = {"offline": "offline", "server": "chat", "interactive": "inter
 #: (:func:`train_mask` ``"pre-v5.1"``); every later row is predicted, never fitted, by it
 PRE_V51_ROUNDS = ("mlperf-inference-v4.0", "mlperf-inference-v4.1", "trtllm-perf-overview-2025")
 #: training sets :func:`train_mask` knows; the shipped catalog is fitted on DEFAULT_TRAIN. For now
-#: that is the time split's "pre-v5.1": fitted on every row, the current step-time model (no knee
-#: in t(B), issue #11) lowers eta_m to ~0.6 on Hopper to meet the Interactive rows (worst in-sample
-#: error 113 %), which would mis-price every other regime; "all" once the physics fits them
+#: that is the time split's "pre-v5.1". Fitted on every row (``--train all``, 2026-12-01) the fit
+#: reaches in-sample 7.8 % median / 60.2 % worst, but only with factors at or near their bounds
+#: (eta_c 1.00 on GB200 and H200 NVL, 0.98 on B200 beside eta_m 0.47): the Interactive and v5.1
+#: rows pull the memory and compute fractions apart, which would mis-price prefill-heavy and
+#: memory-bound regimes alike; "all" once the physics fits them with plausible factors
 TRAIN_SETS = ("pre-v5.1", "all")
 DEFAULT_TRAIN = "pre-v5.1"
 #: tensor-parallel degrees tried when a row does not state its layout (pp = 1)
