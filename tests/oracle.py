@@ -270,13 +270,32 @@ def _token_time(batch, prompts, m, d, kv_tok, kv_d, lay, w, stall):
 
 def _mg1_wait(r, s, cv, q):
     """M/G/1 wait at prefill-path load r: Pollaczek-Khinchine mean, or its q-quantile under the
-    two-moment exponential tail P(W > t) = r exp(-r t / W)."""
+    exponential tail P(W > t) = C exp(-x t / s) with x the Cramer-Lundberg root of
+    r (M(x) - 1) = x (M: the MGF of a deterministic or gamma service, found here by bisection)
+    and C = x W / s matching the mean."""
     if r >= 1:
         return math.inf
     mean = r * s * (1 + cv * cv) / (2 * (1 - r))
     if q is None:
         return mean
-    return 0.0 if r <= 1 - q else mean / r * math.log(r / (1 - q))
+    if r <= 0:
+        return 0.0
+    c2 = cv * cv
+
+    def excess(x):  # r (M(x) - 1) - x, M the service's MGF (inf where it overflows)
+        if c2 > 0 and 1 - c2 * x <= 0:
+            return math.inf
+        exponent = x if c2 == 0 else -math.log1p(-c2 * x) / c2
+        return math.inf if exponent > 700 else r * math.expm1(exponent) - x
+
+    lo, hi = 0.0, (1 / c2 if c2 > 0 else 1.0)  # excess < 0 just above 0, > 0 near the pole
+    while c2 == 0 and excess(hi) <= 0:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if excess(mid) <= 0 else (lo, mid)
+    weight = lo * mean / s
+    return 0.0 if weight <= 1 - q else s / lo * math.log(weight / (1 - q))
 
 
 def _slot_wait(rho, c, life, factor, q):
