@@ -60,16 +60,22 @@ def test_axis_flags():
     }
 
 
-def test_reused_operating_point_equals_a_fresh_one():
-    """One kernel call over the grid (reusing) against each scenario alone (computed afresh)."""
-    inputs, n, years, _ = _inputs(GRID)
+def _together_equals_alone(grid: list[str]) -> set[int]:
+    """Assert that one kernel call over ``grid`` (reusing what it may) gives every output and
+    status bit for bit as each scenario evaluated alone (computed afresh); return the statuses."""
+    inputs, n, years, _ = _inputs(grid)
     together = sweep.evaluate_range(inputs, years, 0, n)
     alone = [sweep.evaluate_range(inputs, years, i, i + 1) for i in range(n)]
     for k, name in enumerate(("scenario", "year", "status")):
         np.testing.assert_array_equal(
             together[k], np.concatenate([a[k] for a in alone]), err_msg=name
         )
-    codes = set(together[2].tolist())
+    return set(together[2].tolist())
+
+
+def test_reused_operating_point_equals_a_fresh_one():
+    """One kernel call over the grid (reusing) against each scenario alone (computed afresh)."""
+    codes = _together_equals_alone(GRID)
     assert {st.FEASIBLE, st.ZERO_DEMAND} <= codes, codes
     assert len(codes) > 2, codes
 
@@ -188,14 +194,7 @@ def test_reused_sized_fleet_equals_a_fresh_one(order):
         price = [g for g in grid if g.startswith(("finance.discount", "finance.electricity",
                                                    "finance.staff"))]  # fmt: skip
         grid = price + [g for g in grid if g not in price]
-    inputs, n, years, _ = _inputs(grid)
-    together = sweep.evaluate_range(inputs, years, 0, n)
-    alone = [sweep.evaluate_range(inputs, years, i, i + 1) for i in range(n)]
-    for k, name in enumerate(("scenario", "year", "status")):
-        np.testing.assert_array_equal(
-            together[k], np.concatenate([a[k] for a in alone]), err_msg=name
-        )
-    codes = set(together[2].tolist())
+    codes = _together_equals_alone(grid)
     assert {st.FEASIBLE, st.ZERO_DEMAND, st.RACK_POWER_EXCEEDED} <= codes, codes
 
 
