@@ -346,8 +346,8 @@ def utilisation_for_ttft(
     -------
     float
         The utilisation at which :func:`queueing_wait` equals the slack :math:`x = TTFT - d`
-        (bisection to full precision: the wait grows with rho), or the cap where the wait at the
-        cap fits; -1 when the prefill alone misses the target. [1]
+        (the Illinois method to a relative 1e-15: the wait grows with rho), or the cap where
+        the wait at the cap fits; -1 when the prefill alone misses the target. [1]
     """
     slack = ttft_target - prefill_duration
     if slack < 0.0:
@@ -355,17 +355,33 @@ def utilisation_for_ttft(
     if slack == math.inf:
         return utilisation_cap
     args = (prefill_service, service_time, service_cv, slots, lifetime_factor, quantile)
-    if queueing_wait(utilisation_cap, *args) <= slack:
+    excess_hi = queueing_wait(utilisation_cap, *args) - slack
+    if excess_hi <= 0.0:
         return utilisation_cap  # the target does not bind: skip the root finding
-    lo, hi = 0.0, utilisation_cap
-    while True:
+    # the Illinois method (regula falsi that halves a kept end's excess; Dowell and Jarratt, BIT
+    # 11, 1971) on the bracket [0, cap]: the wait is 0 at 0, continuous and rising; about a
+    # dozen waits instead of bisection's fifty, each wait costing a decay-rate root
+    lo, hi, excess_lo, kept = 0.0, utilisation_cap, -slack, 0
+    for _ in range(200):
         mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
+        if not math.isinf(excess_hi) and excess_hi > excess_lo:
+            guess = (lo * excess_hi - hi * excess_lo) / (excess_hi - excess_lo)
+            if lo < guess < hi:
+                mid = guess
+        if mid <= lo or mid >= hi or hi - lo <= 1e-15 * hi:
             return lo
-        if queueing_wait(mid, *args) <= slack:
-            lo = mid
+        excess = queueing_wait(mid, *args) - slack
+        if excess <= 0.0:
+            lo, excess_lo = mid, excess
+            if kept == -1:  # lo moved twice running: halve hi's excess
+                excess_hi *= 0.5
+            kept = -1
         else:
-            hi = mid
+            hi, excess_hi = mid, excess
+            if kept == 1:
+                excess_lo *= 0.5
+            kept = 1
+    return lo
 
 
 @jit
