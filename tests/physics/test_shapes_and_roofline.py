@@ -417,6 +417,31 @@ def test_waiting_time_quantiles():
     )
 
 
+def test_decay_rate_from_a_known_root_is_the_root():
+    # the utilisation search starts each decay-rate root from the one at the utilisation tried
+    # before (the tangent through it): from any known root, near or far, above or below, and
+    # from none (NaN), it is the root found from the heavy-traffic start (to 1e-12: near rho = 1
+    # the excess is flat at its root, x ~ 2 (1 - rho), so its last digits are rounding)
+    for cv in (0.0, 0.3, 1.0, 2.0):
+        for rho in (1e-6, 0.05, 0.3, 0.46, 0.7, 0.9, 0.999):
+            cold = queueing.mg1_decay_rate(rho, cv)
+            for rho0 in (1e-6, 0.1, rho * (1 - 1e-9), rho * 1.01, 0.5, 0.95, 0.999999):
+                known = queueing.mg1_decay_rate(rho0, cv)
+                warm = queueing.decay_rate_from(rho, cv, known, rho0)
+                assert warm == pytest.approx(cold, rel=1e-12, abs=0), (cv, rho, rho0)
+            assert queueing.decay_rate_from(rho, cv, math.nan, math.nan) == cold
+    # the search with warm-started roots finds the utilisation bisection finds (tests/oracle.py
+    # mirrors the kernel the same way): the p99 wait at it is the slack
+    for cv in (0.0, 1.0):
+        rho = queueing.utilisation_for_ttft(3.0, 1.0, 1.0, 4.0, cv, 0.99, 0.95, 64.0, 1.0)
+        lo, hi = 0.0, 0.95
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            wait = queueing.queueing_wait(mid, 1.0, 4.0, cv, 64.0, 1.0, 0.99)
+            lo, hi = (mid, hi) if wait <= 2.0 else (lo, mid)
+        assert rho == pytest.approx(lo, rel=1e-12)
+
+
 def test_mg1_p99_wait_matches_a_simulated_queue():
     # Lindley's recursion W' = max(0, W + S - A) for 200,000 Poisson arrivals at rho 0.46 with
     # deterministic and with gamma (cv 0.5) service of 1 s: the p99 wait within 5 % (the
