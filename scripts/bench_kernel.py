@@ -19,6 +19,7 @@ cores) is printed with its rate.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import subprocess
@@ -140,7 +141,17 @@ for _ in range(2):
     del ds
     kernel.append(kernel_alone())
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(n, years, min(kernel), min(run), nbytes, before, peak, sorted(warm)[len(warm) // 2])
+# what the run pays that the kernel alone (reused chunk buffers) does not: the OS zero-fills each
+# page of the returned arrays when the kernel first writes it (one write per 4 KiB page here)
+touch = []
+for _ in range(2):
+    fresh = np.empty(nbytes // 4, np.float32)
+    t0 = time.perf_counter()
+    fresh[::1024] = 0.0
+    touch.append(time.perf_counter() - t0)
+    del fresh
+print(n, years, min(kernel), min(run), nbytes, before, peak, sorted(warm)[len(warm) // 2],
+      min(touch))
 """
 
 
@@ -148,10 +159,15 @@ def run_vs_kernel() -> None:
     """Print fleetsim.run's rate against the kernel's, its peak RSS and a warm one-scenario call."""
     out = _timed([sys.executable, "-c", RUN_VS_KERNEL, *grid_overrides(26)])[1].split()
     n, years = int(out[0]), int(out[1])
-    kernel, run, nbytes, before, peak, warm = map(float, out[2:])
+    kernel, run, nbytes, before, peak, warm, touch = map(float, out[2:])
     print(f"fleetsim.run, {n:,} scenarios x {years} years (float32, all outputs): {run:.2f} s = "
           f"{n / run:,.0f} scenarios/s; the kernel alone {kernel:.2f} s = {n / kernel:,.0f}/s; "
-          f"run rate / kernel rate = {kernel / run:.2f} (target >= 0.85)")  # fmt: skip
+          f"run rate / kernel rate = {kernel / run:.2f} (target >= 0.85; load "
+          f"{os.getloadavg()[0]:.2f})")  # fmt: skip
+    print(f"  first touch of fresh memory of the Dataset's size (the OS zero-fills each page; "
+          f"the kernel alone reuses its chunk buffers): {touch:.2f} s on one thread, so a run "
+          f"whose kernel kept the kernel-alone rate would be at {kernel / (kernel + touch):.2f}x "
+          f"with that cost serial")  # fmt: skip
     print(f"  Dataset {nbytes / 2**30:.2f} GiB; peak RSS {peak / 2**30:.2f} GiB = "
           f"{peak / nbytes:.2f} x the Dataset (target <= 1.3); {before / 2**30:.2f} GiB before "
           f"the sweep (imports, catalog, Numba), so the sweep itself added "
@@ -190,9 +206,11 @@ def compile_times() -> tuple[float, float, float, float]:
 
 def kernel_rate(
     inputs, years: int, n: int, selection, threads: int, repeats: int
-) -> tuple[float, float]:
+) -> tuple[float, float, tuple[float, float]]:
     """Return the best scenarios/s of evaluating flat indices 0..n-1 in 65536-scenario chunks,
-    and the least CPU time per scenario (all threads; on a shared machine the steadier figure)."""
+    the least CPU time per scenario (all threads; on a shared machine the steadier figure), and
+    the cores this process and the rest of the machine used during the best repeat (on shared
+    cores, why 2 threads do not run at twice 1 thread's rate)."""
     from fleetsim import sweep
 
     numba.set_num_threads(threads)
@@ -204,8 +222,9 @@ def kernel_rate(
     warm = min(n, 256)
     sweep.call_kernel(inputs, years, 0, warm, selection, s[:, :warm].copy(), y[:, :warm].copy(),
                       status[:warm])  # fmt: skip
-    best, cpu = 0.0, np.inf
+    best, cpu, cores = 0.0, np.inf, (math.nan, math.nan)
     for _ in range(repeats):
+        machine = _machine_busy()
         start, start_cpu = time.perf_counter(), time.process_time()
         for lo in range(0, n, chunk):
             m = min(chunk, n - lo)
@@ -214,9 +233,29 @@ def kernel_rate(
             )
             bad = sweep.call_kernel(inputs, years, lo, lo + m, selection, *views)
             assert bad < 0
-        best = max(best, n / (time.perf_counter() - start))
-        cpu = min(cpu, (time.process_time() - start_cpu) / n)
-    return best, cpu
+        wall, used = time.perf_counter() - start, time.process_time() - start_cpu
+        if n / wall > best:
+            others = (_machine_busy() - machine) - used if machine >= 0 else math.nan
+            cores = (used / wall, others / wall)
+        best = max(best, n / wall)
+        cpu = min(cpu, used / n)
+    return best, cpu, cores
+
+
+def _machine_busy() -> float:
+    """Return the CPU seconds the whole machine has been busy (incl. steal), or -1 off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:9]]
+    except OSError:
+        return -1.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def shares(cores: tuple[float, float]) -> str:
+    """Describe :func:`kernel_rate`'s cores: this process's and the rest of the machine's."""
+    return f"this process used {cores[0]:.2f} cores, the rest of the machine {cores[1]:.2f}"
 
 
 def oracle_rate(scenario, loaded, grid, samples: int, seed: int = 0) -> float:
@@ -314,17 +353,20 @@ def main() -> None:
         codes += np.bincount(status, minlength=len(codes))[: len(codes)]
     print(f"status mix (codes 0-{len(codes) - 1}): {codes.tolist()}; the TPOT target bounds the batch "
           f"(batch search) in {searched / n:.0%} of scenarios")  # fmt: skip
-    rates = {}
+    rates, cpus = {}, {}
     for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
-        rate, cpu = kernel_rate(inputs, years, n, everything, threads, repeats)
-        rates[threads] = rate
+        rate, cpu, cores = kernel_rate(inputs, years, n, everything, threads, repeats)
+        rates[threads], cpus[threads] = rate, cpu
         print(f"kernel, {threads} thread(s): {rate:,.0f} scenarios/s = {rate * years:,.0f} scenario-years/s "
               f"(all {len(layout.SCENARIO_OUTPUTS) + len(layout.YEAR_OUTPUTS)} outputs stored as float32; "
-              f"{cpu * 1e6:.2f} us of CPU per scenario; load {os.getloadavg()[0]:.2f})")  # fmt: skip
+              f"{cpu * 1e6:.2f} us of CPU per scenario; load {os.getloadavg()[0]:.2f}; "
+              f"{shares(cores)})")  # fmt: skip
     if len(rates) > 1:
         top = max(rates)
         print(f"  {top} threads / 1 thread = {rates[top] / rates[1]:.2f}x; target >= 1,000,000 "
-              f"scenarios/s on 2 threads on an idle machine (load now {os.getloadavg()[0]:.2f})")  # fmt: skip
+              f"scenarios/s on 2 threads on an idle machine (load now {os.getloadavg()[0]:.2f}); "
+              f"with {top} cores of its own at the CPU per scenario it had, {top} threads would "
+              f"run at most at about {top / cpus[top]:,.0f}/s")  # fmt: skip
     physics = config.validate(api.compose(PHYSICS_GRID), loaded.ids())
     physics_grid = axes.build(physics)
     physics_inputs = sweep.kernel_inputs(physics, loaded, physics_grid)
@@ -340,7 +382,7 @@ def main() -> None:
           + f"; the benchmark grid is {rates[1] / physics_rates[1]:.1f}x faster on 1 thread "
           f"(load {os.getloadavg()[0]:.2f})")  # fmt: skip
     none = sweep.Selection(np.zeros(0, np.int64), np.zeros(0, np.int64))
-    compute, compute_cpu = kernel_rate(inputs, years, n, none, 1, repeats)
+    compute, compute_cpu, _ = kernel_rate(inputs, years, n, none, 1, repeats)
     print(f"  of which nothing stored (physics, fleet, check), 1 thread: {compute:,.0f} scenarios/s, "
           f"{compute_cpu * 1e6:.2f} us of CPU per scenario; storing the outputs is "
           f"{1 / rates[1] - 1 / compute:.2e} s/scenario")  # fmt: skip
