@@ -14,12 +14,19 @@ Model of the efficiencies, in log space, for accelerator ``a`` of family ``f`` a
 served by engine ``e``, model class ``c`` (dense / MoE / MLA)::
 
     log eta_x(a, e, c) = log eta_x(f) + s(a) + g(v, e) + k(v, c)      (x = compute, memory)
+                         [+ log p(a) for x = compute]
 
-* ``eta_c(f), eta_m(f)``: one pair per family (architecture x form factor), standing for the
-  vendor's serving engine on dense models (``VENDOR_ENGINE``: TensorRT-LLM on NVIDIA, vLLM on AMD,
-  SynapseAI on Gaudi). A family's log(eta_m/eta_c) is pulled towards the reference family's
-  (Hopper SXM, whose rows span compute- and memory-bound cases) with weight ``SHAPE_PENALTY``,
-  so a family measured on one workload only gets one effective parameter.
+* ``eta_c(f), eta_m(f)``: one pair per family (architecture), standing for the vendor's serving
+  engine on dense models (``VENDOR_ENGINE``: TensorRT-LLM on NVIDIA, vLLM on AMD, SynapseAI on
+  Gaudi). A family's log(eta_m/eta_c) is pulled towards the reference family's (Hopper, whose
+  rows span compute- and memory-bound cases) with weight ``SHAPE_PENALTY``, so a family measured
+  on one workload only gets one effective parameter.
+* ``p(a)``: the board-power factor (:func:`power_factor`, no free parameter): a part sold at less
+  board power per peak FLOP/s than its same-die sibling (``POWER_SIBLING``: a PCIe card beside
+  the SXM board, MI300X's 750 W beside MI325X's 1000 W) sustains that fraction of the sibling's
+  compute. Before it, PCIe Hopper parts were a family of their own (fitted eta_c 0.69x the SXM
+  one, where the power ratio gives 0.65-0.68x), and H200 NVL (600 W, not power-limited) borrowed
+  that pair and came out 27-50 % low on the time split.
 * ``s(a)``: a per-accelerator scale, only for accelerators measured on ``MIN_SYSTEMS`` or more
   distinct systems, ridge-penalised (``SCALE_PENALTY``) towards the family.
 * ``g(v, e)``: a scale per vendor and engine other than the vendor's (vLLM and SGLang on NVIDIA,
@@ -49,6 +56,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import math
@@ -117,14 +125,15 @@ DEFAULT_TRAIN = "pre-v5.1"
 #: tensor-parallel degrees tried when a row does not state its layout (pp = 1)
 TP_CHOICES = (1, 2, 4, 8)
 
-#: family = architecture x form factor x the vendor-optimised serving stack the factors stand for
+#: family = architecture x the vendor-optimised serving stack the factors stand for (form factors
+#: differ by their board power: :data:`POWER_SIBLING`)
 FAMILY = {
     "a100-sxm": "nvidia-ampere-sxm",
-    "h100-sxm": "nvidia-hopper-sxm",
-    "h200": "nvidia-hopper-sxm",
-    "gh200": "nvidia-hopper-sxm",
-    "h100-nvl": "nvidia-hopper-pcie",
-    "h100-pcie": "nvidia-hopper-pcie",
+    "h100-sxm": "nvidia-hopper",
+    "h200": "nvidia-hopper",
+    "gh200": "nvidia-hopper",
+    "h100-nvl": "nvidia-hopper",
+    "h100-pcie": "nvidia-hopper",
     "b200": "nvidia-blackwell",
     "gb200": "nvidia-blackwell",
     "b300": "nvidia-blackwell",
@@ -137,8 +146,8 @@ FAMILY = {
     "gaudi3": "intel-gaudi",
     "gb300": "nvidia-blackwell",
     "vr200": "nvidia-blackwell",
-    "h20": "nvidia-hopper-sxm",
-    "h200-nvl": "nvidia-hopper-pcie",
+    "h20": "nvidia-hopper",
+    "h200-nvl": "nvidia-hopper",
     "rtx-pro-6000": "nvidia-ada-pcie",
     "mi350x": "amd-cdna4",
     "mi455x": "amd-cdna4",
@@ -146,19 +155,31 @@ FAMILY = {
     "trn3": "aws-trainium",
 }
 #: where a family without measurements takes its pair from: the nearest measured family of the
-#: same vendor (same form factor / power class first); None = geometric mean of fitted families
+#: same vendor; None = geometric mean of fitted families
 FALLBACK = {
-    "nvidia-hopper-sxm": None,
-    "nvidia-hopper-pcie": "nvidia-hopper-sxm",
-    "nvidia-ada-pcie": "nvidia-hopper-pcie",
-    "nvidia-blackwell": "nvidia-hopper-sxm",
-    "nvidia-ampere-sxm": "nvidia-hopper-sxm",
+    "nvidia-hopper": None,
+    "nvidia-ada-pcie": "nvidia-hopper",
+    "nvidia-blackwell": "nvidia-hopper",
+    "nvidia-ampere-sxm": "nvidia-hopper",
     "amd-cdna3": None,
     "amd-cdna4": "amd-cdna3",
     "intel-gaudi": None,
     "aws-trainium": None,
 }
-REFERENCE_FAMILY = "nvidia-hopper-sxm"
+REFERENCE_FAMILY = "nvidia-hopper"
+#: board-power siblings: an accelerator -> the part with the same die at the highest board power
+#: per peak FLOP/s. A part sold at a lower power per FLOP (a PCIe card, a lower-TDP board) cannot
+#: hold its spec clocks under sustained tensor load; its compute efficiency is its sibling's times
+#: :func:`power_factor`. Assumption (data/README.md): same die, same energy per FLOP.
+POWER_SIBLING = {
+    "h100-pcie": "h100-sxm",
+    "h100-nvl": "h100-sxm",
+    "h200-nvl": "h200",
+    "b200": "gb200",
+    "b300": "gb300",
+    "mi300x": "mi325x",
+    "mi350x": "mi355x",
+}
 #: the serving engine a vendor's accelerator pairs stand for (dense models: scale 1 by
 #: construction); other engines and MoE / MLA models get fitted shifts (data/efficiency.csv)
 VENDOR_ENGINE = {"nvidia": "trtllm", "amd": "vllm", "intel": "synapseai", "aws": "vllm"}
@@ -557,6 +578,31 @@ def vendor(hardware: str) -> str:
     return FAMILY[hardware].split("-")[0]
 
 
+@functools.cache
+def power_factor(hardware: str) -> float:
+    r"""Return the sustained fraction of its sibling's compute efficiency an accelerator keeps.
+
+    :math:`\min(1, (P_a / F_a) / (P_s / F_s))` with board power P (``tdp``) and peak BF16
+    FLOP/s F of the accelerator a and its :data:`POWER_SIBLING` s: at the same energy per FLOP,
+    a board with less power per FLOP sustains that much less of its peak (H100 PCIe 0.65, H100
+    NVL 0.68, MI300X 0.75; H200 NVL 1). Linear, not fitted: on the time split's training rows
+    the loss falls further with the ratio raised to 1.25-1.5, a throttle steeper than the power
+    cut that has no physical reading. 1 for parts without a sibling. [1]
+    """
+    sibling = POWER_SIBLING.get(hardware)
+    if sibling is None:
+        return 1.0
+    table = catalog.load().tables["hardware"]
+    tdp, peak = table.column("tdp"), table.column("peak_flops_bf16")
+    a, s = table.ids.index(hardware), table.ids.index(sibling)
+    return min(1.0, (tdp[a] / peak[a]) / (tdp[s] / peak[s]))
+
+
+def power_steps(hardware: str) -> int:
+    """Return :func:`power_factor` in compute-grid steps (0 or negative)."""
+    return round(math.log(power_factor(hardware)) / math.log(GRID_RATIO))
+
+
 def engine_key(row: Row) -> tuple[str, str] | None:
     """Return a row's (vendor, engine) scale key; None for the vendor's own engine."""
     v = vendor(row.hardware)
@@ -609,7 +655,7 @@ class Fit:
         """Return an accelerator's (eta_c, eta_m) grid indices (its vendor engine, dense)."""
         ic, im = self._base(hardware)
         k = self.shift.get(hardware, 0)
-        return int(_clip_c(ic + k)), int(_clip_m(im + k))
+        return int(_clip_c(ic + k + power_steps(hardware))), int(_clip_m(im + k))
 
     def scale_shift(self, hardware: str, engine: str, model_class: str) -> int:
         """Return the engine and class shift of (accelerator, engine, class), in grid steps."""
@@ -638,7 +684,7 @@ class Fit:
         k = self.shift.get(row.hardware, 0) + self.scale_shift(
             row.hardware, row.engine, row.model_class
         )
-        return int(_clip_c(ic + k)), int(_clip_m(im + k))
+        return int(_clip_c(ic + k + power_steps(row.hardware))), int(_clip_m(im + k))
 
     def efficiency(self, hardware: str) -> tuple[float, float]:
         """Return an accelerator's fitted (eta_c, eta_m), rounded as written to the catalog."""
@@ -655,16 +701,18 @@ def _clip_m(index):
 
 
 def _family_loss(
-    errors: np.ndarray, shifts: np.ndarray, cs: np.ndarray, ms: np.ndarray
+    errors: np.ndarray, shifts: np.ndarray, power: np.ndarray, cs: np.ndarray, ms: np.ndarray
 ) -> np.ndarray:
     """Return summed |log error| over the family grid points ``cs x ms``, rows shifted.
 
     ``errors``: |log pred - log meas| per row on the grid, INFEASIBLE where no layout fits,
-    shape (rows, C, M); rows sharing a shift are gathered together.
+    shape (rows, C, M); ``shifts`` move both efficiencies, ``power`` (:func:`power_steps`) the
+    compute one only; rows sharing both are gathered together.
     """
     total = np.zeros((len(cs), len(ms)))
-    for k in np.unique(shifts):
-        sel = errors[shifts == k][:, _clip_c(cs + k)][:, :, _clip_m(ms + k)]
+    for k, p in set(zip(shifts.tolist(), power.tolist(), strict=True)):
+        rows = (shifts == k) & (power == p)
+        sel = errors[rows][:, _clip_c(cs + k + p)][:, :, _clip_m(ms + k)]
         total += sel.sum(axis=0)
     return total
 
@@ -723,6 +771,7 @@ def fit(
     train_rows = [rows[i] for i in idx]
     hardware = np.array([r.hardware for r in train_rows])
     family_of = np.array([r.family for r in train_rows])
+    power = np.array([power_steps(r.hardware) for r in train_rows])
     systems: dict[str, set] = {}
     for r in train_rows:
         systems.setdefault(r.hardware, set()).add(r.system)
@@ -778,12 +827,12 @@ def fit(
             for f in families:
                 sel = family_of == f
                 family[f] = _best_pair(
-                    per_family[f], total_shift[sel], family[f], start is not None,
+                    per_family[f], total_shift[sel], power[sel], family[f], start is not None,
                     log_ratio, ref_ratio if f != REFERENCE_FAMILY else None, all_c, all_m,
                 )  # fmt: skip
                 if f == REFERENCE_FAMILY:
                     ref_ratio = log_ratio[family[f]]
-            ic = np.array([family[f][0] for f in family_of])
+            ic = np.array([family[f][0] for f in family_of]) + power
             im = np.array([family[f][1] for f in family_of])
             for name, values in (("accelerator", shift), ("engine", engine), ("class", klass)):
                 for key in values:
@@ -811,22 +860,22 @@ def log_errors(tables: np.ndarray, rows: Sequence[Row]) -> np.ndarray:
     return np.where(np.isnan(errors), INFEASIBLE, errors)
 
 
-def _best_pair(errors, shifts, current, windowed, log_ratio, ref_ratio, all_c, all_m):
+def _best_pair(errors, shifts, power, current, windowed, log_ratio, ref_ratio, all_c, all_m):
     """Return a family's best (eta_c, eta_m) grid pair, searched near ``current`` if windowed."""
     if windowed:
         ic, im = current
         cs = np.arange(max(ic - WINDOW, 0), min(ic + WINDOW + 1, len(all_c)))
         ms = np.arange(max(im - WINDOW, 0), min(im + WINDOW + 1, len(all_m)))
-        pair = _argmin_pair(errors, shifts, cs, ms, log_ratio, ref_ratio)
+        pair = _argmin_pair(errors, shifts, power, cs, ms, log_ratio, ref_ratio)
         inner_c = cs[0] < pair[0] < cs[-1] or pair[0] in (0, len(all_c) - 1)
         inner_m = ms[0] < pair[1] < ms[-1] or pair[1] in (0, len(all_m) - 1)
         if inner_c and inner_m:
             return pair
-    return _argmin_pair(errors, shifts, all_c, all_m, log_ratio, ref_ratio)
+    return _argmin_pair(errors, shifts, power, all_c, all_m, log_ratio, ref_ratio)
 
 
-def _argmin_pair(errors, shifts, cs, ms, log_ratio, ref_ratio) -> tuple[int, int]:
-    loss = _family_loss(errors, shifts, cs, ms)
+def _argmin_pair(errors, shifts, power, cs, ms, log_ratio, ref_ratio) -> tuple[int, int]:
+    loss = _family_loss(errors, shifts, power, cs, ms)
     if ref_ratio is not None:
         loss = loss + SHAPE_PENALTY * (log_ratio[np.ix_(cs, ms)] - ref_ratio) ** 2
     i, j = np.unravel_index(np.argmin(loss), loss.shape)
@@ -895,6 +944,11 @@ def _note(fit_: Fit, hardware: str, rows: Sequence[Row]) -> tuple[str, str]:
         f"min sum |log error| on a {100 * (GRID_RATIO - 1):.0f} % grid, eta_m <= "
         f"{BANDWIDTH_CEILING}, step overhead {1e3 * fit_.overhead:g} ms"
     )
+    if power_steps(hardware):
+        method += (
+            f"; eta_c x {GRID_RATIO ** power_steps(hardware):.3f}, the board-power factor "
+            f"{power_factor(hardware):.3f} against {POWER_SIBLING[hardware]} on the grid"
+        )
     if own:
         k = fit_.shift.get(hardware)
         scale = (

@@ -38,8 +38,9 @@ PINNED = {
 #: are too optimistic); strict, so the mark must go when the physics gets them right
 KNOWN_MISSES = {
     "C62i": "Interactive too optimistic: +26 % for 70B on MI300X vLLM TP8",
-    "C88i": "Interactive too optimistic: +38 % for 8B FP4 on B200",
+    "C88i": "Interactive too optimistic: +33 % for 8B FP4 on B200",
     "C43s": "DeepSeek-R1 Server too optimistic: +75 % (measured Server/Offline 0.56, fleetsim 0.90)",
+    "C54i": "Interactive too pessimistic: -26 % for 70B on H200 TP2 (v5.1 software, 3 ms step)",
 }
 
 
@@ -186,15 +187,55 @@ def test_kernel_anchors_are_the_peers_measured_kernel_steps():
     assert {b: cells[2][1] for b, cells in validate.PEER_STANDARD_CASE.items()} == fe.KERNEL_ANCHORS
 
 
-def test_standard_case_is_closer_to_measured_kernels_than_the_roofline_peers():
+@pytest.fixture(scope="module")
+def standard_case():
+    return validate.peer_standard_case(io.StringIO())
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        pytest.param(
+            b,
+            marks=[
+                pytest.mark.xfail(
+                    strict=True,
+                    reason="-26 %: the static batch's 262k-token prefill takes 1.46x "
+                    "aiconfigurator's TTFT (one eta_c for small- and large-M GEMMs; the fitted "
+                    "3 ms step overhead); its TPOT is within 3 %",
+                )
+            ]
+            if b == 256
+            else [],
+        )
+        for b in sorted(validate.PEER_STANDARD_CASE)
+    ],
+)
+def test_standard_case_is_closer_to_measured_kernels_than_the_roofline_peers(standard_case, batch):
     # PEERS.md's standard case: aiconfigurator interpolates measured NVIDIA kernels, llm-analysis
     # and GenZ are rooflines at 100 % of peak; fleetsim's tokens/s per GPU must be nearer the former
-    cells = validate.peer_standard_case(io.StringIO())
-    for batch, (_, _, tokens) in cells.items():
-        roofline_peers, measured = (
-            validate.PEER_STANDARD_CASE[batch][:2],
-            validate.PEER_STANDARD_CASE[batch][2],
-        )
-        error = abs(tokens / measured[2] - 1)
-        assert error < 0.25, (batch, tokens, measured)
-        assert all(error < abs(peer[2] / measured[2] - 1) for peer in roofline_peers), batch
+    tokens = standard_case[batch][2]
+    roofline_peers, measured = (
+        validate.PEER_STANDARD_CASE[batch][:2],
+        validate.PEER_STANDARD_CASE[batch][2],
+    )
+    error = abs(tokens / measured[2] - 1)
+    assert all(error < abs(peer[2] / measured[2] - 1) for peer in roofline_peers), batch
+    assert error < 0.25, (batch, tokens, measured)
+
+
+def test_board_power_factor_by_hand():
+    # H100 PCIe 350 W at 756 dense BF16 TFLOP/s beside H100 SXM's 700 W at 989: (350/756)/(700/989)
+    assert fe.power_factor("h100-pcie") == pytest.approx((350 / 756) / (700 / 989))
+    assert fe.power_factor("mi300x") == pytest.approx(750 / 1000)  # same peak as MI325X
+    assert fe.power_factor("h200-nvl") == 1.0  # 600 W at 835.5: more power per FLOP than H200
+    assert fe.power_factor("h100-sxm") == 1.0  # no sibling
+    # compute only, in grid steps: the pair of a part without its own scale is its family's with
+    # the compute index moved by the factor (rounded to the 2 % grid)
+    rows = _train_rows()
+    fitted = fe.fit(fe.Evaluator().grid_tables(rows), rows)
+    ic, im = fitted.family[fe.FAMILY["h200-nvl"]]
+    steps = round(np.log((350 / 756) / (700 / 989)) / np.log(fe.GRID_RATIO))
+    assert fe.power_steps("h100-pcie") == steps < 0
+    assert fitted.indices("h100-pcie") == (ic + steps, im)
+    assert fitted.indices("h200-nvl") == (ic, im)
