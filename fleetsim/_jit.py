@@ -7,6 +7,8 @@ must reproduce bit for bit). No function uses Numba's parallel mode: ``nogil`` l
 ``sweep.call_kernel`` run the kernel on several threads, and the first compile costs half as much.
 
 Caching: ``cache=True`` saves every job the compile (a few seconds), with two caveats handled here.
+Only a function called from Python is compiled to machine code and cached, with its whole call
+tree linked in (see :class:`_Dispatcher`).
 
 * Numba invalidates a cached function only when *its own* source file changes, not when a
   function it calls changes (editing ``physics/serving.py`` would silently keep the old kernel).
@@ -27,7 +29,10 @@ from functools import cache
 from pathlib import Path
 
 import numba
-from numba.core import types
+from numba.core import compiler, types, typing
+from numba.core.codegen import JITCodeLibrary
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.environment import lookup_environment
 from numba.core.registry import CPUDispatcher
 from numba.core.runtime import rtsys
 
@@ -117,21 +122,120 @@ _OPTIONS = {"error_model": "numpy", "fastmath": False, "nogil": True, "nopython"
             "boundscheck": None, "no_cfunc_wrapper": True}  # fmt: skip
 
 
+class _LinkedLibrary(JITCodeLibrary):
+    """Code compiled only to be linked into its callers: no machine code, no module passes.
+
+    Numba optimises each function's module with its whole call tree linked in and emits it as
+    machine code, at every level of the call tree (kernel -> pool -> layout search -> operating
+    point -> ...), although only the function Python calls runs. A function compiled for a
+    jitted caller keeps its function-level optimisation only: its caller's module, with it
+    linked in, is optimised and emitted once, by the function Python calls.
+    """
+
+    def _optimize_final_module(self) -> None:
+        """Leave the module passes to the caller whose module this is linked into."""
+
+    def _finalize_final_module(self) -> None:
+        """Mark the module finished without adding it to the JIT engine (no machine code)."""
+        self._finalize_dynamic_globals()
+        self._verify_declare_only_symbols()
+        self._finalized = True
+
+
+class _LinkedKey:
+    """The key a caller's lowering finds a linked overload's code by (it has no entry point)."""
+
+
 class _Dispatcher(CPUDispatcher):
-    """Numba's CPU dispatcher, typing calls from compiled code without literal values.
+    """Numba's CPU dispatcher: a call from compiled code is typed without literal values.
 
     Numba types a global constant or a literal argument (``search_layout(AGGREGATED, ...)``,
     ``False``, ``0``) as its value (``Literal[int](0)``) and compiles the callee once per value:
-    the layout search was compiled three times, with everything it calls.
-    Here every argument is typed by its type alone (``int64``, ``bool``), so each function
-    compiles once per combination of argument types.
+    the layout search was compiled three times, with everything it calls. Here every argument
+    is typed by its type alone (``int64``, ``bool``), so each function compiles once per
+    combination of argument types.
+
+    A call from compiled code compiles the callee without a Python wrapper into a
+    :class:`_LinkedLibrary` (unless a full compile of those types exists or is in the cache),
+    kept apart from :attr:`overloads` and never cached on its own: only the function Python
+    calls is emitted and cached, with its call tree inside. Called from Python itself, the
+    function compiles in full as usual (its callees' linked code is reused).
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        #: argument types -> (key, compile result) of the overloads compiled only to be linked
+        self._linked: dict[tuple, tuple[_LinkedKey, compiler.CompileResult]] = {}
+        self._linking: set[tuple] = set()
+
+    @property
+    def nopython_signatures(self) -> list:
+        """Return the signatures compiled in full and those compiled only to be linked."""
+        return super().nopython_signatures + [c.signature for _, c in self._linked.values()]
+
+    def get_overload(self, sig):
+        """Return the key of the code for ``sig`` (full compile first, else linked only)."""
+        args = tuple(sig)
+        if args in self._linked and args not in self.overloads:
+            return self._linked[args][0]
+        return super().get_overload(sig)
 
     def get_call_template(self, args, kws):
         """Return Numba's call template for the arguments' non-literal types."""
         args = tuple(types.unliteral(a) for a in args)
         kws = {key: types.unliteral(value) for key, value in kws.items()}
-        return super().get_call_template(args, kws)
+        pysig, folded = self._compiler.fold_argument_types(args, kws)
+        folded = tuple(folded)
+        if folded in self._linking:  # a recursive call: Numba's own path types it
+            return super().get_call_template(args, kws)
+        if self._can_compile and folded not in self.overloads and folded not in self._linked:
+            self._compile_linked(folded)
+        template = typing.make_concrete_template(
+            f"CallTemplate({self.py_func.__name__})", key=self.py_func.__name__,
+            signatures=self.nopython_signatures,
+        )  # fmt: skip
+        return template, pysig, folded, {}
+
+    @global_compiler_lock
+    def _compile_linked(self, args: tuple) -> None:
+        """Load a full compile of ``args`` from the cache, else compile one only to link."""
+        cres = self._cache.load_overload(args, self.targetctx)
+        if cres is not None:  # what Numba's compile does with a cache hit
+            self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+            self.add_overload(cres)
+            return
+        flags = compiler.Flags()
+        self.targetdescr.options.parse_as_flags(flags, self.targetoptions)
+        flags.no_compile = True
+        flags.no_cpython_wrapper = True
+        library = _LinkedLibrary(self.targetctx.codegen(), self.py_func.__qualname__)
+        self._linking.add(args)
+        try:
+            cres = compiler.compile_extra(
+                self.targetdescr.typing_context, self.targetctx, self.py_func, args=args,
+                return_type=None, flags=flags, locals=self.locals, library=library,
+            )  # fmt: skip
+        finally:
+            self._linking.discard(args)
+        key = _LinkedKey()
+        self.targetctx.insert_user_function(key, cres.fndesc, [cres.library])
+        self._linked[args] = (key, cres)
+
+    def add_overload(self, cres) -> None:
+        """Add a full compile for Python callers, its code pointed at its environments.
+
+        Numba points a compiled function's environment (the objects its code may read, e.g.
+        to raise an exception) at the function itself only; the environments of the linked
+        code inside it are set here, as Numba sets them when it loads a function from the
+        cache.
+        """
+        super().add_overload(cres)
+        codegen = self.targetctx.codegen()
+        for variable in cres.library._final_module.global_variables:
+            if variable.name.startswith("_ZN08NumbaEnv"):
+                env = lookup_environment(variable.name)
+                if env is not None:
+                    codegen.set_env(variable.name, env)
 
     def enable_caching(self) -> None:
         """Cache compiled code on disk; a function loaded from the cache skips Numba's set-up.
@@ -156,9 +260,15 @@ class _Dispatcher(CPUDispatcher):
         cache.load_overload = load_overload
 
 
-def jit(function):
-    """Compile a kernel function (no allocation in the hot loop, no I/O, SI floats in and out)."""
+def jit(function=None, *, cache: bool = CACHE):
+    """Compile a kernel function (no allocation in the hot loop, no I/O, SI floats in and out).
+
+    ``@jit`` caches the compiled code on disk when :data:`CACHE` is on; ``@jit(cache=False)``
+    never does (a test that counts what is compiled).
+    """
+    if function is None:
+        return lambda f: jit(f, cache=cache)
     dispatcher = _Dispatcher(py_func=function, locals={}, targetoptions=dict(_OPTIONS))
-    if CACHE:
+    if cache:
         dispatcher.enable_caching()
     return dispatcher

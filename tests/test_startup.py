@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from fleetsim import _jit
 
@@ -65,14 +66,15 @@ def test_a_kernel_loaded_from_the_cache_leaves_the_compiler_unreadied(tmp_path):
     assert result.returncode == 0, result.stderr.decode()[-2000:]
 
 
-@_jit.jit
+# (not cached: a run with the cache warm would load _caller and compile nothing)
+@_jit.jit(cache=False)
 def _scaled(x, mode, flag):
     if flag:
         return x * (mode + 1)
     return x * mode
 
 
-@_jit.jit
+@_jit.jit(cache=False)
 def _caller(x):
     return _scaled(x, 0, False) + _scaled(x, 1, False) + _scaled(x, 2, True)
 
@@ -80,7 +82,30 @@ def _caller(x):
 def test_a_callee_compiles_once_whatever_the_constants_it_is_called_with():
     assert _caller(np.float64(2.0)) == 0.0 + 2.0 + 6.0
     # Numba's own dispatcher compiles one specialisation per literal value: 3 here
-    assert len(_scaled.signatures) == 1
+    assert len(_scaled.nopython_signatures) == 1
+
+
+@_jit.jit(cache=False)
+def _checked(x):
+    if x > 3.0:
+        raise ValueError("too large", x)
+    return 2.0 * x
+
+
+@_jit.jit(cache=False)
+def _checked_plus_one(x):
+    return _checked(x) + 1.0
+
+
+def test_a_callee_of_compiled_code_is_only_linked_into_it_and_still_callable_from_python():
+    assert _checked_plus_one(1.0) == 3.0
+    # compiled once, to be linked into its caller: no Python entry point, no code of its own
+    assert len(_checked.nopython_signatures) == 1
+    assert _checked.signatures == []
+    with pytest.raises(ValueError, match="too large"):  # the linked code finds its environment
+        _checked_plus_one(5.0)
+    assert _checked(2.0) == 4.0  # a Python caller gets a full compile
+    assert len(_checked.signatures) == 1
 
 
 _HYDRA_HELP = """
