@@ -39,7 +39,7 @@ PINNED = {
 KNOWN_MISSES = {
     "C62i": "Interactive too optimistic: +26 % for 70B on MI300X vLLM TP8",
     "C88i": "Interactive too optimistic: +33 % for 8B FP4 on B200",
-    "C43s": "DeepSeek-R1 Server too optimistic: +75 % (measured Server/Offline 0.56, fleetsim 0.90)",
+    "C43s": "DeepSeek-R1 Server too optimistic: +70 % (measured Server/Offline 0.56, fleetsim 0.90)",
     "C54i": "Interactive too pessimistic: -26 % for 70B on H200 TP2 (v5.1 software, 3 ms step)",
 }
 
