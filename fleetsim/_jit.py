@@ -63,11 +63,11 @@ def _cache_dir() -> Path:
 if CACHE:
     numba.config.CACHE_DIR = str(_cache_dir())
 
-#: the first compile of the kernels, measured on the 2-core development machine (Dec 1 2026,
-#: main 1fa9624): 25-35 s of CPU at load averages of 2-5 (one core; 25-73 s wall on the shared
+#: the first compile of the kernels, measured on the 2-core development machine (Dec 2 2026,
+#: main 59b19d0): 24-28 s of CPU at load averages of 0.4-4 (one core; 27-37 s wall on the shared
 #: machine): what the first run announces until this machine has measured a compile of its own
 #: (:func:`compile_estimate`)
-COMPILE_SECONDS = 35
+COMPILE_SECONDS = 30
 
 #: written into the cache directory once the kernels have been compiled there
 _COMPILED_MARKER = "compiled"
