@@ -20,7 +20,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fleetsim import config, paths
+from fleetsim import config, paths, yamlio
 from fleetsim.errors import ConfigError, InputError, one_line
 
 #: launcher preset -> the scheduler command it submits with (checked before a multirun starts)
@@ -480,6 +480,7 @@ def _main(argv: Sequence[str] | None) -> None:
         sys.exit(catalog_cli.main(argv[1:]))
     parser = args_parser()
     args = parser.parse_args(argv)
+    yamlio.parse_configs_with_libyaml()
     config.register()
     version.setbase("1.3")
     if _single_run(args):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,3 +140,28 @@ def test_help_prints_what_hydra_prints(tmp_path):
         assert ours.returncode == hydra.returncode == 0, ours.stderr + hydra.stderr
         assert ours.stdout == hydra.stdout
         assert "workload: chat" in ours.stdout
+
+
+def test_configs_parsed_with_libyaml_give_what_omegaconf_gives():
+    import omegaconf
+    import yaml
+    from omegaconf import _utils
+
+    from fleetsim import paths, yamlio
+
+    hydra_conf = Path(omegaconf.__file__).parents[1] / "hydra" / "conf"
+    files = sorted(paths.conf_dir().rglob("*.yaml")) + sorted(hydra_conf.rglob("*.yaml"))
+    assert len(files) > 20
+    texts = [f.read_text() for f in files] + ["a: 1e5\nb: .inf\nc: 2026-12-01\nd: 1_000\ne: 0x1f\n"]
+    original = _utils.get_yaml_loader
+    try:
+        expected = [yaml.load(t, Loader=original()) for t in texts]
+        yamlio.parse_configs_with_libyaml()
+        assert _utils.get_yaml_loader is not original
+        got = [yaml.load(t, Loader=_utils.get_yaml_loader()) for t in texts]
+        with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key"):
+            yaml.load("a: 1\na: 2\n", Loader=_utils.get_yaml_loader())
+    finally:
+        _utils.get_yaml_loader = original
+        yamlio._OMEGACONF_LOADER = None
+    assert repr(got) == repr(expected)
