@@ -651,10 +651,13 @@ class Fit:
             return ic, im
         return self.family[family]
 
-    def indices(self, hardware: str) -> tuple[int, int]:
-        """Return an accelerator's (eta_c, eta_m) grid indices (its vendor engine, dense)."""
+    def indices(self, hardware: str, extra: int = 0) -> tuple[int, int]:
+        """Return an accelerator's (eta_c, eta_m) grid indices (its vendor engine, dense).
+
+        ``extra``: a further shift of both, in grid steps (an engine's and a class's).
+        """
         ic, im = self._base(hardware)
-        k = self.shift.get(hardware, 0)
+        k = self.shift.get(hardware, 0) + extra
         return int(_clip_c(ic + k + power_steps(hardware))), int(_clip_m(im + k))
 
     def scale_shift(self, hardware: str, engine: str, model_class: str) -> int:
@@ -680,11 +683,9 @@ class Fit:
 
     def row_indices(self, row: Row) -> tuple[int, int]:
         """Return a row's (eta_c, eta_m) grid indices: accelerator, engine and class shifts."""
-        ic, im = self._base(row.hardware)
-        k = self.shift.get(row.hardware, 0) + self.scale_shift(
-            row.hardware, row.engine, row.model_class
+        return self.indices(
+            row.hardware, self.scale_shift(row.hardware, row.engine, row.model_class)
         )
-        return int(_clip_c(ic + k + power_steps(row.hardware))), int(_clip_m(im + k))
 
     def efficiency(self, hardware: str) -> tuple[float, float]:
         """Return an accelerator's fitted (eta_c, eta_m), rounded as written to the catalog."""
