@@ -664,22 +664,36 @@ class Fit:
         """Return the engine and class shift of (accelerator, engine, class), in grid steps."""
         v = vendor(hardware)
         k = 0 if engine == VENDOR_ENGINE[v] else self.engine_shift.get((v, engine), 0)
-        return k + self.class_shift.get(self.class_source(v, model_class), 0)
+        return k + self.class_step(v, model_class)
 
-    def class_source(self, vendor_: str, model_class: str) -> tuple[str, str] | None:
-        """Return the (vendor, class) whose fitted shift a class takes; None: dense (no shift).
+    def class_step(self, vendor_: str, model_class: str) -> int:
+        """Return a class's shift on a vendor, in grid steps: the mean of its sources' shifts."""
+        sources = self.class_sources(vendor_, model_class)
+        if not sources:
+            return 0
+        return round(float(np.mean([self.class_shift[key] for key in sources])))
 
-        An MLA class without rows of its own takes the vendor's MoE shift: every MLA model of the
-        catalog (DeepSeek-V2/V3/R1, Kimi K2) routes experts, so its grouped-GEMM steps are those
-        the MoE rows measured; without either, dense.
+    def class_sources(self, vendor_: str, model_class: str) -> tuple[tuple[str, str], ...]:
+        """Return the (vendor, class) keys whose fitted shifts a class takes; () = dense's 0.
+
+        A class shift is what a model class's kernels cost beyond what the physics prices, at
+        the efficiency of the vendor's dense kernels. In order: the vendor's own class; for an
+        MLA class, the vendor's MoE shift (every MLA model of the catalog, DeepSeek-V2/V3/R1 and
+        Kimi K2, routes experts, so its grouped-GEMM steps are those the MoE rows measured);
+        then the same two from the vendors that have them (their mean): a vendor without rows
+        of a class is priced like the vendors with rows, not like its dense models.
         """
         if model_class == "dense":
-            return None
-        if (vendor_, model_class) in self.class_shift:
-            return (vendor_, model_class)
-        if model_class == "mla" and (vendor_, "moe") in self.class_shift:
-            return (vendor_, "moe")
-        return None
+            return ()
+        wanted = (model_class, "moe") if model_class == "mla" else (model_class,)
+        for klass in wanted:
+            if (vendor_, klass) in self.class_shift:
+                return ((vendor_, klass),)
+        for klass in wanted:
+            others = tuple(sorted(key for key in self.class_shift if key[1] == klass))
+            if others:
+                return others
+        return ()
 
     def row_indices(self, row: Row) -> tuple[int, int]:
         """Return a row's (eta_c, eta_m) grid indices: accelerator, engine and class shifts."""
@@ -1010,18 +1024,21 @@ def _scale_row(fit_: Fit, hardware: str, engine: str, klass: str, rows: Sequence
         else:
             missing.append(f"no {resolved} rows on {v}: taken as {VENDOR_ENGINE[v]}")
     if klass != "dense":
-        key = fit_.class_source(v, klass)
-        if key == (v, klass):
-            parts.append(f"class {klass} on {v}: x{GRID_RATIO ** fit_.class_shift[key]:.3f}")
-            used += [r for r in rows if class_key(r) == key]
-        elif key is not None:
-            missing.append(
-                f"no {klass} rows on {v}: taken as {key[1]} (x{GRID_RATIO ** fit_.class_shift[key]:.3f}; "
-                "the catalog's MLA models route experts)"
-            )
-            used += [r for r in rows if class_key(r) == key]
+        sources = fit_.class_sources(v, klass)
+        taken = ", ".join(f"{w}'s {c}" for w, c in sources)
+        scale = GRID_RATIO ** fit_.class_step(v, klass)
+        if sources == ((v, klass),):
+            parts.append(f"class {klass} on {v}: x{scale:.3f}")
+        elif sources:
+            why = [f"x{scale:.3f}"]
+            if any(c != klass for _, c in sources):
+                why.append("the catalog's MLA models route experts")
+            if any(w != v for w, _ in sources):
+                why.append("a class is priced like the vendors measured on it")
+            missing.append(f"no {klass} rows on {v}: taken as {taken} ({'; '.join(why)})")
         else:
             missing.append(f"no {klass} rows on {v}: taken as dense")
+        used += [r for r in rows if class_key(r) in sources]
     if not parts and not missing:
         kind = "derived"
         used = [

@@ -9,6 +9,7 @@ what the fit writes, and that the cross-validation runs.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import sys
 from pathlib import Path
@@ -239,3 +240,17 @@ def test_board_power_factor_by_hand():
     assert fe.power_steps("h100-pcie") == steps < 0
     assert fitted.indices("h100-pcie") == (ic + steps, im)
     assert fitted.indices("h200-nvl") == (ic, im)
+
+
+def test_a_class_without_rows_takes_the_measured_vendors_shift():
+    fit_ = fe.Fit((0.0,), 0, {"nvidia-hopper": (100, 80)}, {}, 0.0, {}, {("nvidia", "moe"): -7})
+    assert fit_.class_sources("nvidia", "moe") == (("nvidia", "moe"),)
+    assert fit_.class_sources("nvidia", "mla") == (("nvidia", "moe"),)  # MLA models route experts
+    assert fit_.class_sources("amd", "moe") == (("nvidia", "moe"),)  # no AMD MoE rows
+    assert fit_.class_sources("amd", "dense") == ()
+    assert fit_.scale_shift("mi300x", "vllm", "moe") == -7
+    # several vendors measured: their mean shift, rounded to the grid
+    two = dataclasses.replace(fit_, class_shift={("nvidia", "moe"): -7, ("intel", "moe"): -2})
+    assert two.class_sources("amd", "mla") == (("intel", "moe"), ("nvidia", "moe"))
+    assert two.class_step("amd", "moe") == round((-7 - 2) / 2)
+    assert two.class_step("intel", "moe") == -2  # a vendor's own rows come first
