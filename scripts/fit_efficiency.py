@@ -214,6 +214,9 @@ class Row:
     tp: int
     weight_dtype: str
     kv_dtype: str
+    prefill: str | None
+    step_token_budget: int | None
+    max_batch: int | None
     stack: str
     engine: str
     stack_version: str
@@ -269,6 +272,11 @@ def load_rows(path: Path = CALIBRATION_CSV, covered_only: bool = True) -> list[R
                     tp=int(r["tp"] or 0),
                     weight_dtype=r["weight_dtype"],
                     kv_dtype=r["kv_dtype"],
+                    prefill=r["prefill"] or None,
+                    step_token_budget=int(r["step_token_budget"])
+                    if r["step_token_budget"]
+                    else None,
+                    max_batch=int(r["max_batch"]) if r["max_batch"] else None,
                     stack=r["stack"],
                     engine=r["engine"],
                     stack_version=r["stack_version"],
@@ -396,8 +404,9 @@ class Evaluator:
     def base(self, row: Row) -> np.ndarray:
         """Return a row's kernel parameter vector: its preset's defaults plus what the row states.
 
-        A row sets the model, precisions, lengths (and output spread where published) and its
-        latency limits; every other setting, the engine's included, stays the conf default.
+        A row sets the model, precisions, lengths (and output spread where published), its
+        latency limits and the engine settings its submission states (prefill mode, step token
+        budget, sequence cap); every other setting stays the conf default.
         """
         base = self.inputs[row.scenario].base.copy()
         values = {
@@ -409,6 +418,12 @@ class Evaluator:
         }
         if row.output_tokens_cv is not None:
             values["workload.output_tokens_cv"] = row.output_tokens_cv
+        stated = {
+            "deployment.prefill": row.prefill,
+            "deployment.step_token_budget": row.step_token_budget,
+            "deployment.max_batch": row.max_batch,
+        }
+        values |= {key: value for key, value in stated.items() if value is not None}
         if row.scenario != "offline":
             values["workload.ttft_slo_s"] = row.ttft_s
             values["workload.tpot_slo_s"] = row.tpot_s
