@@ -1,5 +1,5 @@
 """``python -m fleetsim`` runs the CLI."""
 
-from fleetsim.cli import main
+from fleetsim.cli import command
 
-main()
+command()

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -21,6 +21,8 @@ from fleetsim.errors import ConfigError, one_line
 
 if TYPE_CHECKING:
     import xarray as xr
+
+    from fleetsim.catalog import Catalog
 
 #: config groups that hold a choice of YAML file (``workload=offline``)
 GROUPS = ("deployment", "workload", "facility", "network", "finance", "experiment", "local")
@@ -189,7 +191,7 @@ def conf_digest() -> str:
 _COMPOSED: dict[tuple[str, tuple[str, ...]], DictConfig] = {}
 
 
-#: (id of a cached config, catalog checksum) -> its validated Scenario (see :func:`_prepare`)
+#: (id of a cached config, catalog checksum) -> its validated Scenario (see :func:`prepare`)
 _VALIDATED: dict[tuple[int, str], config.Scenario] = {}
 
 
@@ -414,8 +416,41 @@ def _progress_bar(progress: bool | None, total: int):
     )
 
 
-def _prepare(cfg: DictConfig):
-    """Validate ``cfg``; return (catalog, scenario, whole sweep's axes, this shard's axes)."""
+class Prepared(NamedTuple):
+    """A configuration validated and ready to run (:func:`prepare`)."""
+
+    #: the catalog, with the rows of any files the config brings (:func:`fleetsim.byo.extend`)
+    catalog: Catalog
+    #: the validated configuration
+    scenario: config.Scenario
+    #: the whole sweep's axes
+    whole: tuple
+    #: this shard's axes
+    grid: tuple
+
+
+def prepare(cfg: DictConfig) -> Prepared:
+    """Validate a composed configuration once, for :func:`write_config` to run.
+
+    The CLI checks a run this way before Hydra makes its output folder and hands the result to
+    the job, which then does not validate it again.
+
+    Parameters
+    ----------
+    cfg : DictConfig
+        Composed configuration (without Hydra's ``hydra`` node).
+
+    Returns
+    -------
+    Prepared
+        The catalog (with brought files and ``all`` selections expanded), the validated
+        scenario and the axes of the sweep and of this shard.
+
+    Raises
+    ------
+    fleetsim.InputError
+        For any bad config value or brought file (one line: field, value, allowed).
+    """
     from fleetsim import axes, byo, catalog
 
     original = cfg
@@ -429,7 +464,7 @@ def _prepare(cfg: DictConfig):
     whole = axes.build(scenario)
     config.check_sweep_size({a.name: len(a) for a in whole}, scenario.run["sweep.shards"])
     grid = axes.shard(whole, scenario.run["sweep.shards"], scenario.run["sweep.shard"])
-    return loaded, scenario, whole, grid
+    return Prepared(loaded, scenario, whole, grid)
 
 
 def _shard_attrs(scenario: config.Scenario, whole: tuple) -> dict[str, object]:
@@ -465,7 +500,7 @@ def run_config(cfg: DictConfig, progress: bool | None = None) -> xr.Dataset:
     """
     from fleetsim import axes, byo, dataset, sweep
 
-    loaded, scenario, whole, grid = _prepare(cfg)
+    loaded, scenario, whole, grid = prepare(cfg)
     selection = sweep.Selection.of(scenario.run["output.variables"])
     dtype = np.float32 if scenario.run["output.float32"] else np.float64
     total = axes.size(grid)
@@ -538,7 +573,7 @@ def output_file(run: dict, default_dir: str | os.PathLike) -> Path:
 
 
 def write_config(
-    cfg: DictConfig,
+    cfg: DictConfig | Prepared,
     default_dir: str | os.PathLike = ".",
     progress: bool | None = None,
     threads: int | None = None,
@@ -553,8 +588,8 @@ def write_config(
 
     Parameters
     ----------
-    cfg : DictConfig
-        Composed configuration.
+    cfg : DictConfig or Prepared
+        Composed configuration, or one :func:`prepare` validated already.
     default_dir : path-like
         Where the file goes when ``output.path`` is null (see :func:`output_file`).
     progress : bool, optional
@@ -574,7 +609,7 @@ def write_config(
 
     from fleetsim import axes, byo, dataset, io, sweep
 
-    loaded, scenario, whole, grid = _prepare(cfg)
+    loaded, scenario, whole, grid = cfg if isinstance(cfg, Prepared) else prepare(cfg)
     run = scenario.run
     final = output_file(run, default_dir)
     total = axes.size(grid)

@@ -420,6 +420,13 @@ def _catalog_ids(table: str) -> str:
     return ", ".join(catalog.table_ids(table))
 
 
+def _cpus_for(threads: object) -> int:
+    """OmegaConf resolver ``${fleetsim.cpus:threads}`` (:func:`fleetsim.slurm_resources.cpus_for`)."""
+    from fleetsim.slurm_resources import cpus_for
+
+    return cpus_for(threads)
+
+
 def register() -> None:
     """Register the schema and the resolvers (``linspace``, ``range``; idempotent).
 
@@ -427,14 +434,12 @@ def register() -> None:
     the SLURM preset's ``cpus_per_task`` from ``sweep.threads``
     (:func:`fleetsim.slurm_resources.cpus_for`).
     """
-    from fleetsim.slurm_resources import cpus_for
-
     ConfigStore.instance().store(name="base_config", node=FleetsimSchema)
     resolvers = (
         ("linspace", _linspace),
         ("range", _range),
         ("fleetsim_catalog_ids", _catalog_ids),
-        ("fleetsim.cpus", cpus_for),
+        ("fleetsim.cpus", _cpus_for),
     )
     for name, resolver in resolvers:
         if not OmegaConf.has_resolver(name):

@@ -196,6 +196,25 @@ def test_a_run_refused_in_its_job_leaves_no_output_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no outputs/<date>/<time>/
 
 
+#: the accelerator template users copy (the H100's values)
+ACCELERATOR = Path(__file__).parents[1] / "data" / "templates" / "accelerator.yaml"
+
+
+@pytest.mark.parametrize("multirun", [False, True])
+def test_a_run_takes_brought_files_and_all_selections(tmp_path, multirun):
+    # the check before Hydra starts reads the files and expands all, as the job does
+    folder = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    result = fleetsim_cli(
+        *(["-m"] if multirun else []), "model=all:moe", f"hardware=[test-gpu,{ACCELERATOR}]",
+        "finance.years=2", f"{folder}={tmp_path}/run", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "run" / ("0" if multirun else "") / "fleetsim.nc"
+    with fleetsim.open_dataset(path, chunks=None) as ds:
+        assert list(ds["model"].values) == ["test-moe", "test-mla"]
+        assert list(ds["hardware"].values) == ["test-gpu", str(ACCELERATOR)]
+
+
 def test_multirun_checks_every_swept_value_before_launching(tmp_path):
     result = fleetsim_cli(
         "-m", "model=test-dense", "hardware=test-gpu,test-small", "finance.years=2,0",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,63 @@ def test_a_run_and_its_file_do_not_import_dask(tmp_path):
     imported = _imported_after(code, tmp_path)
     assert "dask" not in imported
     assert {"numba", "xarray", "netCDF4"} <= imported
+
+
+#: what Hydra's plugin scan would drag into every command if the launchers imported it eagerly
+LAUNCHER_MODULES = (
+    "submitit", "joblib", "fleetsim.slurm_report", "fleetsim.local_report",
+    "fleetsim.slurm_resources",
+)  # fmt: skip
+
+#: a tiny run through :func:`fleetsim.cli.command`, saying when it validates and writes
+_TINY_COMMAND = f"""
+import atexit, gc, sys
+from fleetsim import api, cli, config
+validate, write = config.validate, api.write_config
+def validating(*args):
+    print("VALIDATE collector on:", gc.isenabled(), file=sys.stderr)
+    return validate(*args)
+def writing(*args, **kwargs):
+    print("WRITE collector on:", gc.isenabled(), file=sys.stderr)
+    return write(*args, **kwargs)
+config.validate, api.write_config = validating, writing
+atexit.register(lambda: print("IMPORTED", *sorted(m for m in {LAUNCHER_MODULES!r}
+                                               if m in sys.modules), file=sys.stderr))
+sys.argv[1:] = ["model=llama3.1-8b", "hardware=h100-sxm", "finance.years=2", "hydra.run.dir=run"]
+cli.command()
+print("not reached: command() ends the process")
+"""
+
+
+def test_a_tiny_run_validates_once_and_imports_no_launcher(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", _TINY_COMMAND], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.endswith(f"written: {tmp_path / 'run' / 'fleetsim.nc'}\n")
+    lines = [x for x in result.stderr.splitlines() if not x.startswith("fleetsim: compiling")]
+    # the start-up runs with the garbage collector off, the job with it on
+    assert lines == ["VALIDATE collector on: False", "WRITE collector on: True", "IMPORTED"]
+
+
+def test_the_command_ends_its_process_as_python_would(tmp_path):
+    code = (
+        "import atexit, sys, threading, time\n"
+        "from fleetsim import cli\n"
+        "atexit.register(lambda: open('handler', 'w').write('ran'))\n"
+        "worker = lambda: (time.sleep(0.3), open('thread', 'w').write('done'))\n"
+        "threading.Thread(target=worker).start()\n"
+        "sys.stdout.write('buffered')\n"
+        "cli._exit_now()\n"
+        "print('not reached')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "buffered", "")
+    assert (tmp_path / "handler").read_text() == "ran"  # exit handlers ran
+    assert (tmp_path / "thread").read_text() == "done"  # a non-daemon thread was joined
 
 
 def test_a_kernel_loaded_from_the_cache_leaves_the_compiler_unreadied(tmp_path):

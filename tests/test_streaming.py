@@ -178,7 +178,7 @@ def test_interrupt_leaves_nothing(tiny_catalog_env, tmp_path, monkeypatch):
 def test_stream_reuses_a_few_buffers(tiny_catalog_env):
     """Memory stays at depth + 1 chunk buffers, whatever the number of chunks."""
     cfg = api.compose([*SWEEP, "sweep.chunk_size=6"])
-    loaded, scenario, _, grid = api._prepare(cfg)
+    loaded, scenario, _, grid = api.prepare(cfg)
     buffers, order = set(), []
 
     def consume(chunk):

@@ -18,8 +18,8 @@ from pathlib import Path
 from hydra.core.utils import JobReturn
 from hydra_plugins.hydra_submitit_launcher import submitit_launcher
 
-from fleetsim import cli, local_report, slurm_report, slurm_resources
-from fleetsim.errors import InputError, one_line
+# (fleetsim's modules are imported where used: Hydra's plugin scan imports this module in every
+# fleetsim command, launcher or not)
 
 
 class SlurmLauncher(submitit_launcher.SlurmLauncher):
@@ -29,6 +29,9 @@ class SlurmLauncher(submitit_launcher.SlurmLauncher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         """Check the request, submit the array, print each job's outcome as it ends."""
+        from fleetsim import cli, slurm_report, slurm_resources
+        from fleetsim.errors import InputError, one_line
+
         try:
             request = slurm_resources.Request.of(self.params)
             slurm_resources.check(request, slurm_resources.query(request.partition))
@@ -63,6 +66,8 @@ class LocalLauncher(submitit_launcher.LocalLauncher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         """Start the jobs; print each one's outcome, log path and output as it ends."""
+        from fleetsim import local_report, slurm_report
+
         folder = Path(str(self.params["submitit_folder"]))
         jobs = local_report.LocalJobs(folder.parent if folder.name == "%j" else folder,
                                       len(job_overrides))  # fmt: skip
