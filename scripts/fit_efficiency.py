@@ -212,6 +212,7 @@ class Row:
     hardware: str
     n_accelerators: int
     tp: int
+    pp: int
     weight_dtype: str
     kv_dtype: str
     prefill: str | None
@@ -270,6 +271,7 @@ def load_rows(path: Path = CALIBRATION_CSV, covered_only: bool = True) -> list[R
                     hardware=r["hardware_id"],
                     n_accelerators=int(r["n_accelerators"] or 0),
                     tp=int(r["tp"] or 0),
+                    pp=int(r["pp"] or 1),
                     weight_dtype=r["weight_dtype"],
                     kv_dtype=r["kv_dtype"],
                     prefill=r["prefill"] or None,
@@ -360,13 +362,33 @@ def _digest(*parts) -> str:
     return digest.hexdigest()[:32]
 
 
-class Evaluator:
-    """Evaluate fleetsim's physics for calibration rows on efficiency grids (kernel calls)."""
+#: the engine settings of a row's submission (data/calibration.csv) each level applies: ``layout``
+#: (default, the fit shipped) the parallel layout and the sequence cap, which fleetsim models as
+#: the engines do; ``all`` also the prefill mode and the step token budget (see README
+#: "Calibration" for why they are recorded but not applied by default)
+STATED_SETTINGS = {
+    "layout": ("deployment.pp", "deployment.max_batch"),
+    "all": (
+        "deployment.pp", "deployment.max_batch", "deployment.prefill",
+        "deployment.step_token_budget",
+    ),
+}  # fmt: skip
 
-    def __init__(self) -> None:
+
+class Evaluator:
+    """Evaluate fleetsim's physics for calibration rows on efficiency grids (kernel calls).
+
+    ``stated``: which of a row's stated engine settings to apply (:data:`STATED_SETTINGS`);
+    the tensor-parallel degree a row states is always used (:func:`tp_candidates`).
+    """
+
+    def __init__(self, stated: str = "layout") -> None:
+        if stated not in STATED_SETTINGS:
+            raise ValueError(f"stated {stated!r}: expected one of {', '.join(STATED_SETTINGS)}")
+        self.stated = STATED_SETTINGS[stated]
         self.catalog = catalog.load()
         self.slot = {spec.key: i for i, spec in enumerate(FIELDS)}
-        self.inputs = {  # one pipeline stage: the rows' systems are single-node TP runs
+        self.inputs = {  # one pipeline stage unless a row states its stages (Row.pp)
             scenario: self._inputs([f"workload={preset}", "deployment.pp=1"])
             for scenario, preset in WORKLOAD_PRESET.items()
         }
@@ -405,8 +427,8 @@ class Evaluator:
         """Return a row's kernel parameter vector: its preset's defaults plus what the row states.
 
         A row sets the model, precisions, lengths (and output spread where published), its
-        latency limits and the engine settings its submission states (prefill mode, step token
-        budget, sequence cap); every other setting stays the conf default.
+        latency limits and the engine settings its submission states that ``stated`` applies
+        (:data:`STATED_SETTINGS`); every other setting stays the conf default.
         """
         base = self.inputs[row.scenario].base.copy()
         values = {
@@ -419,11 +441,12 @@ class Evaluator:
         if row.output_tokens_cv is not None:
             values["workload.output_tokens_cv"] = row.output_tokens_cv
         stated = {
+            "deployment.pp": row.pp,
+            "deployment.max_batch": row.max_batch,
             "deployment.prefill": row.prefill,
             "deployment.step_token_budget": row.step_token_budget,
-            "deployment.max_batch": row.max_batch,
         }
-        values |= {key: value for key, value in stated.items() if value is not None}
+        values |= {k: v for k, v in stated.items() if k in self.stated and v is not None}
         if row.scenario != "offline":
             values["workload.ttft_slo_s"] = row.ttft_s
             values["workload.tpot_slo_s"] = row.tpot_s

@@ -284,10 +284,19 @@ def coarse_grid(step: int) -> Iterator[None]:
         fe.ETA_C, fe.ETA_M, fe.GRID_RATIO, fe.MAX_SHIFT = saved
 
 
-def run(row_ids: Sequence[str] | None = None, coarse: bool = False, out=sys.stdout) -> dict:
-    """Print the validation tables; return the per-row errors and summaries."""
+def run(
+    row_ids: Sequence[str] | None = None,
+    coarse: bool = False,
+    out=sys.stdout,
+    stated: str = "layout",
+) -> dict:
+    """Print the validation tables; return the per-row errors and summaries.
+
+    ``stated``: the engine settings of each row's submission to apply
+    (``fit_efficiency.STATED_SETTINGS``; the shipped fit uses ``layout``).
+    """
     with coarse_grid(4) if coarse else contextlib.nullcontext():
-        return _run(row_ids, out)
+        return _run(row_ids, out, stated)
 
 
 def counts(rows: Sequence[fe.Row], out) -> None:
@@ -305,12 +314,12 @@ def counts(rows: Sequence[fe.Row], out) -> None:
         )
 
 
-def _run(row_ids: Sequence[str] | None, out) -> dict:
+def _run(row_ids: Sequence[str] | None, out, stated: str) -> dict:
     start = time.perf_counter()
     rows = fe.load_rows()
     if row_ids:
         rows = [r for r in rows if r.id in set(row_ids)]
-    evaluator = fe.Evaluator()
+    evaluator = fe.Evaluator(stated)
     measured = np.array([r.measured for r in rows])
     log_measured = np.log(measured)
     train = fe.train_mask(rows, "pre-v5.1")
@@ -414,8 +423,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", help="comma-separated calibration ids (default: all covered)")
     parser.add_argument("--coarse", action="store_true", help="4x coarser efficiency grid")
+    parser.add_argument(
+        "--stated",
+        choices=tuple(fe.STATED_SETTINGS),
+        default="layout",
+        help="engine settings of each row's submission to apply (default layout: the parallel "
+        "layout and the sequence cap, as the shipped fit; all: also the prefill mode and the "
+        "step token budget)",
+    )
     args = parser.parse_args(argv)
-    run(args.rows.split(",") if args.rows else None, args.coarse)
+    run(args.rows.split(",") if args.rows else None, args.coarse, stated=args.stated)
     return 0
 
 
