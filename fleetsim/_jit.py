@@ -63,57 +63,74 @@ def _cache_dir() -> Path:
 if CACHE:
     numba.config.CACHE_DIR = str(_cache_dir())
 
-#: the first compile of the kernels, measured on the 2-core development machine (Dec 2 2026,
-#: main 59b19d0): 24-28 s of CPU at load averages of 0.4-4 (one core; 27-37 s wall on the shared
-#: machine): what the first run announces until this machine has measured a compile of its own
+#: the kernel's compiled variants (:func:`fleetsim.kernel.evaluate`): ``"full"`` serves every
+#: sweep; ``"aggregated"`` is compiled without the code of mixes and disaggregated serving (its
+#: pool tables are None) and serves a sweep with neither, unless the full one is ready
+FULL, AGGREGATED = "full", "aggregated"
+
+#: the first compile of each variant, measured on the 2-core development machine (Dec 2 2026):
+#: what the first run announces until this machine has measured a compile of its own
 #: (:func:`compile_estimate`)
-COMPILE_SECONDS = 30
+COMPILE_SECONDS = {FULL: 20, AGGREGATED: 15}
 
-#: written into the cache directory once the kernels have been compiled there
+#: written into the cache directory once a variant has been compiled there (+ ``-variant``)
 _COMPILED_MARKER = "compiled"
-#: the wall time of the last compile on this machine [s], kept beside the cache directories
-#: (which change with every version), so the next first run announces what this machine took
+#: the wall time of the last compile on this machine [s] (+ ``-variant``), kept beside the cache
+#: directories (which change with every version), so the next first run announces what this
+#: machine took
 _LAST_COMPILE = "last_compile_seconds"
+#: the variants compiled or loaded in this process
+_here: set[str] = set()
 
 
-def compile_estimate() -> int:
-    """Return the seconds a first compile is announced to take.
+def compile_estimate(variant: str = FULL) -> int:
+    """Return the seconds a first compile of ``variant`` is announced to take.
 
     The last compile measured here (:func:`compiled`), else :data:`COMPILE_SECONDS`.
     """
     if CACHE:
+        record = Path(numba.config.CACHE_DIR).parent / f"{_LAST_COMPILE}-{variant}"
         try:
-            return max(1, round(float((Path(numba.config.CACHE_DIR).parent / _LAST_COMPILE)
-                                      .read_text(encoding="utf-8"))))  # fmt: skip
+            return max(1, round(float(record.read_text(encoding="utf-8"))))
         except (OSError, ValueError):
             pass
-    return COMPILE_SECONDS
+    return COMPILE_SECONDS[variant]
 
 
-def announce_compile(dispatcher) -> bool:
-    """Say on stderr that the kernels are about to compile, when they will; return whether.
+def ready(variant: str) -> bool:
+    """Return whether ``variant`` of the kernel runs without compiling (here or in the cache)."""
+    return variant in _here or (
+        CACHE and (Path(numba.config.CACHE_DIR) / f"{_COMPILED_MARKER}-{variant}").exists()
+    )
 
-    They compile when ``dispatcher`` has no compiled signature in this process and the cache
-    holds none yet (no marker from an earlier compile in this cache directory), or caching is
-    off. Call :func:`compiled` after the call that compiled.
+
+def announce_compile(variant: str) -> bool:
+    """Say on stderr that kernel ``variant`` is about to compile, when it will; return whether.
+
+    It compiles when it has not run in this process and the cache holds no compile of it yet
+    (no marker from an earlier compile in this cache directory), or caching is off. Call
+    :func:`compiled` after the call that compiled.
     """
-    if dispatcher.signatures:
-        return False
-    if CACHE and (Path(numba.config.CACHE_DIR) / _COMPILED_MARKER).exists():
+    if ready(variant):
+        _here.add(variant)
         return False
     when = "first run only" if CACHE else "every process: FLEETSIM_NUMBA_CACHE=0"
-    print(f"fleetsim: compiling kernels ({when}), about {compile_estimate()} s", file=sys.stderr,
-          flush=True)  # fmt: skip
+    what = "" if variant == AGGREGATED else " for mixes and disaggregated serving"
+    print(f"fleetsim: compiling kernels{what} ({when}), about {compile_estimate(variant)} s",
+          file=sys.stderr, flush=True)  # fmt: skip
     return True
 
 
-def compiled(seconds: float) -> None:
-    """Record in the cache directory that the kernels are compiled there, in ``seconds`` [s]."""
+def compiled(variant: str, seconds: float) -> None:
+    """Record in the cache directory that ``variant`` is compiled there, in ``seconds`` [s]."""
+    _here.add(variant)
     if CACHE:
-        marker = Path(numba.config.CACHE_DIR) / _COMPILED_MARKER
+        marker = Path(numba.config.CACHE_DIR) / f"{_COMPILED_MARKER}-{variant}"
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
-        (marker.parent.parent / _LAST_COMPILE).write_text(f"{seconds:.1f}\n", encoding="utf-8")
+        (marker.parent.parent / f"{_LAST_COMPILE}-{variant}").write_text(
+            f"{seconds:.1f}\n", encoding="utf-8"
+        )
 
 
 #: Numba's options for every function; ``no_cfunc_wrapper``: no C-callable wrapper is compiled

@@ -700,8 +700,9 @@ def warm() -> None:
     first = [f"{f.key}={ids[f.catalog][0]}" for f in config.FIELDS if f.kind == "catalog"]
     scenario = config.validate(compose(first), ids)
     grid = axes.build(scenario)
-    # one compiled signature serves float32 and float64 outputs (see fleetsim.kernel.evaluate)
-    sweep.stream(scenario, loaded, grid, 1, lambda chunk: None, depth=0)
+    # one compiled signature serves float32 and float64 outputs (see fleetsim.kernel.evaluate),
+    # and the full kernel every sweep (a job finds it ready and compiles no other)
+    sweep.warm(scenario, loaded, grid)
 
 
 def _override_value(value: object) -> str:

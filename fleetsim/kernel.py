@@ -21,6 +21,10 @@ aggregated fleet whose physics and sizing axes (demand, growth, lifetimes, price
 facility: ``axis_fleet``) did not move since the previous one keeps its sized fleet (the year
 outputs :data:`fleetsim.fleet.years.SIZED` and the scratch ``q``) and only re-prices it.
 
+Two compiled variants (:data:`fleetsim._jit.FULL`, :data:`~fleetsim._jit.AGGREGATED`): called
+with None pool tables, Numba prunes the branches of mixes and disaggregated serving before it
+types them, so a sweep with neither compiles without their code (a quarter of the first compile).
+
 Threads: :func:`evaluate` runs on the calling thread without the GIL; ``sweep.call_kernel``
 runs it on several threads over disjoint runs of blocks. (A ``prange`` loop here did the same
 but doubled the first compile: Numba's parallel lowering compiled the whole kernel again.)
@@ -45,7 +49,14 @@ import numpy as np
 from fleetsim import layout
 from fleetsim import status as st
 from fleetsim._jit import jit
-from fleetsim.fleet.mix import DISAGGREGATED, mix_scenario, pool_fleet, pool_physics, pool_sizes
+from fleetsim.fleet.mix import (
+    DISAGGREGATED,
+    aggregated_physics,
+    mix_scenario,
+    pool_fleet,
+    pool_physics,
+    pool_sizes,
+)
 from fleetsim.fleet.years import N_SCRATCH, fleet_costs
 from fleetsim.invariants import check_terms, never_falls, outputs_pass, rising_rows
 from fleetsim.layout import P_HARDWARE, P_SERVING
@@ -168,9 +179,11 @@ def evaluate(
         Bytes per element by dtype code (:data:`fleetsim.precision.BYTES_PER_ELEMENT`).
     compute_column : ndarray
         int64 hardware column of the peak FLOP/s that computes each weight dtype.
-    pool_hardware, pool_share : ndarray
+    pool_hardware, pool_share : ndarray or None
         The mix table ``(n_mixes, n_pools)``: hardware rows and traffic shares of each mix's
-        pools; ``(0, 0)`` without a mix.
+        pools; ``(0, 0)`` without a mix. None: no mix and no disaggregated scenario; Numba then
+        compiles the kernel without their code (:data:`fleetsim._jit.AGGREGATED`, a first
+        compile about a quarter shorter).
     keep_scenario, keep_year : ndarray
         int64 indexes into ``SCENARIO_OUTPUTS`` / ``YEAR_OUTPUTS`` of the outputs to store.
     scenario_rules, year_rules : ndarray
@@ -275,7 +288,7 @@ def evaluate(
                     if i != 0:
                         break
                     k -= 1
-            if pool_hardware.shape[0] == 0:
+            if pool_hardware is None or pool_hardware.shape[0] == 0:
                 if fresh:  # else o and hw still hold this scenario's operating point
                     key = 0
                     for k in range(n_axes):
@@ -288,9 +301,15 @@ def evaluate(
                             hw[j] = memo_hw[m, j]
                         physics_code = memo_code[m]
                     else:
-                        physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models,
-                                                    fabrics, cooling, dtype_bytes, compute_column,
-                                                    years, hw, o)  # fmt: skip
+                        if pool_hardware is None:  # aggregated serving only: compiled alone
+                            physics_code = aggregated_physics(
+                                p, int(p[P_HARDWARE]), hardware, models, fabrics, cooling,
+                                dtype_bytes, compute_column, hw, o,
+                            )  # fmt: skip
+                        else:
+                            physics_code = pool_physics(p, int(p[P_HARDWARE]), hardware, models,
+                                                        fabrics, cooling, dtype_bytes,
+                                                        compute_column, years, hw, o)  # fmt: skip
                         memo_key[m], memo_code[m] = key, physics_code
                         for j in range(N_SCENARIO_OUTPUTS):
                             memo_o[m, j] = o[j]
@@ -299,7 +318,11 @@ def evaluate(
                     fresh = False
                     sized = False
                 code = physics_code
-                if code == st.FEASIBLE and p[P_SERVING] == DISAGGREGATED:  # sized with its price
+                if (  # a disaggregated fleet is sized with its price
+                    code == st.FEASIBLE
+                    and pool_hardware is not None
+                    and p[P_SERVING] == DISAGGREGATED
+                ):
                     code = pool_fleet(p, int(p[P_HARDWARE]), hardware, fabrics, cooling, hw, o,
                                       oy, q)  # fmt: skip
                 elif code == st.FEASIBLE:

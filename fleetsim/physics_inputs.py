@@ -8,12 +8,12 @@ point, which the kernel computes once and reuses bit for bit (:mod:`fleetsim.ker
 
 The slots are read off the sources rather than listed by hand, so a new input of the physics
 cannot be missed: every ``P_*`` slot constant of :mod:`fleetsim.layout` named anywhere in
-``fleetsim/physics/``, in ``fleetsim/fleet/facility.py`` (the derating) or in the body of
-``pool_physics`` counts (a name in a comment or docstring only makes the reuse rarer, never
-wrong), and so does ``P_HARDWARE``, from which the kernel picks the hardware row (or the mix's
-pools) it hands to ``pool_physics``. The physics receives the parameter vector ``p`` and reads
-it by these constants only; ``tests/test_physics_reuse.py`` checks that changing any other slot
-leaves the operating point as it was.
+``fleetsim/physics/``, in ``fleetsim/fleet/facility.py`` (the derating) or in the bodies of
+``pool_physics`` and ``aggregated_physics`` counts (a name in a comment or docstring only makes
+the reuse rarer, never wrong), and so does ``P_HARDWARE``, from which the kernel picks the
+hardware row (or the mix's pools) it hands to ``pool_physics``. The physics receives the
+parameter vector ``p`` and reads it by these constants only; ``tests/test_physics_reuse.py``
+checks that changing any other slot leaves the operating point as it was.
 
 A disaggregated fleet's pools are laid out for the scenario's demand
 (:func:`fleetsim.physics.layout_search.search_layout` sizes each candidate's fleet with
@@ -47,7 +47,9 @@ def _physics_sources() -> list[str]:
     from fleetsim.fleet import mix
 
     files = sorted((_PACKAGE / "physics").glob("*.py")) + [_PACKAGE / "fleet" / "facility.py"]
-    return [path.read_text() for path in files] + [inspect.getsource(mix.pool_physics.py_func)]
+    return [path.read_text() for path in files] + [
+        inspect.getsource(f.py_func) for f in (mix.pool_physics, mix.aggregated_physics)
+    ]
 
 
 def _demand_sources() -> list[str]:

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from math import prod
 
@@ -58,7 +58,9 @@ class KernelInputs:
     ``multi_start``/``multi_slots`` describe multi-slot axes (the Monte Carlo ``sample`` axis,
     whose ``axis_param`` is negative); their defaults mean "none". ``axis_physics`` flags the
     axes that set a slot the physics reads, ``axis_fleet`` those that set a slot the physics or
-    the fleet's sizes read (:mod:`fleetsim.physics_inputs`).
+    the fleet's sizes read (:mod:`fleetsim.physics_inputs`). ``aggregated_only``: no mix and
+    no disaggregated scenario, so the kernel compiled without pools may run the sweep
+    (:func:`call_kernel`).
     """
 
     base: np.ndarray
@@ -78,6 +80,7 @@ class KernelInputs:
     multi_slots: np.ndarray = field(default_factory=_no_multi_slots)
     pool_hardware: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
     pool_share: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    aggregated_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,7 @@ def kernel_inputs(scenario: Scenario, catalog: Catalog, axes: tuple) -> KernelIn
         ),
         multi_start=np.array(multi_start, dtype=np.int64),
         multi_slots=np.array(multi_slots, dtype=np.int64),
+        aggregated_only=not disaggregated and scenario.run.get("mix") is None,
         **_pool_tables(scenario, catalog),
     )
 
@@ -256,7 +260,10 @@ def call_kernel(
     """Run the kernel on flat indices ``lo .. hi-1`` into variable-major outputs.
 
     The kernel stores each output in the outputs' dtype and checks the scenario in the same
-    pass (:mod:`fleetsim.invariants`); nothing checks the stored outputs again.
+    pass (:mod:`fleetsim.invariants`); nothing checks the stored outputs again. A sweep with
+    neither a mix nor disaggregated serving runs the kernel compiled without their code (no
+    pool tables: a first compile about a quarter shorter) unless the full one is compiled
+    already (:func:`fleetsim._jit.ready`), which serves every sweep.
 
     Parameters
     ----------
@@ -299,12 +306,15 @@ def call_kernel(
     unused = _UNUSED[np.dtype(np.float64 if narrow else np.float32)]
     pairs = ((out_scenario, out_year), unused) if narrow else (unused, (out_scenario, out_year))
     rules = invariants.rules()
+    aggregated = inputs.aggregated_only and not _jit.ready(_jit.FULL)
+    variant = _jit.AGGREGATED if aggregated else _jit.FULL
+    pools = (None, None) if aggregated else (inputs.pool_hardware, inputs.pool_share)
     fixed = (
         inputs.base, inputs.axis_param, inputs.axis_offset, inputs.axis_length,
         inputs.axis_values, inputs.multi_start, inputs.multi_slots, inputs.axis_physics,
         inputs.axis_fleet, years,
         inputs.hardware, inputs.models, inputs.fabrics, inputs.cooling, inputs.dtype_bytes,
-        inputs.compute_column, inputs.pool_hardware, inputs.pool_share,
+        inputs.compute_column, *pools,
         selection.scenario, selection.year, rules.scenario, rules.year, narrow,
     )  # fmt: skip
 
@@ -316,7 +326,7 @@ def call_kernel(
         bad = out_bad[out_bad >= 0]
         return start + int(bad.min()) if bad.size else -1
 
-    compiling = _jit.announce_compile(kernel.evaluate)
+    compiling = _jit.announce_compile(variant)
     started = time.perf_counter()
     runs = _pieces(hi - lo, numba.get_num_threads())
     if len(runs) == 1 or compiling:
@@ -325,9 +335,24 @@ def call_kernel(
         pool = _pool(numba.get_num_threads(), os.getpid())
         found = list(pool.map(piece, *zip(*runs, strict=True)))
     if compiling:
-        _jit.compiled(time.perf_counter() - started)
+        _jit.compiled(variant, time.perf_counter() - started)
     found = [b for b in found if b >= 0]
     return min(found) if found else -1
+
+
+def warm(scenario: Scenario, catalog: Catalog, axes: tuple) -> None:
+    """Run the first scenario of ``axes`` through the full kernel, which serves every sweep.
+
+    Compiles it, or loads it from Numba's cache (:data:`fleetsim._jit.FULL`).
+    """
+    inputs = replace(kernel_inputs(scenario, catalog, axes), aggregated_only=False)
+    selection, years = everything(), scenario.years
+    outputs = (
+        np.empty((len(selection.scenario), 1), dtype=np.float32),
+        np.empty((len(selection.year), 1, years), dtype=np.float32),
+        np.empty(1, dtype=np.int8),
+    )
+    call_kernel(inputs, years, 0, 1, selection, *outputs)
 
 
 #: blocks per run handed to a kernel thread at a time (small enough to balance the threads)

@@ -82,8 +82,10 @@ def _timed_cpu(command: list[str], env: dict | None = None) -> tuple[float, floa
     return elapsed, cpu, result.stdout
 
 
+#: the first kernel call of a sweep without pools (the aggregated kernel); with the argument
+#: ``full``, of the full kernel (a mix or disaggregated serving)
 FIRST_CALL = """
-import time
+import dataclasses, sys, time
 t0 = time.perf_counter()
 import numpy as np
 from fleetsim import api, axes, catalog, config, sweep
@@ -91,6 +93,8 @@ loaded = catalog.load()
 scenario = config.validate(api.compose(["model=mixtral-8x7b", "finance.years=10"]), loaded.ids())
 grid = axes.build(scenario)
 inputs = sweep.kernel_inputs(scenario, loaded, grid)
+if sys.argv[1:] == ["full"]:
+    inputs = dataclasses.replace(inputs, aggregated_only=False)
 sel = sweep.everything()
 t1 = time.perf_counter()
 out = (np.empty((len(sel.scenario), 1), np.float32), np.empty((len(sel.year), 1, 10), np.float32),
@@ -175,18 +179,19 @@ def run_vs_kernel() -> None:
     print(f"warm one-scenario fleetsim.run in process: {warm * 1e3:.0f} ms median (target <= 50)")
 
 
-def compile_times() -> tuple[float, float, float, float]:
+def compile_times() -> tuple[float, float, float, float, float, float]:
     """Return (import+setup, first call with a cold cache, its CPU time, first call with the
-    cache warm) [s]."""
+    cache warm, first call of the full kernel with a cold cache and its CPU time) [s]."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         _, cold = _timed([sys.executable, "-c", FIRST_CALL], env)
         _, warm = _timed([sys.executable, "-c", FIRST_CALL], env)
+        _, full = _timed([sys.executable, "-c", FIRST_CALL, "full"], env)
         # a first CLI run with a cold cache, on a machine that measured the compile above (as
         # after an upgrade: the estimate is kept beside the per-version cache folders)
         cli_cache = Path(cache) / "cli"
         cli_cache.mkdir()
-        for record in Path(cache).glob("last_compile_seconds"):
+        for record in Path(cache).glob("last_compile_seconds*"):
             (cli_cache / record.name).write_bytes(record.read_bytes())
         with tempfile.TemporaryDirectory() as out:
             started = time.perf_counter()
@@ -201,7 +206,8 @@ def compile_times() -> tuple[float, float, float, float]:
               f"{said[0] if said else '(nothing)'}")  # fmt: skip
     setup, first_cold, cold_cpu = map(float, cold.split())
     first_warm = float(warm.split()[1])
-    return setup, first_cold, cold_cpu, first_warm
+    full_cold, full_cpu = map(float, full.split()[1:])
+    return setup, first_cold, cold_cpu, first_warm, full_cold, full_cpu
 
 
 def kernel_rate(
@@ -301,10 +307,11 @@ def cold_start(repeats: int = 3) -> dict[str, tuple[float, float]]:
 
 def startup() -> None:
     """Print the first kernel call cold and warm, the first CLI run's message and cold starts."""
-    setup, first_cold, cold_cpu, first_warm = compile_times()
+    setup, first_cold, cold_cpu, first_warm, full_cold, full_cpu = compile_times()
     print(f"first kernel call: {first_cold:.2f} s with a cold Numba cache (JIT compile, {cold_cpu:.1f} "
           f"s of CPU; target <= 20 s), {first_warm:.2f} s with it warm (import + setup "
-          f"{setup:.2f} s; load {os.getloadavg()[0]:.2f})")  # fmt: skip
+          f"{setup:.2f} s; load {os.getloadavg()[0]:.2f}); the full kernel (a mix or "
+          f"disaggregated serving) {full_cold:.2f} s cold, {full_cpu:.1f} s of CPU")  # fmt: skip
     # once first: the kernel in Numba's cache, the libraries' files in the page cache
     with tempfile.TemporaryDirectory() as out:
         _timed([sys.executable, "-m", "fleetsim", *TINY_RUN, f"hydra.run.dir={out}"])

@@ -86,3 +86,47 @@ def test_memory_guard_refuses_float64_where_float32_fits(tiny_catalog_env, monke
     assert fleetsim.run(SWEEP)["status"].size == n
     with pytest.raises(fleetsim.InputError, match="sweep.shards.*fit in memory"):
         fleetsim.run([*SWEEP, "output.float32=false"])
+
+
+def test_a_sweep_without_pools_runs_the_kernel_compiled_without_them(tiny_catalog_env, monkeypatch):
+    """No mix and no disaggregated scenario: the kernel variant whose pool tables are None
+    (compiled without that code), bit for bit what the full kernel gives."""
+    from fleetsim import _jit, kernel
+
+    loaded = catalog.load()
+    scenario = config.validate(api.compose(SWEEP), loaded.ids())
+    grid = axes.build(scenario)
+    inputs = sweep.kernel_inputs(scenario, loaded, grid)
+    assert inputs.aggregated_only
+    n, years = axes.size(grid), scenario.years
+    everything = sweep.everything()
+
+    def outputs(ready: bool):
+        monkeypatch.setattr(_jit, "ready", lambda variant: ready)  # the full one compiled or not
+        monkeypatch.setattr(_jit, "compiled", lambda variant, seconds: None)  # no records
+        out = (np.empty((len(everything.scenario), n)), np.empty((len(everything.year), n, years)),
+               np.empty(n, dtype=np.int8))  # fmt: skip
+        assert sweep.call_kernel(inputs, years, 0, n, everything, *out) < 0
+        return out
+
+    alone, full = outputs(False), outputs(True)
+    pools = [sig[k] for sig in kernel.evaluate.signatures for k in (18, 19)]  # the tables
+    assert {str(t) for t in pools} >= {"none", "array(int64, 2d, C)"}
+    for a, b in zip(alone, full, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _aggregated_only(overrides) -> bool:
+    loaded = catalog.load()
+    scenario = config.validate(api.compose(overrides), loaded.ids())
+    return sweep.kernel_inputs(scenario, loaded, axes.build(scenario)).aggregated_only
+
+
+def test_a_sweep_with_disaggregated_scenarios_needs_the_full_kernel(tiny_catalog_env):
+    assert not _aggregated_only([*SWEEP, "deployment.serving=[aggregated,disaggregated]"])
+
+
+def test_a_mix_needs_the_full_kernel(real_catalog_env):
+    assert _aggregated_only(["finance.years=1"])
+    assert not _aggregated_only(["finance.years=1", "mix.candidates=[h100-sxm,mi300x]",
+                                 "mix.shares=[[1,0]]"])  # fmt: skip

@@ -100,6 +100,23 @@ def pool_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_by
     if p[P_SERVING] == DISAGGREGATED:  # a prefill pool and a decode pool
         return disaggregated_physics(p, hardware_index, hardware, models, fabrics, cooling,
                                      dtype_bytes, compute_column, years, hw, o)  # fmt: skip
+    return aggregated_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes,
+                              compute_column, hw, o)  # fmt: skip
+
+
+@jit
+def aggregated_physics(p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes,
+                       compute_column, hw, o):  # fmt: skip
+    """Evaluate the physics of one replica that serves prompts and decoding; return its code.
+
+    :func:`pool_physics` for aggregated serving (the kernel calls it directly when the sweep
+    has no mix and no disaggregated scenario).
+
+    Parameters
+    ----------
+    p, hardware_index, hardware, models, fabrics, cooling, dtype_bytes, compute_column, hw, o
+        As in :func:`pool_physics`.
+    """
     for k in S_PREFILL_POOL:  # one pool serves prompts and decoding: no per-pool outputs
         o[k] = np.nan
     fb, cl = fabrics[int(p[P_FABRIC])], cooling[int(p[P_COOLING])]
