@@ -232,6 +232,8 @@ class Row:
     measured: float
     p99_ttft_s: float | None
     p99_tpot_s: float | None
+    mean_ttft_s: float | None
+    mean_tpot_s: float | None
     submitter: str
     system: str
     note: str
@@ -293,6 +295,8 @@ def load_rows(path: Path = CALIBRATION_CSV, covered_only: bool = True) -> list[R
                     measured=float(r["measured_tokens_per_s_per_accelerator"] or "nan"),
                     p99_ttft_s=_num(r["p99_ttft_s"]),
                     p99_tpot_s=_num(r["p99_tpot_s"]),
+                    mean_ttft_s=_num(r["mean_ttft_s"]),
+                    mean_tpot_s=_num(r["mean_tpot_s"]),
                     submitter=r["submitter"],
                     system=r["system"],
                     note=r["note"],

@@ -191,7 +191,17 @@ def test_validation_runs_on_a_reduced_set():
     (meas,) = [m for s, m, _ in result["ratios"]["interactive"] if s == rows_system("C49i")]
     assert meas == pytest.approx(7443.18 / 12690.9)
     assert set(result["tails"]) == {"tpot", "ttft"}
-    for heading in ("TIME SPLIT", "Leave one system out", "Interactive/Offline", "p99", "target"):
+    # the measured spread is the median p99 / mean of the rows with published means (every
+    # Server / Interactive row here: MLPerf v4.1 and v5.1 log summaries)
+    rows = {r.id: r for r in result["rows"]}
+    with_means = [rows[i] for i in ("C01s", "C05s", "C09s", "C49s", "C49i", "C62i")]
+    assert all(r.mean_tpot_s and r.mean_ttft_s for r in with_means)
+    assert next(r for r in fe.load_rows() if r.id == "C20s").mean_tpot_s is None  # v4.0: not read
+    spread = np.median([r.p99_tpot_s / r.mean_tpot_s for r in with_means])
+    assert result["spreads"]["tpot_measured"] == pytest.approx(spread)
+    assert result["spreads"]["tpot_fleetsim"] >= 1.0  # a p99 is never below the mean
+    for heading in ("TIME SPLIT", "Leave one system out", "Interactive/Offline", "p99", "target",
+                    "p99 / mean"):  # fmt: skip
         assert heading in text
 
 
