@@ -330,7 +330,8 @@ def call_kernel(
     started = time.perf_counter()
     runs = _pieces(hi - lo, numba.get_num_threads())
     if len(runs) == 1 or compiling:
-        found = [piece(start, stop) for start, stop in runs]
+        with _jit.collector_paused(compiling):
+            found = [piece(start, stop) for start, stop in runs]
     else:
         pool = _pool(numba.get_num_threads(), os.getpid())
         found = list(pool.map(piece, *zip(*runs, strict=True)))
