@@ -93,12 +93,13 @@ ETA_M = BANDWIDTH_CEILING * GRID_RATIO ** -np.arange(91.0)[::-1]  # 0.155 .. 0.9
 OVERHEADS = (0.0, 1e-3, 2e-3, 3e-3, 4e-3)
 #: PEERS.md's standard case (../shared/PEERS.md): Llama 2 70B on H100 SXM, TP8, 1,024-token
 #: prompts and 128 output tokens, a static batch, BF16; ``deployment.prefill=whole`` at
-#: ``max_batch`` = the batch gives the same decode steps
+#: ``max_batch`` = the batch gives the same decode steps, and a step budget of one prompt makes
+#: each prefill pass one prompt's, as the peers count a static batch's prefill (one by one)
 STANDARD_CASE = (
     "workload=offline", "model=llama2-70b", "hardware=h100-sxm", "deployment.tp=8",
     "deployment.pp=1", "deployment.weight_dtype=bf16", "deployment.kv_dtype=bf16",
-    "deployment.prefill=whole", "workload.input_tokens=1024", "workload.output_tokens=128",
-    "finance.years=1",
+    "deployment.prefill=whole", "deployment.step_token_budget=1024", "workload.input_tokens=1024",
+    "workload.output_tokens=128", "finance.years=1",
 )  # fmt: skip
 #: measured-kernel anchors of the fixed cost of a step: the standard case's decode step [s] at
 #: batch 1 / 16 / 64 / 256 as aiconfigurator 0.12.0 interpolates NVIDIA's measured TensorRT-LLM

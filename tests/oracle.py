@@ -511,15 +511,20 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
     # decode steps attend a_full c + a_bounded min(c, span): one coefficient at the mean context
     m = {**m, "attention_flops_per_context_token": _attention_per_token(m, c)}
     d = {**d, "attention_flops_per_context_token": _attention_per_token(d, c)}
-    t_pf = _prefill_alone(S - C, w.f_attn, m, kv_tok, lay)
-    if drafting:  # the draft model prefills the prompt too
-        t_pf += _prefill_alone(S - C, w.f_attn_draft, d, kv_d, lay)
-    # whole prompts: each takes 1/(pp adp) of a prompt's latency of replica time
-    stall = 0.0 if chunked else t_pf / (pp * adp)
     per_seq = E / O if chunked else 0.0  # prompts riding in each cycle, per sequence
 
+    def whole(b):  # whole prompts: one pass over those waiting at a cycle's end, per group
+        if chunked:  # (replica time per prompt, pass time)
+            return 0.0, 0.0
+        most = max(1.0, budget / (adp * (S - C))) if S > C else 1.0
+        n = min(max(b * E / (O * adp), 1.0), most)
+        t = _prefill_alone(n * (S - C), n * w.f_attn, m, kv_tok, lay)
+        if drafting:  # the draft model prefills the prompts too
+            t += _prefill_alone(n * (S - C), n * w.f_attn_draft, d, kv_d, lay)
+        return t / (n * pp * adp), t
+
     def tpot(b):  # mean time per token at b sequences
-        return _token_time(b, b * per_seq, m, d, kv_tok, kv_d, lay, w, stall)
+        return _token_time(b, b * per_seq, m, d, kv_tok, kv_d, lay, w, whole(b)[0])
 
     def decode(b):  # mean time per token at b sequences, no prompts
         return _token_time(b, 0.0, m, d, kv_tok, kv_d, lay, w, 0.0)
@@ -532,7 +537,7 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
         cost = _token_time(b_max, riding, m, d, kv_tok, kv_d, lay, w, 0.0) - decode(b_max)
         cost = cost / riding * E
     else:
-        cost = stall
+        cost = whole(b_max)[0]
 
     def quantile(b, z):
         if z <= 0:
@@ -574,7 +579,7 @@ def replica_at(tp, pp, adp, ep, sc, catalog, hw):
             return math.ceil(computed * ratio / chunk) * full
 
     else:
-        s = stall
+        s, t_pf = whole(batch)
 
         def duration(ratio):
             return t_pf * ratio

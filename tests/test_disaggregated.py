@@ -249,8 +249,9 @@ def test_a_faster_fabric_never_raises_ttft(real_catalog_env):
 
 def test_free_transfer_on_the_same_hardware_costs_what_aggregated_does(real_catalog_env):
     # No TTFT/TPOT target: both modes run every replica at the utilisation cap, and a request
-    # costs the same accelerator-time -- its prefill pass (whole prompts: the aggregated
-    # replica stalls its batch for it) plus O decode steps at the KV-limited batch; the KV
+    # costs the same accelerator-time -- its prefill pass (whole prompts, one per pass: a step
+    # budget of one prompt's 2,000 tokens; the aggregated replica stalls its batch for it) plus
+    # O decode steps at the KV-limited batch; the KV
     # transfer only adds to TTFT, which no target bounds. So the replica time per request is
     # the same to rounding, and the fleets differ only by whole replicas, spares and servers,
     # which two pools round up each on their own: at 1e9 requests/day (~10^3-10^4
@@ -258,7 +259,8 @@ def test_free_transfer_on_the_same_hardware_costs_what_aggregated_does(real_cata
     # the weight reads between prompt and decode tokens, a further gap in its favour.)
     ds = fleetsim.run([
         *LOOSE, "deployment.serving=[aggregated,disaggregated]", "deployment.prefill=whole",
-        "workload.output_tokens=[200,1000]", "workload.ttft_slo_s=null",
+        "deployment.step_token_budget=2000", "workload.output_tokens=[200,1000]",
+        "workload.ttft_slo_s=null",
         "workload.tpot_slo_s=null", "deployment.link_latency_s=0",
         "model=[llama3.1-70b,llama3.1-8b]", "workload.requests_per_day=1e9",
     ])  # fmt: skip

@@ -7,8 +7,9 @@ planned utilisation is the largest one whose M/G/1 prefill queue keeps TTFT with
 
 Steady state at full occupancy: ``B`` sequences decode, and as each needs ``O`` tokens, ``B/O``
 new prompts must be prefilled per output-token period. With ``deployment.prefill=chunked`` their
-tokens ride in the decode steps (sharing the weight reads); with ``whole`` each prompt runs in
-steps of its own while the batch waits. Either way the time per output token (TPOT) includes
+tokens ride in the decode steps (sharing the weight reads); with ``whole`` the prompts waiting at
+a cycle's end run together in a pass of steps of their own, up to the step token budget, while
+the batch waits (:func:`whole_prefill`). Either way the time per output token (TPOT) includes
 the prompts' share, as a measured TPOT does.
 
 Length distributions (``workload.*_tokens_cv``): a sequence found in the batch is length-biased
@@ -185,6 +186,39 @@ def _time_per_token(batch, prompts, computed, f_attn, f_attn_draft, output, cont
                                  overhead)  # fmt: skip
         cycle += k * draft
     return cycle / expected + batch * stall / output
+
+
+@jit
+def whole_prefill(batch, per_sequence, most, computed, f_attn, f_attn_draft, md, md_draft, b_w,
+                  kv_token, kv_draft, tp, adp, ep, pp, peak, peak_attn, bandwidth, eta_c, eta_m,
+                  link, latency, stage_link, overhead, k):  # fmt: skip
+    r"""Return the replica time per prompt and the pass time of whole-prompt prefill at a batch.
+
+    The prompts waiting at the end of a cycle are prefilled together in a pass of their own
+    while the batch waits (vLLM's scheduler without chunked prefill: every waiting prompt the
+    step token budget holds, in one step): at ``batch`` sequences each attention group gets
+    :math:`m = B E / (O \, adp)` per cycle (``per_sequence`` = :math:`E / (O \, adp)`), at
+    least one and at most ``most`` (the budget's). A pass over ``m`` prompts per group takes
+    :func:`fleetsim.physics.serving.prefill_time` of their tokens (the draft model's too), the
+    weights read once for all; each prompt costs the replica :math:`t_{pass} / (m \, adp \, pp)`.
+    ``per_sequence`` 0 (chunked prefill) returns (0, 0).
+
+    Returns
+    -------
+    tuple of float
+        Replica time per prompt and the pass time, the prompt's own prefill latency. [s]
+    """
+    if per_sequence <= 0.0:
+        return 0.0, 0.0
+    m = min(max(batch * per_sequence, 1.0), most)
+    t_pass = prefill_time(m * computed, m * f_attn, md, b_w, kv_token, tp, adp, ep, pp, peak,
+                          peak_attn, bandwidth, eta_c, eta_m, link, latency, stage_link,
+                          overhead)  # fmt: skip
+    if k > 0.0:  # the draft model prefills the prompts too
+        t_pass += prefill_time(m * computed, m * f_attn_draft, md_draft, b_w, kv_draft, tp, adp, ep,
+                               pp, peak, peak_attn, bandwidth, eta_c, eta_m, link, latency,
+                               stage_link, overhead)  # fmt: skip
+    return t_pass / (m * pp * adp), t_pass
 
 
 @jit
@@ -403,20 +437,20 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
     f_attn_draft = 0.0
     if k > 0.0:
         f_attn_draft = prefill_attention_flops(a_prefill_d, prompt, cached, prompt_cv)
-    # whole prompts, alone: each attention group prefills one at a time, all groups at once
-    t_prefill = prefill_time(computed, f_attn, md, b_w, kv_token, tp, adp, ep, pp, peak,
-                             peak_attn, bandwidth, eta_c, eta_m, link, latency, stage_link,
-                             overhead)  # fmt: skip
-    if k > 0.0:  # the draft model prefills the prompt too
-        t_prefill += prefill_time(computed, f_attn_draft, md_draft, b_w, kv_draft, tp, adp, ep, pp,
-                                  peak, peak_attn, bandwidth, eta_c, eta_m, link, latency,
-                                  stage_link, overhead)  # fmt: skip
-    stall = 0.0 if chunked else t_prefill / (pp * adp)  # replica time each prompt takes
     per_batch = expected / output if chunked else 0.0  # prompts riding each cycle, per sequence
+    # whole prompts: the prompts waiting at a cycle's end are prefilled together in a pass of
+    # their own, each attention group its share, up to the step token budget (vLLM without
+    # chunked prefill); at B sequences B E / O of them arrive per cycle
+    per_group = 0.0 if chunked else expected / (output * adp)
+    most = max(1.0, p[P_BUDGET] / (adp * computed)) if computed > 0.0 else 1.0
+    whole = (per_group, most, computed, f_attn, f_attn_draft, md, md_draft, b_w, kv_token,
+             kv_draft, tp, adp, ep, pp, peak, peak_attn, bandwidth, eta_c, eta_m, link, latency,
+             stage_link, overhead, k)  # fmt: skip
 
     args = (computed, f_attn, f_attn_draft, output, context, md, md_draft, b_w, kv_token,
             kv_draft, tp, adp, ep, pp, peak, peak_attn, bandwidth, eta_c, eta_m, link, stage_link,
             latency, overhead, k, a)  # fmt: skip
+    stall = whole_prefill(b_max, *whole)[0]  # replica time per prompt (0: chunked)
     step_max_batch = _time_per_token(b_max, b_max * per_batch, *args, stall)
     # the spread of per-request TPOT: decode cost per extra sequence, cost of one prompt
     decode_hi = _time_per_token(b_max, 0.0, *args, 0.0)
@@ -425,7 +459,7 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
     if chunked:  # a prompt's chunks lengthen the cycles they ride in (stall is 0 here)
         prompt_cost = (step_max_batch - decode_hi) / (b_max * per_batch) * expected
     else:
-        prompt_cost = stall  # each whole prompt stalls every neighbour for its prefill
+        prompt_cost = stall  # each whole prompt stalls every neighbour for its pass's share
     z = normal_quantile(p[P_TPOT_Q]) if not math.isinf(p[P_TPOT_Q]) else 0.0
 
     # largest batch whose TPOT at the target's quantile meets the target (it grows with the batch)
@@ -435,7 +469,8 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
     if step_hi > target:
         if hi_b <= 1.0:
             return st.TPOT_UNREACHABLE
-        step_lo = tpot_at_quantile(_time_per_token(1.0, per_batch, *args, stall), 1.0, z, slope,
+        step_lo = tpot_at_quantile(_time_per_token(1.0, per_batch, *args,
+                                                   whole_prefill(1.0, *whole)[0]), 1.0, z, slope,
                                    prompt_cost, output, prompt_cv)  # fmt: skip
         if step_lo > target:
             return st.TPOT_UNREACHABLE
@@ -451,7 +486,8 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
                 mid = min(max(mid, lo_b + 1.0), hi_b - 1.0)
             else:
                 mid = math.floor(0.5 * (lo_b + hi_b))
-            step_mid = tpot_at_quantile(_time_per_token(mid, mid * per_batch, *args, stall), mid,
+            step_mid = tpot_at_quantile(_time_per_token(mid, mid * per_batch, *args,
+                                                        whole_prefill(mid, *whole)[0]), mid,
                                         z, slope, prompt_cost, output, prompt_cv)  # fmt: skip
             if step_mid <= target:
                 lo_b, step_lo = mid, step_mid
@@ -462,6 +498,7 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
     else:
         batch = b_max
 
+    stall, t_prefill = whole_prefill(batch, *whole)
     step = _time_per_token(batch, batch * per_batch, *args, stall)
     step_p99 = tpot_at_quantile(step, batch, normal_quantile(P99), slope, prompt_cost, output,
                                 prompt_cv)  # fmt: skip

@@ -38,25 +38,31 @@ def test_chunked_prefill_is_never_slower_than_whole_prompts_without_a_binding_bu
 
 
 def test_whole_prompts_stall_the_batch_by_their_prefill_time():
-    # TPOT = decode step + B t_prefill / O, so the prompts' share of TPOT is B t_prefill / (O TPOT)
+    # the B / O prompts arriving per output token are prefilled m at a time in passes of their
+    # own (m = B / O, at least 1, at most the 8,192-token budget's 4.096 prompts of 2,000), each
+    # pass taking prefill_time_s: TPOT = decode step + (B / O) / m passes, so the prompts' share
+    # of TPOT is (B / O) / m x prefill_time_s / TPOT
     ds = fleetsim.run([
         *OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4", "deployment.pp=1",
         "deployment.prefill=whole", "workload.input_tokens=2000", "workload.output_tokens=200",
         "workload.max_utilisation=0.9",
     ]).squeeze()  # fmt: skip
-    stall = float(ds.batch_size) * float(ds.prefill_time_s) / 200
-    assert float(ds.prefill_share) == pytest.approx(stall / float(ds.tpot_s))
+    b, t_pass = float(ds.batch_size), float(ds.prefill_time_s)
+    m = min(max(b / 200, 1.0), 8192 / 2000)
+    assert 1.0 < b / 200 < 8192 / 2000  # here m = B / O: one pass per output token
+    assert float(ds.prefill_share) == pytest.approx(b / 200 / m * t_pass / float(ds.tpot_s))
     # TTFT = half the decode step in progress (the prompt joins at a step boundary; the decode
-    # step is TPOT less the prompts' share) + t_prefill + the wait for one of the batch's B slots
+    # step is TPOT less the prompts' share) + its pass + the wait for one of the batch's B slots
     # (each held for the request's whole output, B tau; fixed outputs: Lee-Longton factor 1/2)
-    # + the M/D/1 wait on the prefill path, busy rho t_prefill / tau of the time
-    t_pf, tau = float(ds.prefill_time_s), 1 / float(ds.replica_requests_per_s)
-    rho, b = float(ds.target_utilisation), float(ds.batch_size)
+    # + the M/D/1 wait on the prefill path, each prompt holding it t_pass / m, busy
+    # rho t_pass / (m tau) of the time
+    tau, rho = 1 / float(ds.replica_requests_per_s), float(ds.target_utilisation)
     decode_step = float(ds.tpot_s) * (1 - float(ds.prefill_share))
-    r = rho * t_pf / tau
+    service = t_pass / m
+    r = rho * service / tau
     slot = queueing.slot_wait_quantile(rho, b, b * tau, 0.5, math.inf)
     assert slot > 0
-    expected = 0.5 * decode_step + t_pf + slot + r * t_pf / (2 * (1 - r))
+    expected = 0.5 * decode_step + t_pass + slot + r * service / (2 * (1 - r))
     assert float(ds.ttft_s) == pytest.approx(expected)
     # at full utilisation (the offline preset's) the slots are never free: TTFT is unbounded
     full = fleetsim.run([*OFFLINE, "model=llama3.1-70b", "hardware=h100-sxm", "deployment.tp=4"])
