@@ -256,6 +256,10 @@ def _num(text: str) -> float | None:
     return float(text) if text.strip() else None
 
 
+def _int(text: str) -> int | None:
+    return int(text) if text.strip() else None
+
+
 def load_rows(path: Path = CALIBRATION_CSV, covered_only: bool = True) -> list[Row]:
     """Read data/calibration.csv; by default only the rows fleetsim's model covers."""
     models = catalog.load()
@@ -278,10 +282,8 @@ def load_rows(path: Path = CALIBRATION_CSV, covered_only: bool = True) -> list[R
                     weight_dtype=r["weight_dtype"],
                     kv_dtype=r["kv_dtype"],
                     prefill=r["prefill"] or None,
-                    step_token_budget=int(r["step_token_budget"])
-                    if r["step_token_budget"]
-                    else None,
-                    max_batch=int(r["max_batch"]) if r["max_batch"] else None,
+                    step_token_budget=_int(r["step_token_budget"]),
+                    max_batch=_int(r["max_batch"]),
                     stack=r["stack"],
                     engine=r["engine"],
                     stack_version=r["stack_version"],
@@ -371,13 +373,11 @@ def _digest(*parts) -> str:
 #: (default, the fit shipped) the parallel layout and the sequence cap, which fleetsim models as
 #: the engines do; ``all`` also the prefill mode and the step token budget (see README
 #: "Calibration" for why they are recorded but not applied by default)
+_LAYOUT_SETTINGS = ("deployment.pp", "deployment.max_batch")
 STATED_SETTINGS = {
-    "layout": ("deployment.pp", "deployment.max_batch"),
-    "all": (
-        "deployment.pp", "deployment.max_batch", "deployment.prefill",
-        "deployment.step_token_budget",
-    ),
-}  # fmt: skip
+    "layout": _LAYOUT_SETTINGS,
+    "all": (*_LAYOUT_SETTINGS, "deployment.prefill", "deployment.step_token_budget"),
+}
 
 
 class Evaluator:
