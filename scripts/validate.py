@@ -8,6 +8,9 @@ row does not state). Printed, per (model, scenario) group and overall (median, p
 * the **time split** (the headline): fitted on the rows published before MLPerf Inference v5.1
   (``fit_efficiency.PRE_V51_ROUNDS``), every v5.1 row predicted -- the forward test;
 * leave one system out over every row (refit without the held-out submission);
+* what the time split asks beyond physics, from the measurements alone: the persistence forecast
+  (a v5.1 row predicted by its setup's v4.x measurement: the software gain between the rounds)
+  and the spread between v5.1 submissions of one setup (:func:`limits_table`);
 * the Interactive/Offline and Server/Offline throughput ratio per system, predicted vs measured;
 * predicted vs measured p99 TPOT and p99 TTFT of the Server and Interactive rows;
 * disaggregated deployments (``scripts/validate_disaggregated.py``): prefill and decode pools'
@@ -302,6 +305,106 @@ def _latency_groups(rows: Sequence[fe.Row], has) -> dict[tuple[str, str], list[i
     return {key: groups[key] for key in sorted(groups)} | {("all", ""): every}
 
 
+def setup_key(row: fe.Row) -> tuple:
+    """Return what one measured setup shares: workload, accelerator, layout, format and engine."""
+    return (
+        row.model, row.scenario, row.input_tokens, row.hardware, row.tp, row.pp,
+        row.weight_dtype, row.engine,
+    )  # fmt: skip
+
+
+def _setups(rows: Sequence[fe.Row], mask: np.ndarray) -> dict[tuple, list[int]]:
+    """Return the rows under ``mask`` with a stated TP degree, by :func:`setup_key`."""
+    groups: dict[tuple, list[int]] = {}
+    for i in np.flatnonzero(mask):
+        if rows[i].tp:
+            groups.setdefault(setup_key(rows[i]), []).append(int(i))
+    return groups
+
+
+def persistence(rows: Sequence[fe.Row], earlier: np.ndarray, later: np.ndarray) -> dict[int, float]:
+    """Return each later row's error [%] when predicted by its setup's latest earlier measurement.
+
+    The *persistence forecast*: a later row (``later``) whose :func:`setup_key` was measured in
+    an earlier round (``earlier``) is predicted by the median measurement of that setup's latest
+    earlier round. Its error, ``100 (predicted / measured - 1)`` as the time split's, is what the
+    software (and submitter) change between the rounds alone costs a model that knows every
+    earlier measurement exactly.
+    """
+    before = _setups(rows, earlier)
+    errors = {}
+    for key, idx in _setups(rows, later).items():
+        if key not in before:
+            continue
+        latest = max(rows[i].round for i in before[key])
+        value = float(np.median([rows[i].measured for i in before[key] if rows[i].round == latest]))
+        for i in idx:
+            errors[i] = 100.0 * (value / rows[i].measured - 1.0)
+    return errors
+
+
+def submitter_spread(rows: Sequence[fe.Row], mask: np.ndarray) -> dict[int, float]:
+    """Return each row's error [%] when predicted by the other submissions of its setup.
+
+    Rows under ``mask`` sharing a :func:`setup_key` (the same round: different submitters and
+    systems with the same accelerator, layout, format and engine) predict each other: a row's
+    error is ``100 (median(others) / measured - 1)``. No model that takes only the setup as input
+    can do better on those rows than this spread, on average.
+    """
+    errors = {}
+    for idx in _setups(rows, mask).values():
+        systems = {rows[i].system for i in idx}
+        if len(systems) < 2:
+            continue
+        for i in idx:
+            others = [rows[j].measured for j in idx if rows[j].system != rows[i].system]
+            errors[i] = 100.0 * (float(np.median(others)) / rows[i].measured - 1.0)
+    return errors
+
+
+def limits_table(
+    rows: Sequence[fe.Row], train: np.ndarray, error: np.ndarray, out
+) -> dict[str, dict[int, float]]:
+    """Print what the time split asks beyond physics: software gains and submitter spread.
+
+    Measured rows only (no fleetsim): the persistence forecast of every v5.1 row whose setup was
+    measured before (:func:`persistence`) and the spread between v5.1 submissions of one setup
+    (:func:`submitter_spread`), each beside fleetsim's time-split error on the same rows.
+    """
+    test = ~train
+    gain = persistence(rows, train, test)
+    spread = submitter_spread(rows, test)
+    print(
+        "\nWhat the time split asks beyond physics (measured rows only; a setup = model, "
+        "scenario, prompt length, accelerator, tp, pp, weight format, engine):",
+        file=out,
+    )
+    print(
+        f"  {'forecast':44s} {'rows':>5s} {'setups':>6s} {'median':>7s} {'p90':>6s} {'bias':>6s}"
+        f" {'fleetsim':>9s}   (|error| %; fleetsim: its time-split median on the same rows)",
+        file=out,
+    )
+    _limits_line(rows, gain, error, "persistence: v5.1 row = its setup's v4.x value", out)
+    _limits_line(rows, spread, error, "spread: v5.1 row = other v5.1 submitters", out)
+    return {"persistence": gain, "spread": spread}
+
+
+def _limits_line(rows, errs: dict[int, float], error: np.ndarray, label: str, out) -> None:
+    if not errs:
+        print(f"  {label:44s} {0:5d}", file=out)
+        return
+    idx = list(errs)
+    e = np.array([errs[i] for i in idx])
+    setups = len({setup_key(rows[i]) for i in idx})
+    fleet = np.abs(error[idx])
+    mine = f"{np.median(fleet):9.1f}" if np.all(np.isfinite(fleet)) else f"{'-':>9s}"
+    print(
+        f"  {label:44s} {len(idx):5d} {setups:6d} {np.median(np.abs(e)):7.1f}"
+        f" {np.percentile(np.abs(e), 90):6.1f} {np.median(e):+6.1f} {mine}",
+        file=out,
+    )
+
+
 @contextlib.contextmanager
 def coarse_grid(step: int) -> Iterator[None]:
     """Use every ``step``-th efficiency grid point (quick runs); shifts scale accordingly."""
@@ -414,6 +517,7 @@ def _run(row_ids: Sequence[str] | None, out, stated: str) -> dict:
     )
     loso = group_table(rows, cv_system, "Leave one system out over every row (|error| %):", out)
 
+    limits = limits_table(rows, train, error, out)
     ratios = ratio_table(rows, predicted, out)
     tails = tail_table(rows, points, out)
     spreads = spread_table(rows, points, out)
@@ -446,6 +550,7 @@ def _run(row_ids: Sequence[str] | None, out, stated: str) -> dict:
         "cv_system": cv_system,
         "loso_groups": loso,
         "ratios": ratios,
+        "limits": limits,
         "tails": tails,
         "spreads": spreads,
         "log_measured": log_measured,

@@ -200,8 +200,9 @@ def test_validation_runs_on_a_reduced_set():
     spread = np.median([r.p99_tpot_s / r.mean_tpot_s for r in with_means])
     assert result["spreads"]["tpot_measured"] == pytest.approx(spread)
     assert result["spreads"]["tpot_fleetsim"] >= 1.0  # a p99 is never below the mean
+    assert set(result["limits"]) == {"persistence", "spread"}
     for heading in ("TIME SPLIT", "Leave one system out", "Interactive/Offline", "p99", "target",
-                    "p99 / mean"):  # fmt: skip
+                    "p99 / mean", "beyond physics"):  # fmt: skip
         assert heading in text
 
 
@@ -280,3 +281,37 @@ def test_a_class_without_rows_takes_the_measured_vendors_shift():
     assert two.class_sources("amd", "mla") == (("intel", "moe"), ("nvidia", "moe"))
     assert two.class_step("amd", "moe") == round((-7 - 2) / 2)
     assert two.class_step("intel", "moe") == -2  # a vendor's own rows come first
+
+
+def _twin(row: fe.Row, **changes) -> fe.Row:
+    return dataclasses.replace(row, **changes)
+
+
+def test_persistence_forecast_by_hand(rows):
+    """A later row is predicted by the median of its setup's latest earlier round, nothing else."""
+    base = rows["C05o"]  # H200 TP1 FP8 TensorRT-LLM, Llama 2 70B Offline, v4.1
+    table = [
+        _twin(base, id="a", round="mlperf-inference-v4.0", measured=50.0),
+        _twin(base, id="b", measured=100.0),
+        _twin(base, id="c", measured=120.0, system="other"),
+        _twin(base, id="d", round="mlperf-inference-v5.1", measured=121.0),
+        _twin(base, id="e", round="mlperf-inference-v5.1", measured=99.0, tp=2),  # other layout
+    ]
+    earlier = np.array([True, True, True, False, False])
+    errors = validate.persistence(table, earlier, ~earlier)
+    # v4.1 (latest earlier round) median 110 predicts 121: -9.09 %; the TP2 row has no twin
+    assert errors == {3: pytest.approx(100 * (110 / 121 - 1))}
+
+
+def test_submitter_spread_by_hand(rows):
+    """Each row is predicted by the median of the other systems' rows of its setup."""
+    base = rows["C53o"]
+    table = [
+        _twin(base, id="a", system="A", measured=100.0),
+        _twin(base, id="b", system="B", measured=100.0),
+        _twin(base, id="c", system="C", measured=130.0),
+        _twin(base, id="d", system="D", measured=80.0, weight_dtype="fp4"),  # a setup of its own
+    ]
+    errors = validate.submitter_spread(table, np.ones(4, dtype=bool))
+    assert errors == pytest.approx({0: 15.0, 1: 15.0, 2: 100 * (100 / 130 - 1)})
+    assert 3 not in errors
