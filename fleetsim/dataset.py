@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import sys
+from functools import lru_cache
 
 import numpy as np
 import xarray as xr
@@ -112,8 +113,14 @@ def config_sha256(scenario: Scenario, catalog_sha256: str) -> str:
     never keeps parts computed by different physics). A shard's file is complete and current
     when it exists under its final name with this value in its ``config_sha256`` attribute.
     """
+    return _config_sha256(scenario.resolved_yaml, catalog_sha256)
+
+
+@lru_cache(maxsize=64)
+def _config_sha256(resolved_yaml: str, catalog_sha256: str) -> str:
+    """:func:`config_sha256` of a resolved config (kept: a warm run asks again for the same)."""
     # yaml.safe_load with libyaml's safe loader when present (~10x faster, the same tree)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(scenario.resolved_yaml)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(resolved_yaml)
     try:
         tree = loader.get_single_data() or {}
     finally:
@@ -162,11 +169,14 @@ def global_attrs(scenario: Scenario, catalog_sha256: str) -> dict[str, object]:
 
 
 def _assemble(axes, years, data: dict, scenario: Scenario, catalog_sha256: str) -> xr.Dataset:
-    ds = xr.Dataset(data, coords=coordinates(axes, years))
-    for name in ds.data_vars:
-        ds[name].attrs = variable_attrs(str(name))
-    ds.attrs = global_attrs(scenario, catalog_sha256)
-    return ds
+    """Return the Dataset of ``data`` (name -> (dims, array)), its arrays wrapped, not copied."""
+    variables = {
+        name: xr.Variable(dims, values, variable_attrs(name))
+        for name, (dims, values) in data.items()
+    }
+    return xr.Dataset(
+        variables, coords=coordinates(axes, years), attrs=global_attrs(scenario, catalog_sha256)
+    )
 
 
 def template(

@@ -7,7 +7,7 @@ them again), otherwise :class:`SweepError` names the scenario's coordinates, the
 rule (never a silently written value).
 
 Two ways to run: :func:`run` keeps every output in memory (``fleetsim.run``, notebooks), the
-kernel writing each chunk straight into the final arrays in the stored dtype;
+kernel threads writing the whole sweep straight into the final arrays in the stored dtype;
 :func:`stream` hands each chunk to a consumer on one background thread (the NetCDF writer), so
 compression overlaps the next chunk's kernel call and memory stays at a few chunks whatever the
 sweep's size. Stream chunks are hyperslabs (:func:`plan`): whole trailing axes times a run of the
@@ -256,6 +256,8 @@ def call_kernel(
     out_year: np.ndarray,
     out_status: np.ndarray,
     at: int = 0,
+    piece: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Run the kernel on flat indices ``lo .. hi-1`` into variable-major outputs.
 
@@ -281,6 +283,11 @@ def call_kernel(
         ``at .. at + hi - lo - 1`` are written.
     at : int
         Column of scenario ``lo`` (0 for a chunk buffer, ``lo`` for whole-sweep arrays).
+    piece : int
+        Most scenarios the kernel threads take at a time (rounded up to whole blocks); 0: the
+        range split into :data:`_PIECES_PER_THREAD` pieces per thread.
+    progress : callable, optional
+        Called on the calling thread with the number of scenarios of each finished piece.
 
     Returns
     -------
@@ -318,7 +325,7 @@ def call_kernel(
         selection.scenario, selection.year, rules.scenario, rules.year, narrow,
     )  # fmt: skip
 
-    def piece(start: int, stop: int) -> int:
+    def evaluate(start: int, stop: int) -> int:
         """Evaluate rows ``start .. stop-1`` (relative to ``lo``); return the first bad one."""
         out_bad = np.empty((stop - start + kernel.BLOCK - 1) // kernel.BLOCK, dtype=np.int64)
         kernel.evaluate(lo + start, lo + stop, *fixed, at + start, *pairs[0], *pairs[1], out_status,
@@ -326,17 +333,31 @@ def call_kernel(
         bad = out_bad[out_bad >= 0]
         return start + int(bad.min()) if bad.size else -1
 
-    compiling = _jit.announce_compile(variant)
-    started = time.perf_counter()
-    runs = _pieces(hi - lo, numba.get_num_threads())
-    if len(runs) == 1 or compiling:
-        with _jit.collector_paused(compiling):
-            found = [piece(start, stop) for start, stop in runs]
-    else:
-        pool = _pool(numba.get_num_threads(), os.getpid())
-        found = list(pool.map(piece, *zip(*runs, strict=True)))
-    if compiling:
+    def done(run: tuple[int, int], bad: int) -> int:
+        """Report a finished piece; return its first bad row."""
+        if progress is not None:
+            progress(run[1] - run[0])
+        return bad
+
+    runs = _pieces(hi - lo, numba.get_num_threads(), piece)
+    found = []
+    if _jit.announce_compile(variant):  # the first piece compiles, on this thread
+        started = time.perf_counter()
+        with _jit.collector_paused():
+            found.append(done(runs[0], evaluate(*runs[0])))
         _jit.compiled(variant, time.perf_counter() - started)
+        runs = runs[1:]
+    if len(runs) == 1:
+        found.append(done(runs[0], evaluate(*runs[0])))
+    elif runs:
+        pool = _pool(numba.get_num_threads(), os.getpid())
+        futures = [pool.submit(evaluate, *run) for run in runs]
+        try:
+            found += [done(run, f.result()) for run, f in zip(runs, futures, strict=True)]
+        except BaseException:  # e.g. Ctrl-C: the pieces not yet started do not run
+            for future in futures:
+                future.cancel()
+            raise
     found = [b for b in found if b >= 0]
     return min(found) if found else -1
 
@@ -360,12 +381,28 @@ def warm(scenario: Scenario, catalog: Catalog, axes: tuple) -> None:
 _PIECES_PER_THREAD = 4
 
 
-def _pieces(n: int, threads: int) -> list[tuple[int, int]]:
-    """Split rows ``0 .. n-1`` into runs of whole blocks for ``threads`` kernel threads."""
+def piece_size(chunk_size: int) -> int:
+    """Return the most scenarios a kernel thread takes at a time in :func:`run`.
+
+    A piece of a chunk as :func:`call_kernel` splits one: ``chunk_size`` / (threads x
+    :data:`_PIECES_PER_THREAD`) (rounded up to whole blocks there), the whole chunk on one thread.
+    """
+    threads = numba.get_num_threads()
+    return chunk_size if threads <= 1 else max(1, chunk_size // (threads * _PIECES_PER_THREAD))
+
+
+def _pieces(n: int, threads: int, most: int = 0) -> list[tuple[int, int]]:
+    """Split rows ``0 .. n-1`` into runs of whole blocks for ``threads`` kernel threads.
+
+    ``most``: at most this many rows per run (rounded up to whole blocks); 0: about
+    :data:`_PIECES_PER_THREAD` runs per thread.
+    """
     blocks = (n + kernel.BLOCK - 1) // kernel.BLOCK
-    if threads <= 1 or blocks <= 1:
+    per = n if threads <= 1 else kernel.BLOCK * max(1, -(-blocks // (threads * _PIECES_PER_THREAD)))
+    if most > 0:
+        per = min(per, kernel.BLOCK * -(-most // kernel.BLOCK))
+    if blocks <= 1 or per >= n:
         return [(0, n)]
-    per = kernel.BLOCK * max(1, -(-blocks // (threads * _PIECES_PER_THREAD)))
     return [(start, min(n, start + per)) for start in range(0, n, per)]
 
 
@@ -441,7 +478,7 @@ def run(
     selection: Selection | None = None,
     dtype=np.float32,
 ) -> SweepArrays:
-    """Evaluate every scenario of ``axes`` in chunks and return the outputs in memory.
+    """Evaluate every scenario of ``axes`` in one kernel call and return the outputs in memory.
 
     Parameters
     ----------
@@ -452,14 +489,16 @@ def run(
     axes : tuple of Axis
         The grid to evaluate (the whole sweep or one shard of it).
     chunk_size : int
-        Scenarios per kernel call.
+        Scenarios per chunk: the kernel threads take the sweep in pieces of the size a chunk's
+        would have (:func:`piece_size`), all in one call, so no thread waits for the other at
+        the end of each chunk.
     progress : callable, optional
-        Called with the number of scenarios finished after each chunk.
+        Called with the number of scenarios finished after each piece.
     selection : Selection, optional
         Outputs to keep (default: all).
     dtype : numpy dtype
         Stored floating-point dtype (``output.float32``: float32, else float64). The kernel
-        writes each chunk straight into the returned arrays and is the only check.
+        writes straight into the returned arrays and is the only check.
 
     Raises
     ------
@@ -474,13 +513,10 @@ def run(
     out_scenario = np.empty((len(selection.scenario), n), dtype=dtype)
     out_year = np.empty((len(selection.year), n, years), dtype=dtype)
     out_status = np.empty(n, dtype=np.int8)
-    for lo in range(0, n, chunk_size):
-        hi = min(n, lo + chunk_size)
-        bad = call_kernel(inputs, years, lo, hi, selection, out_scenario, out_year, out_status, lo)
-        if bad >= 0:
-            refuse(inputs, years, axes, lo + bad)
-        if progress is not None:
-            progress(hi - lo)
+    bad = call_kernel(inputs, years, 0, n, selection, out_scenario, out_year, out_status, 0,
+                      piece_size(chunk_size), progress)  # fmt: skip
+    if bad >= 0:
+        refuse(inputs, years, axes, bad)
     return SweepArrays(
         axes, years, out_scenario, out_year, out_status,
         selection.scenario_names, selection.year_names,

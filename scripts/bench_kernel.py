@@ -106,7 +106,9 @@ print(f"{t1 - t0:.3f} {time.perf_counter() - t1:.3f} {time.process_time() - c1:.
 
 
 #: fleetsim.run on GRID with 26 electricity prices (479,232 scenarios x 10 years) against the
-#: kernel alone on the same grid (reused float32 chunk buffers), in a fresh process for its RSS
+#: kernel alone on the same grid, in a fresh process for its RSS: in 65,536-scenario chunks into
+#: reused float32 chunk buffers (the reference of the target), and in one call over the sweep in
+#: fleetsim.run's pieces into whole arrays already touched, and into fresh ones (a run's floor)
 RUN_VS_KERNEL = """
 import resource, sys, time
 import numpy as np
@@ -126,18 +128,27 @@ grid = axes.build(scenario)
 n, years, selection = axes.size(grid), scenario.years, sweep.everything()
 inputs = sweep.kernel_inputs(scenario, loaded, grid)
 chunk = 65536
+def arrays(m):
+    return (np.empty((len(selection.scenario), m), np.float32),
+            np.empty((len(selection.year), m, years), np.float32), np.empty(m, np.int8))
 def kernel_alone():
-    s = np.empty((len(selection.scenario), chunk), np.float32)
-    y = np.empty((len(selection.year), chunk, years), np.float32)
-    status = np.empty(chunk, np.int8)
+    out = arrays(chunk)
     start = time.perf_counter()
     for lo in range(0, n, chunk):
-        m = min(chunk, n - lo)
-        sweep.call_kernel(inputs, years, lo, lo + m, selection, s, y, status)
+        sweep.call_kernel(inputs, years, lo, min(n, lo + chunk), selection, *out)
     return time.perf_counter() - start
+def one_call(out):
+    t0, s0 = time.perf_counter(), system()
+    sweep.call_kernel(inputs, years, 0, n, selection, *out, 0, sweep.piece_size(chunk))
+    return time.perf_counter() - t0, system() - s0
 def system():
     return resource.getrusage(resource.RUSAGE_SELF).ru_stime
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def memory():
+    with open("/proc/self/status") as status:
+        kib = {k: int(v.split()[0]) for k, _, v in (line.partition(":") for line in status)
+               if k in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
+    return [kib[k] * 1024 for k in ("VmRSS", "RssAnon", "RssFile", "VmHWM")]
+before = memory()
 kernel, run = [], []
 for _ in range(2):
     t0, s0 = time.perf_counter(), system()
@@ -146,21 +157,28 @@ for _ in range(2):
     nbytes = ds.nbytes
     del ds
     kernel.append(kernel_alone())
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-# what the run pays that the kernel alone (reused chunk buffers) does not: the OS zero-fills each
+peak = memory()[3]
+# the same kernel call as fleetsim.run's, into fresh whole arrays (each right after a free of
+# the same size, as the second run above) and into whole arrays already touched
+fresh = [one_call(arrays(n)) for _ in range(2)]
+whole = arrays(n)
+one_call(whole)
+touched = [one_call(whole)[0] for _ in range(2)]
+# what a run pays that the kernel alone into touched memory does not: the OS zero-fills each
 # page of the returned arrays when the kernel first writes it (one write per 4 KiB page here);
 # on a VM whose guest returns free memory to its host, memory freed a few seconds before must
 # be backed again too: touched right after a free (as the second run above) and 3 s later
+del whole
 touch = []
 for idle in (0.0, 3.0):
     time.sleep(idle)
-    fresh = np.empty(nbytes // 4, np.float32)
+    page = np.empty(nbytes // 4, np.float32)
     t0, s0 = time.perf_counter(), system()
-    fresh[::1024] = 0.0
+    page[::1024] = 0.0
     touch += [time.perf_counter() - t0, system() - s0]
-    del fresh
-print(n, years, min(kernel), *run[0], *run[1], nbytes, before, peak, sorted(warm)[len(warm) // 2],
-      *touch)
+    del page
+print(n, years, min(kernel), *run[0], *run[1], nbytes, *before, peak, sorted(warm)[len(warm) // 2],
+      *touch, *min(fresh), min(touched))
 """
 
 
@@ -168,24 +186,31 @@ def run_vs_kernel() -> None:
     """Print fleetsim.run's rate against the kernel's, its peak RSS and a warm one-scenario call."""
     out = _timed([sys.executable, "-c", RUN_VS_KERNEL, *grid_overrides(26)])[1].split()
     n, years = int(out[0]), int(out[1])
-    kernel, run1, sys1, run2, sys2, nbytes, before, peak, warm = map(float, out[2:11])
-    touch, touch_sys, idle, idle_sys = map(float, out[11:])
+    kernel, run1, sys1, run2, sys2, nbytes, rss, anon, files, high, peak, warm = map(
+        float, out[2:14]
+    )
+    touch, touch_sys, idle, idle_sys, fresh, fresh_sys, touched = map(float, out[14:])
     run = min(run1, run2)
     print(f"fleetsim.run, {n:,} scenarios x {years} years (float32, all outputs): {run:.2f} s = "
           f"{n / run:,.0f} scenarios/s (best of 2: {run1:.2f} s with {sys1:.2f} s of system "
-          f"CPU, {run2:.2f} s with {sys2:.2f} s); the kernel alone {kernel:.2f} s = "
-          f"{n / kernel:,.0f}/s; run rate / kernel rate = {kernel / run:.2f} (target >= 0.85; "
-          f"load {os.getloadavg()[0]:.2f})")  # fmt: skip
+          f"CPU, {run2:.2f} s with {sys2:.2f} s); the kernel alone in 65,536-scenario chunks "
+          f"into reused buffers {kernel:.2f} s = {n / kernel:,.0f}/s; run rate / kernel rate = "
+          f"{kernel / run:.2f} (target >= 0.85; load {os.getloadavg()[0]:.2f})")  # fmt: skip
+    print(f"  the kernel alone in fleetsim.run's one call (its threads take a chunk's pieces "
+          f"with no wait at each chunk's end): {touched:.2f} s into whole arrays already "
+          f"touched (run / that = {touched / run:.2f}), {fresh:.2f} s with {fresh_sys:.2f} s of "
+          f"system CPU into fresh ones right after a free, the floor of any in-memory result "
+          f"(run / that = {fresh / run:.2f})")  # fmt: skip
     print(f"  first touch of fresh memory of the Dataset's size, one thread (the OS zero-fills "
-          f"each page; the kernel alone reuses its chunk buffers): {touch:.2f} s ({touch_sys:.2f} "
-          f"s system) right after a free, {idle:.2f} s ({idle_sys:.2f} s system) 3 s after one "
-          f"(a VM whose guest has handed the freed memory back to its host); a run whose kernel "
-          f"kept the kernel-alone rate would be at {kernel / (kernel + touch):.2f}x / "
-          f"{kernel / (kernel + idle):.2f}x with that cost serial")  # fmt: skip
+          f"each page): {touch:.2f} s ({touch_sys:.2f} s system) right after a free, {idle:.2f} "
+          f"s ({idle_sys:.2f} s system) 3 s after one (a VM whose guest has handed the freed "
+          f"memory back to its host)")  # fmt: skip
     print(f"  Dataset {nbytes / 2**30:.2f} GiB; peak RSS {peak / 2**30:.2f} GiB = "
-          f"{peak / nbytes:.2f} x the Dataset (target <= 1.3); {before / 2**30:.2f} GiB before "
-          f"the sweep (imports, catalog, Numba), so the sweep itself added "
-          f"{(peak - before) / nbytes:.2f} x the Dataset")  # fmt: skip
+          f"{peak / nbytes:.2f} x the Dataset (target <= 1.3); before the sweep "
+          f"{rss / 2**30:.2f} GiB resident ({anon / 2**20:.0f} MiB anonymous, {files / 2**20:.0f} "
+          f"MiB of mapped files: the interpreter, libraries, catalog, the loaded kernel; "
+          f"{high / 2**30:.2f} GiB at most so far), so the sweep itself added "
+          f"{(peak - rss) / nbytes:.2f} x the Dataset")  # fmt: skip
     print(f"warm one-scenario fleetsim.run in process: {warm * 1e3:.0f} ms median (target <= 50)")
 
 

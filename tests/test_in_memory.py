@@ -44,6 +44,56 @@ def test_float64_run_is_bit_identical_to_the_kernels_values(tiny_catalog_env):
         np.testing.assert_array_equal(ds[name].values, y[:, j].reshape(*shape, 3), err_msg=name)
 
 
+def test_the_datasets_arrays_are_the_kernels_output_buffers(tiny_catalog_env, monkeypatch):
+    """No copy between the kernel and the Dataset: one kernel call writes the whole sweep, and
+    every variable's data is that call's output array, viewed in the grid's shape."""
+    real = sweep.call_kernel
+    written = []
+
+    def record(*args):
+        written.append(args[5:8])
+        return real(*args)
+
+    monkeypatch.setattr(sweep, "call_kernel", record)
+    ds = fleetsim.run(SWEEP)
+    assert len(written) == 1
+    out_scenario, out_year, out_status = written[0]
+    pairs = [(ds["status"].data, out_status)]
+    pairs += [(ds[name].data, out_scenario[j]) for j, name in enumerate(layout.SCENARIO_OUTPUTS)]
+    pairs += [(ds[name].data, out_year[j]) for j, name in enumerate(layout.YEAR_OUTPUTS)]
+    for data, kernel_out in pairs:
+        assert isinstance(data, np.ndarray)
+        assert data.dtype == kernel_out.dtype
+        assert data.ctypes.data == kernel_out.ctypes.data
+        assert data.nbytes == kernel_out.nbytes
+    assert ds.nbytes - sum(c.nbytes for c in ds.coords.values()) == sum(
+        a.nbytes for a in written[0]
+    )
+
+
+def test_the_kernel_threads_take_the_sweep_in_pieces_bit_for_bit_as_in_chunks(tiny_catalog_env):
+    """One kernel call for the whole sweep, in pieces of whole blocks (a chunk's share per
+    thread): progress after each piece, the values those of chunks cut elsewhere."""
+    from fleetsim import kernel
+
+    overrides = [*SWEEP, "finance.electricity_usd_per_kwh=[0.05,0.1,0.15]",
+                 "output.float32=false", "sweep.threads=2"]  # fmt: skip
+    loaded = catalog.load()
+    scenario = config.validate(api.compose(overrides), loaded.ids())
+    grid = axes.build(scenario)
+    inputs, n = sweep.kernel_inputs(scenario, loaded, grid), axes.size(grid)
+    api.set_threads(2)
+    done = []
+    arrays = sweep.run(scenario, loaded, grid, 7, done.append, sweep.everything(), np.float64)
+    assert n == 648
+    assert done == [kernel.BLOCK, kernel.BLOCK, 136]
+    for lo in range(0, n, 100):  # chunks whose edges are not the pieces'
+        s, y, status = sweep.evaluate_range(inputs, scenario.years, lo, min(n, lo + 100))
+        np.testing.assert_array_equal(arrays.status[lo : lo + 100], status)
+        np.testing.assert_array_equal(arrays.scenario[:, lo : lo + 100], s.T)
+        np.testing.assert_array_equal(arrays.year[:, lo : lo + 100], y.transpose(1, 0, 2))
+
+
 def test_float32_run_is_the_float64_run_rounded_once(tiny_catalog_env):
     """float32 (the default) agrees with float64 to float32's precision: each value is the
     kernel's float64 value rounded to the nearest float32 (as a file stores it), no more."""
@@ -130,3 +180,37 @@ def test_a_mix_needs_the_full_kernel(real_catalog_env):
     assert _aggregated_only(["finance.years=1"])
     assert not _aggregated_only(["finance.years=1", "mix.candidates=[h100-sxm,mi300x]",
                                  "mix.shares=[[1,0]]"])  # fmt: skip
+
+
+def test_an_interrupted_sweep_leaves_its_pieces_not_yet_started(tiny_catalog_env, monkeypatch):
+    """Ctrl-C (here: the progress callback raising) while the kernel threads run a sweep: the
+    pieces not yet started are cancelled instead of running on in the background."""
+    import time
+
+    from fleetsim import kernel
+
+    real, started = kernel.evaluate, []
+
+    def slow(*args):
+        started.append(args[0])
+        time.sleep(0.05)
+        return real(*args)
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(count: int) -> None:
+        raise Interrupted
+
+    overrides = [*SWEEP, "finance.electricity_usd_per_kwh=${linspace:0.05,0.2,12}"]
+    loaded = catalog.load()
+    scenario = config.validate(api.compose(overrides), loaded.ids())
+    grid = axes.build(scenario)
+    assert axes.size(grid) > 10 * kernel.BLOCK
+    api.set_threads(2)
+    sweep.run(scenario, loaded, grid, 65536)  # the kernel compiled (or loaded) before
+    monkeypatch.setattr(kernel, "evaluate", slow)
+    with pytest.raises(Interrupted):
+        sweep.run(scenario, loaded, grid, 1, interrupt)
+    time.sleep(0.2)  # what still ran has finished
+    assert len(started) <= 4  # of 11 pieces: the first, and what the threads had begun
