@@ -346,6 +346,139 @@ def precision(p, hw, dtype_bytes, compute_column) -> tuple[float, float, float]:
 
 
 @jit
+def sequence_capacity(
+    memory: float,
+    reserve_frac: float,
+    weight_bytes: float,
+    sequence_kv_bytes: float,
+    sequence_tokens: float,
+    context_limit: float,
+    engine_cap: float,
+    step_token_budget: float,
+    step_tokens_per_sequence: float,
+) -> tuple[int, float]:
+    """Return whether a replica can hold a sequence, and the most sequences it runs at once.
+
+    Parameters
+    ----------
+    memory, reserve_frac, weight_bytes, sequence_kv_bytes : float
+        As in :func:`fleetsim.physics.memory.max_batch_size`. [B], [1], [B], [B]
+    sequence_tokens, context_limit : float
+        A request's prompt plus output, and the model's context window. [1]
+    engine_cap : float
+        The engine's sequence cap (``deployment.max_batch``). [1]
+    step_token_budget, step_tokens_per_sequence : float
+        Tokens a step may carry, and a chunked step's tokens per decoding sequence (decode
+        tokens plus its share of the prompts riding along; 0 when the budget does not bound the
+        batch: whole-prompt prefill). [1]
+
+    Returns
+    -------
+    tuple
+        :mod:`fleetsim.status` code (FEASIBLE, or why not: the weights, the context, one
+        sequence's KV) and the batch bound: the KV that fits, the engine's cap and the budget
+        over the tokens per sequence, the least of them. [1]
+    """
+    b_max = max_batch_size(memory, reserve_frac, weight_bytes, sequence_kv_bytes)
+    if b_max < 0.0:
+        return st.WEIGHTS_DO_NOT_FIT, b_max
+    if sequence_tokens > context_limit:
+        return st.CONTEXT_TOO_LONG, b_max
+    if b_max < 1.0:
+        return st.KV_DOES_NOT_FIT, b_max
+    b_max = min(b_max, engine_cap)
+    if step_tokens_per_sequence > 0.0:
+        budget_batch = step_token_budget / step_tokens_per_sequence
+        b_max = min(b_max, math.floor(budget_batch) if budget_batch >= 1.0 else budget_batch)
+    return st.FEASIBLE, b_max
+
+
+@jit
+def largest_batch_in_tpot(b_max, step_max_batch, target, z, slope, prompt_cost, output, prompt_cv,
+                          per_batch, args, whole):  # fmt: skip
+    """Return the largest batch whose TPOT at the target's quantile meets it; -1 if none does.
+
+    The TPOT (:func:`tpot_at_quantile` of :func:`_time_per_token`) grows with the batch. At
+    ``b_max`` (where it is ``step_max_batch``) the target may not bind; otherwise a bracketing
+    search keeps ``step(lo)`` meeting the target and ``step(hi)`` not, so it ends at the batch
+    bisection would. The time per token is close to linear in the batch, so the next probe is
+    interpolated (regula falsi); a probe that fails to halve the bracket makes the next one a
+    bisection, which bounds the worst case. ``args`` and ``whole`` are the arguments of
+    :func:`_time_per_token` and :func:`whole_prefill` after the batch. [1]
+    """
+    lo_b, hi_b = 1.0, b_max
+    step_hi = tpot_at_quantile(step_max_batch, hi_b, z, slope, prompt_cost, output, prompt_cv)
+    if not step_hi > target:  # the target does not bind at the largest batch
+        return b_max
+    if hi_b <= 1.0:
+        return -1.0
+    step_lo = tpot_at_quantile(_time_per_token(1.0, per_batch, *args,
+                                               whole_prefill(1.0, *whole)[0]), 1.0, z, slope,
+                               prompt_cost, output, prompt_cv)  # fmt: skip
+    if step_lo > target:
+        return -1.0
+    interpolate = True
+    while hi_b - lo_b > 1.0:
+        width = hi_b - lo_b
+        if interpolate:
+            mid = math.floor(lo_b + width * (target - step_lo) / (step_hi - step_lo))
+            mid = min(max(mid, lo_b + 1.0), hi_b - 1.0)
+        else:
+            mid = math.floor(0.5 * (lo_b + hi_b))
+        step_mid = tpot_at_quantile(_time_per_token(mid, mid * per_batch, *args,
+                                                    whole_prefill(mid, *whole)[0]), mid,
+                                    z, slope, prompt_cost, output, prompt_cv)  # fmt: skip
+        if step_mid <= target:
+            lo_b, step_lo = mid, step_mid
+        else:
+            hi_b, step_hi = mid, step_mid
+        interpolate = hi_b - lo_b <= 0.5 * width
+    return lo_b
+
+
+@jit
+def prompt_path(chunked, computed, batch, k, budget, per_batch, expected, step, decode_only,
+                stall, t_prefill, longer, longer99, q_ttft, args):  # fmt: skip
+    """Return a prompt's time on the prefill path at ``batch`` sequences, before any queueing.
+
+    With chunked prefill a prompt fills the budget the decode tokens leave, ``ceil(S / chunk)``
+    steps (Sarathi-Serve; the prefill path serves prompts one chunk at a time, so its mean
+    service is S / chunk such steps), each carrying a full chunk: a shorter prompt rides with
+    the prompts that arrive beside it (Poisson: ``batch x per_batch`` more on average), up to a
+    chunk. Whole-prompt prefill takes its pass (:func:`whole_prefill`'s ``stall`` and
+    ``t_prefill``). Before either, a prompt waits out the step in progress (it joins the batch
+    at a step boundary): a uniform share of one cycle, mean half of it, quantile q of it.
+
+    Returns
+    -------
+    tuple of float
+        The prefill path's mean service per prompt, the prompt's prefill duration, that
+        duration at the TTFT target's quantile and at the p99 (prompt lengths at those
+        quantiles, ``longer`` and ``longer99`` times the mean, plus the quantile of the step in
+        progress), and the mean wait for the step in progress. [s]
+    """
+    if chunked:
+        prefill_service = prefill_duration = duration_at_target = duration_p99 = 0.0
+        if computed > 0.0:
+            chunk = budget - batch * (k + 1.0)  # > 0: the budget admits the batch's prompts
+            riding = min(chunk, computed * (1.0 + batch * per_batch)) / computed
+            full = _time_per_token(batch, riding, *args, 0.0) * expected
+            prefill_service = computed / chunk * full
+            prefill_duration = math.ceil(computed / chunk) * full
+            duration_at_target = math.ceil(computed * longer / chunk) * full
+            duration_p99 = math.ceil(computed * longer99 / chunk) * full
+    else:
+        prefill_service = stall
+        prefill_duration = t_prefill
+        duration_at_target = t_prefill * longer
+        duration_p99 = t_prefill * longer99
+    cycle = (step if chunked else decode_only) * expected
+    duration_at_target += (0.5 if math.isinf(q_ttft) else q_ttft) * cycle
+    duration_p99 += P99 * cycle
+    return prefill_service, prefill_duration, duration_at_target, duration_p99, 0.5 * cycle
+
+
+@jit
 def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, compute_column, o):
     """Find the operating point of a replica of ``tp x pp`` accelerators; write it into ``o``.
 
@@ -407,22 +540,17 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
     o[S_NREP] = n_rep
     o[S_WBYTES] = held
     o[S_KVTOK] = kv_held
-    b_max = max_batch_size(
-        n_rep * hw[H_HBM], p[P_RESERVE], held, (prompt + output * biased) * kv_held
-    )
-    if b_max < 0.0:
-        return st.WEIGHTS_DO_NOT_FIT
-    if prompt + output > md[M_CONTEXT]:
-        return st.CONTEXT_TOO_LONG
-    if b_max < 1.0:
-        return st.KV_DOES_NOT_FIT
-    b_max = min(b_max, p[P_MAX_BATCH])  # an engine's max-batch setting caps the KV-limited batch
     cached = prompt * p[P_PREFIX]
     computed = prompt - cached
     expected = expected_tokens_per_step(k, a)
-    if chunked:  # a step carries B (k + 1) decode tokens and B E (S - C) / O prompt tokens
-        budget_batch = p[P_BUDGET] / (k + 1.0 + expected * computed / output)
-        b_max = min(b_max, math.floor(budget_batch) if budget_batch >= 1.0 else budget_batch)
+    # a chunked step carries B (k + 1) decode tokens and B E (S - C) / O prompt tokens
+    step_tokens = k + 1.0 + expected * computed / output if chunked else 0.0
+    code, b_max = sequence_capacity(n_rep * hw[H_HBM], p[P_RESERVE], held,
+                                    (prompt + output * biased) * kv_held, prompt + output,
+                                    md[M_CONTEXT], p[P_MAX_BATCH], p[P_BUDGET],
+                                    step_tokens)  # fmt: skip
+    if code != st.FEASIBLE:
+        return code
     o[S_BMAX] = b_max
 
     link, stage_link = replica_links(hw, fb, tp, n_rep)
@@ -462,41 +590,11 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
         prompt_cost = stall  # each whole prompt stalls every neighbour for its pass's share
     z = normal_quantile(p[P_TPOT_Q]) if not math.isinf(p[P_TPOT_Q]) else 0.0
 
-    # largest batch whose TPOT at the target's quantile meets the target (it grows with the batch)
-    lo_b, hi_b = 1.0, b_max
-    step_hi = tpot_at_quantile(step_max_batch, hi_b, z, slope, prompt_cost, output, prompt_cv)
-    target = p[P_TPOT]
-    if step_hi > target:
-        if hi_b <= 1.0:
-            return st.TPOT_UNREACHABLE
-        step_lo = tpot_at_quantile(_time_per_token(1.0, per_batch, *args,
-                                                   whole_prefill(1.0, *whole)[0]), 1.0, z, slope,
-                                   prompt_cost, output, prompt_cv)  # fmt: skip
-        if step_lo > target:
-            return st.TPOT_UNREACHABLE
-        # Bracketing search. Invariant: step(lo_b) meets the target, step(hi_b) does not, so it
-        # ends at the same batch as bisection. The time per token is close to linear in the
-        # batch, so the next probe is interpolated (regula falsi); a probe that fails to halve
-        # the bracket makes the next one a bisection, which bounds the worst case.
-        interpolate = True
-        while hi_b - lo_b > 1.0:
-            width = hi_b - lo_b
-            if interpolate:
-                mid = math.floor(lo_b + width * (target - step_lo) / (step_hi - step_lo))
-                mid = min(max(mid, lo_b + 1.0), hi_b - 1.0)
-            else:
-                mid = math.floor(0.5 * (lo_b + hi_b))
-            step_mid = tpot_at_quantile(_time_per_token(mid, mid * per_batch, *args,
-                                                        whole_prefill(mid, *whole)[0]), mid,
-                                        z, slope, prompt_cost, output, prompt_cv)  # fmt: skip
-            if step_mid <= target:
-                lo_b, step_lo = mid, step_mid
-            else:
-                hi_b, step_hi = mid, step_mid
-            interpolate = hi_b - lo_b <= 0.5 * width
-        batch = lo_b
-    else:
-        batch = b_max
+    # the largest batch whose TPOT at the target's quantile meets the target
+    batch = largest_batch_in_tpot(b_max, step_max_batch, p[P_TPOT], z, slope, prompt_cost,
+                                  output, prompt_cv, per_batch, args, whole)  # fmt: skip
+    if batch < 0.0:
+        return st.TPOT_UNREACHABLE
 
     stall, t_prefill = whole_prefill(batch, *whole)
     step = _time_per_token(batch, batch * per_batch, *args, stall)
@@ -509,32 +607,10 @@ def operating_point_at(tp, pp, adp, ep, p, hw, md, md_draft, fb, dtype_bytes, co
     q_ttft = p[P_TTFT_Q]
     longer = length_quantile_ratio(prompt_cv, q_ttft)
     longer99 = length_quantile_ratio(prompt_cv, P99)
-    if chunked:
-        # a prompt being prefilled fills the budget the decode tokens leave: ceil(S / chunk)
-        # steps (Sarathi-Serve; the prefill path serves prompts one chunk at a time, so its mean
-        # service is S / chunk such steps)
-        prefill_service = prefill_duration = duration_at_target = duration_p99 = 0.0
-        if computed > 0.0:
-            chunk = p[P_BUDGET] - batch * (k + 1.0)  # > 0: the budget admits the batch's prompts
-            # each of its steps carries a full chunk; a shorter prompt rides with the prompts
-            # that arrive beside it (Poisson: batch x per_batch more on average), up to a chunk
-            riding = min(chunk, computed * (1.0 + batch * per_batch)) / computed
-            full = _time_per_token(batch, riding, *args, 0.0) * expected
-            prefill_service = computed / chunk * full
-            prefill_duration = math.ceil(computed / chunk) * full
-            duration_at_target = math.ceil(computed * longer / chunk) * full
-            duration_p99 = math.ceil(computed * longer99 / chunk) * full
-    else:
-        prefill_service = stall
-        prefill_duration = t_prefill
-        duration_at_target = t_prefill * longer
-        duration_p99 = t_prefill * longer99
-    # before its prefill a prompt waits out the step in progress (it joins the batch at a step
-    # boundary): a uniform share of one cycle, mean half of it, quantile q of it
-    cycle = (step if chunked else decode_only) * expected
-    residual = 0.5 * cycle
-    duration_at_target += (0.5 if math.isinf(q_ttft) else q_ttft) * cycle
-    duration_p99 += P99 * cycle
+    prefill_service, prefill_duration, duration_at_target, duration_p99, residual = prompt_path(
+        chunked, computed, batch, k, p[P_BUDGET], per_batch, expected, step, decode_only, stall,
+        t_prefill, longer, longer99, q_ttft, args,
+    )  # fmt: skip
     # a request waits for one of the batch's slots, each held for a sequence's whole output
     lifetime_factor = 0.5 * biased
     utilisation = utilisation_for_ttft(p[P_TTFT], duration_at_target, prefill_service, service,
