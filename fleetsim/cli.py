@@ -102,7 +102,7 @@ def _summary(path: Path, scenarios: int) -> str:
 
     if scenarios > SUMMARY_LIMIT:
         return f"scenarios: {scenarios:,} (summary skipped above {SUMMARY_LIMIT:,})"
-    with io.open_dataset(path, chunks=None) as ds:
+    with io.read_once(path) as ds:  # the summary reads each variable once
         try:
             return summary.summarise(ds)
         except KeyError as error:  # output.variables left out what the summary shows

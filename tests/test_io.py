@@ -252,6 +252,21 @@ def test_open_dataset_missing(tmp_path):
         fleetsim.open_dataset(tmp_path / "*.nc")
 
 
+def test_read_once_keeps_nothing_it_read(tiny_catalog_env, tmp_path):
+    import netCDF4
+
+    ds = fleetsim.run([*SWEEP, "output.float32=false"])
+    path = io.write(ds, tmp_path / "out.nc", float32=False)
+    before = netCDF4.get_chunk_cache()
+    with io.read_once(path) as back:
+        assert netCDF4.get_chunk_cache()[0] == 1  # no decompressed chunks kept while open
+        for name in ds.data_vars:
+            np.testing.assert_array_equal(back[name].values, ds[name].values)
+            assert not back[name].variable._in_memory, name  # xarray kept no copy
+        xr.testing.assert_identical(back.load(), ds)
+    assert netCDF4.get_chunk_cache() == before
+
+
 # --------------------------------------------------------------------------- shards
 @pytest.mark.parametrize(
     ("overrides", "shards"),
