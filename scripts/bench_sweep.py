@@ -12,7 +12,9 @@
 3. The disk's raw speed for the same bytes (``numpy.tofile``, page cache).
 
 Prints kernel, writer, tofile and total side by side with the target ratios (writer <= kernel,
-total <= 1.3 x kernel, file <= 1.2 x the zlib file, peak RSS <= 1 GiB). Asserts nothing; the
+total <= 1.3 x kernel, file <= 1.2 x the zlib file, peak RSS <= 1 GiB), and the floor the cores
+put under total/kernel: the writer is one thread, and the kernel's threads share the cores with
+it, so total >= max(writer CPU, process CPU / cores). Asserts nothing; the
 machine is shared, so the load average is printed before and after.
 """
 
@@ -88,14 +90,14 @@ def instrumented(overrides: list[str], path: Path) -> dict[str, float]:
     io.StreamWriter.commit = timers["commit"].wrap(originals[3])
     try:
         cfg = api.compose([*overrides, f"output.path={path}", "output.overwrite=true"])
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         written = api.write_config(cfg, progress=False)
-        total = time.perf_counter() - start
+        total, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
         (sweep.call_kernel, io.StreamWriter.write, io.StreamWriter.__init__,
          io.StreamWriter.commit) = originals  # fmt: skip
     result = {name: t.seconds for name, t in timers.items()}
-    result.update(write_cpu=timers["write"].cpu, total=total, bytes=path.stat().st_size,
+    result.update(write_cpu=timers["write"].cpu, total=total, cpu=cpu, bytes=path.stat().st_size,
                   scenarios=written.scenarios)  # fmt: skip
     path.unlink()
     return result
@@ -121,10 +123,80 @@ def raw_write(nbytes: int, folder: Path, fsync: bool) -> float:
     return elapsed
 
 
+#: filters compared by ``--filters``: label -> netCDF4 ``createVariable`` options
+FILTERS = {
+    "zlib-1, shuffle": {"compression": "zlib", "complevel": 1, "shuffle": True},
+    **{
+        f"lz4-{level}, {name} shuffle": {
+            "compression": "blosc_lz4",
+            "complevel": level,
+            "blosc_shuffle": code,
+            "shuffle": False,
+        }
+        for level in (1, 5, 9)
+        for code, name in ((1, "byte"), (2, "bit"))
+    },
+    "blosc zstd-1, byte shuffle": {
+        "compression": "blosc_zstd",
+        "complevel": 1,
+        "blosc_shuffle": 1,
+        "shuffle": False,
+    },
+    "none": {},
+}
+
+
+def filters(overrides: list[str], folder: Path) -> None:
+    """Write 8 stream chunks of the sweep (all variables) with each of :data:`FILTERS`; print
+    the CPU seconds of each write (compression and page cache) and its size against zlib-1."""
+    import netCDF4
+    import xarray as xr
+
+    from fleetsim import api
+
+    path = folder / "source.nc"
+    api.write_config(api.compose([*overrides, f"output.path={path}", "output.overwrite=true"]),
+                     progress=False)  # fmt: skip
+    cut = {"model": [0, -1], "hardware": [1, 5], "tp": [1, 3], "weight_dtype": [-1]}
+    with xr.open_dataset(path, engine="netcdf4") as source:
+        values = source.isel(cut).load()
+    path.unlink()
+    nbytes = sum(v.nbytes for v in values.data_vars.values())
+    print(f"{nbytes / 2**20:.0f} MiB of values ({len(values.data_vars)} variables, 8 chunks of "
+          f"the stream), written alone; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    sizes = {}
+    for label, options in FILTERS.items():
+        target = folder / "filter.nc"
+        handle = netCDF4.Dataset(target, "w")
+        for dim, n in values.sizes.items():
+            handle.createDimension(dim, n)
+        cpu = time.process_time()
+        for name, da in values.data_vars.items():
+            chunks = tuple(1 if d in cut else values.sizes[d] for d in da.dims)
+            floating = da.dtype.kind == "f"
+            variable = handle.createVariable(
+                name, da.dtype, da.dims, chunksizes=chunks,
+                fill_value=da.dtype.type(np.nan) if floating else None,
+                **(options if floating else FILTERS["zlib-1, shuffle"]),
+            )  # fmt: skip
+            variable.set_var_chunk_cache(size=1, nelems=1, preemption=1.0)
+            variable.set_auto_maskandscale(False)
+            variable[...] = da.values
+        handle.close()
+        cpu = time.process_time() - cpu
+        sizes[label] = target.stat().st_size
+        target.unlink()
+        print(f"  {label:28s} CPU {cpu:5.2f} s ({nbytes / 2**20 / cpu:5.0f} MiB/s), "
+              f"{sizes[label] / 2**20:6.1f} MiB = {sizes[label] / sizes['zlib-1, shuffle']:.2f}x "
+              "zlib-1")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 10 M grid")
     parser.add_argument("--dir", default=None, help="scratch directory (default: a temp dir)")
+    parser.add_argument("--filters", action="store_true",
+                        help="only compare compression filters on 8 real chunks of the sweep")  # fmt: skip
     args = parser.parse_args()
     overrides = grid(args.scale)
     folder = Path(args.dir or tempfile.mkdtemp(prefix="fleetsim-bench-"))
@@ -132,6 +204,9 @@ def main() -> None:
     print(f"machine: os.cpu_count()={os.cpu_count()}, load average={os.getloadavg()[0]:.2f}, "
           f"free disk {shutil.disk_usage(folder).free / 2**30:.0f} GiB at {folder}")  # fmt: skip
     try:
+        if args.filters:
+            filters(overrides, folder)
+            return
         # 1. the CLI end to end (compiles first if the cache is cold: warm it with one tiny run)
         subprocess.run([sys.executable, "-m", "fleetsim", "model=llama3.1-8b", "finance.years=2",
                         f"hydra.run.dir={folder}/warm"], check=True, capture_output=True)  # fmt: skip
@@ -177,6 +252,14 @@ def main() -> None:
             "targets (default compression): writer/kernel <= 1, total/kernel <= 1.3, "
             "file/zlib <= 1.2, CLI peak RSS <= 1 GiB"
         )
+        cores = len(os.sched_getaffinity(0))
+        print(f"floor of total/kernel on {cores} cores: the writer is one thread and every "
+              "thread shares the cores, so total >= max(writer CPU, process CPU / cores)")  # fmt: skip
+        for name, t in runs.items():
+            floor = max(t["write_cpu"], t["cpu"] / cores)
+            print(f"  {name:12s} process CPU {t['cpu']:7.1f} s (kernel and main thread "
+                  f"{t['cpu'] - t['write_cpu']:.1f}, writer {t['write_cpu']:.1f}): floor "
+                  f"{floor:.1f} s = {floor / t['kernel']:.2f} x kernel")  # fmt: skip
         print(
             f"peak RSS of this process (in-process runs): "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; "
