@@ -394,13 +394,12 @@ def _limits_line(rows, errs: dict[int, float], error: np.ndarray, label: str, ou
         print(f"  {label:44s} {0:5d}", file=out)
         return
     idx = list(errs)
-    e = np.array([errs[i] for i in idx])
+    n, median, p90, _, bias = stats(np.array([errs[i] for i in idx]))
     setups = len({setup_key(rows[i]) for i in idx})
-    fleet = np.abs(error[idx])
-    mine = f"{np.median(fleet):9.1f}" if np.all(np.isfinite(fleet)) else f"{'-':>9s}"
+    fleet = error[idx]
+    mine = f"{stats(fleet)[1]:9.1f}" if np.all(np.isfinite(fleet)) else f"{'-':>9s}"
     print(
-        f"  {label:44s} {len(idx):5d} {setups:6d} {np.median(np.abs(e)):7.1f}"
-        f" {np.percentile(np.abs(e), 90):6.1f} {np.median(e):+6.1f} {mine}",
+        f"  {label:44s} {n:5d} {setups:6d} {median:7.1f} {p90:6.1f} {bias:+6.1f} {mine}",
         file=out,
     )
 
