@@ -581,8 +581,9 @@ def write_config(
 ) -> Written:
     """Run a composed configuration straight into its NetCDF file, chunk by chunk.
 
-    Memory stays at a few chunks whatever the sweep's size; compression (one writer thread)
-    overlaps the kernel. Re-running the same config finds the complete file (same
+    Memory stays at a few chunks whatever the sweep's size; the writer (one thread, blosc
+    compressing each chunk's variables on as many threads as the kernel has) overlaps the
+    kernel. Re-running the same config finds the complete file (same
     ``config_sha256``) and skips it, which makes a killed or partly failed sharded sweep
     resumable; a file written by another config is an error unless ``output.overwrite=true``.
 
@@ -617,7 +618,7 @@ def write_config(
     checksum = dataset.config_sha256(scenario, loaded.sha256)
     if io.existing_output(final, checksum, run["output.overwrite"]):
         return Written(final, True, total)
-    set_threads(run["sweep.threads"] or threads or 0)
+    kernel_threads = set_threads(run["sweep.threads"] or threads or 0)
     names = run["output.variables"]
     selection = sweep.Selection.of(names)
     itemsize = 4 if run["output.float32"] else 8
@@ -630,7 +631,7 @@ def write_config(
     started = time.perf_counter()
     writer = io.StreamWriter(
         template, final, dict(zip(template["status"].dims, chunk_shape, strict=True)),
-        overwrite=run["output.overwrite"], float32=run["output.float32"],
+        overwrite=run["output.overwrite"], threads=kernel_threads, float32=run["output.float32"],
         compression=run["output.compression"], compression_level=run["output.compression_level"],
         significant_digits=run["output.significant_digits"],
     )  # fmt: skip

@@ -1,9 +1,10 @@
 """NetCDF in and out: encoding, atomic writes, streamed writes, opening one file or many shards.
 
 :func:`write` writes an in-memory Dataset. :class:`StreamWriter` creates the same file from a
-:func:`fleetsim.dataset.template` and fills it chunk by chunk (one thread only: netCDF4 is not
-thread-safe). Both write to a temporary name (``<final>.<host>.<pid>.tmp``) and rename, so a file
-under its final name is always complete; :func:`existing_output` uses that, plus the
+:func:`fleetsim.dataset.template` and fills it chunk by chunk (from one thread: neither netCDF4
+nor h5py is thread-safe; the chunks are compressed on threads of their own). Both write to a
+temporary name (``<final>.<host>.<pid>.tmp``) and rename, so a file under its final name is
+always complete; :func:`existing_output` uses that, plus the
 ``config_sha256`` attribute, to decide whether a re-run may skip it.
 """
 
@@ -16,7 +17,9 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -24,6 +27,9 @@ import xarray as xr
 from fleetsim import duck_arrays
 from fleetsim.config import COMPRESSIONS, MAX_SIGNIFICANT_DIGITS
 from fleetsim.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from fleetsim.chunk_codecs import ChunkCodec
 
 duck_arrays.defer()  # xarray imports dask and pint only once something else does
 
@@ -303,6 +309,12 @@ class StreamWriter:
     :meth:`write` fills one hyperslab of every variable; :meth:`commit` closes the file and
     renames it to its final name; :meth:`abort` removes it. Use from one thread at a time.
 
+    netCDF-C creates the file, then h5py fills it: each compressed variable's chunk (blosc or
+    zlib) is compressed on one of ``threads`` threads (:mod:`fleetsim.chunk_codecs`) and stored
+    with HDF5's direct chunk write, the same bytes netCDF-C would have stored; uncompressed
+    variables are plain writes. With ``significant_digits`` netCDF-C writes everything as before
+    (its quantisation runs in netCDF-C, before the filters).
+
     Parameters
     ----------
     template : xarray.Dataset
@@ -313,6 +325,9 @@ class StreamWriter:
         Scenario dimension -> chunk length (the sweep's hyperslab shape).
     overwrite : bool
         Replace an existing file at :meth:`commit` (else :class:`OutputExistsError`).
+    threads : int
+        Threads compressing a hyperslab's chunks at once (the sweep passes its kernel
+        threads: they run at a lower priority, so the writer takes the cores it needs).
     **encoding_options
         ``float32``, ``compression``, ``compression_level``, ``significant_digits`` (see
         :func:`encoding`).
@@ -324,6 +339,7 @@ class StreamWriter:
         path: str | os.PathLike,
         chunks: dict[str, int],
         overwrite: bool = False,
+        threads: int = 1,
         **encoding_options,
     ) -> None:
         import netCDF4
@@ -333,6 +349,9 @@ class StreamWriter:
         self.temporary = temporary_name(self.final)
         self.names = list(template.data_vars)
         self._handle = None
+        self._codecs: dict[str, ChunkCodec] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._blosc_threads: int | None = None
         enc = encoding(template, chunks=chunks, **encoding_options)
         try:
             self.final.parent.mkdir(parents=True, exist_ok=True)
@@ -344,9 +363,28 @@ class StreamWriter:
                 self._handle.delncattr("coordinates")
             for name in self.names:
                 self._create(template[name], enc[name], coordinates)
+            if encoding_options.get("significant_digits") is None:
+                self._reopen_with_h5py(max(1, threads))
         except BaseException as error:
             self.abort()
             _reraise(error, self.final)
+
+    def _reopen_with_h5py(self, threads: int) -> None:
+        import h5py
+
+        from fleetsim import chunk_codecs
+
+        self._handle.close()
+        self._handle = None
+        # the temporary file is this process's alone: no HDF5 file lock (NFS and Lustre refuse it)
+        self._handle = h5py.File(self.temporary, "r+", locking=False)
+        for name in self.names:
+            codec = chunk_codecs.ChunkCodec.of(self._handle[name])
+            if codec is not None:
+                self._codecs[name] = codec
+        if self._codecs:
+            self._blosc_threads = chunk_codecs.configure()
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="fleetsim-compress")
 
     def _create(self, variable: xr.DataArray, enc: dict, coordinates: str | None) -> None:
         dtype = np.dtype(enc.get("dtype", variable.dtype))
@@ -380,23 +418,42 @@ class StreamWriter:
         Parameters
         ----------
         slices : tuple of slice
-            The block of the scenario dimensions.
+            The block of the scenario dimensions: one NetCDF chunk of every variable.
         arrays : dict
-            Variable name -> C-contiguous values of the block (any shape with the right size).
+            Variable name -> C-contiguous values of the block (any shape with the right size);
+            read until this returns.
         """
         counts = tuple(s.stop - s.start for s in slices)
         try:
+            for codec in list(self._codecs.values())[:1]:  # all share the scenario chunks
+                chunk = codec.shape[: len(slices)]
+                if any(s.start % n or c > n for s, c, n in zip(slices, counts, chunk, strict=True)):
+                    raise ValueError(f"hyperslab {slices} is not one chunk {codec.shape}")
+            compressing = []
+            for name, values in arrays.items():  # compression first, on the pool
+                if name in self._codecs:
+                    block = values.reshape(*counts, *self._codecs[name].shape[len(counts) :])
+                    compressing.append(
+                        (name, self._pool.submit(self._codecs[name].compress, block))
+                    )
             for name, values in arrays.items():
-                variable = self._handle[name]
-                extra = variable.shape[len(counts) :]
-                variable[(*slices, *(slice(None),) * len(extra))] = values.reshape(*counts, *extra)
+                if name not in self._codecs:
+                    variable = self._handle[name]
+                    extra = variable.shape[len(counts) :]
+                    index = (*slices, *(slice(None),) * len(extra))
+                    variable[index] = values.reshape(*counts, *extra)
+            offset = tuple(s.start for s in slices)
+            for name, future in compressing:
+                chunk = self._codecs[name].shape
+                whole = (*offset, *(0,) * (len(chunk) - len(offset)))
+                self._handle[name].id.write_direct_chunk(whole, future.result())
         except Exception as error:  # netCDF-C reports a full disk as "NetCDF: HDF error"
             _reraise(error, self.final)
 
     def bytes_written(self) -> int:
         """Flush what was written so far and return the temporary file's size in bytes."""
         try:
-            self._handle.sync()
+            (getattr(self._handle, "sync", None) or self._handle.flush)()  # netCDF4 or h5py
         except Exception as error:
             _reraise(error, self.final)
         return self.temporary.stat().st_size
@@ -404,8 +461,7 @@ class StreamWriter:
     def commit(self) -> Path:
         """Close the file and rename it to its final name; return the final name."""
         try:
-            self._handle.close()
-            self._handle = None
+            self._close()
             _publish(self.temporary, self.final, self.overwrite)
         except BaseException as error:
             self.abort()
@@ -414,12 +470,24 @@ class StreamWriter:
 
     def abort(self) -> None:
         """Close and delete the temporary file (nothing is left under either name)."""
-        if self._handle is not None:
-            with contextlib.suppress(Exception):
-                self._handle.close()
-            self._handle = None
+        with contextlib.suppress(Exception):
+            self._close()
         with contextlib.suppress(OSError):
             self.temporary.unlink()
+
+    def _close(self) -> None:
+        """Close the file (once), stop the compression threads, restore python-blosc."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._blosc_threads is not None:
+            import blosc
+
+            blosc.set_nthreads(self._blosc_threads)
+            self._blosc_threads = None
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            handle.close()
 
 
 #: free bytes below which a failed write is reported as a full disk

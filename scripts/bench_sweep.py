@@ -7,8 +7,10 @@
    RSS and file size).
 2. The same sweep in this process through ``fleetsim.api.write_config`` with timers on the kernel
    calls (main thread) and the NetCDF writes (writer thread: compression and disk; wall and
-   that thread's CPU time), for each ``output.compression`` (zlib-1 was the default before
-   blosc-lz4).
+   that thread's CPU time, blosc's compression threads not included), for each
+   ``output.compression`` (zlib-1 was the default before blosc-lz4) and for blosc-lz4 compressed
+   by netCDF-C on the writer thread (before ``fleetsim.chunk_codecs``); then the kernel alone
+   (writes skipped).
 3. The disk's raw speed for the same bytes (``numpy.tofile``, page cache).
 
 Prints kernel, writer, tofile and total side by side with the target ratios (writer <= kernel,
@@ -21,6 +23,7 @@ machine is shared, so the load average is printed before and after.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -77,15 +80,19 @@ class Timer:
         return timed
 
 
-def instrumented(overrides: list[str], path: Path) -> dict[str, float]:
-    """Run ``api.write_config`` with timers; return the seconds per stage and the file size."""
+def instrumented(overrides: list[str], path: Path, write: bool = True) -> dict[str, float]:
+    """Run ``api.write_config`` with timers; return the seconds per stage and the file size.
+
+    ``write=False`` skips the writer's writes (the file keeps its fill values): the kernel
+    alone on the cores, for the same chunks and buffers.
+    """
     from fleetsim import api, io, sweep
 
     timers = {name: Timer() for name in ("kernel", "write", "create", "commit")}
     originals = (sweep.call_kernel, io.StreamWriter.write, io.StreamWriter.__init__,
                  io.StreamWriter.commit)  # fmt: skip
     sweep.call_kernel = timers["kernel"].wrap(originals[0])
-    io.StreamWriter.write = timers["write"].wrap(originals[1])
+    io.StreamWriter.write = timers["write"].wrap(originals[1] if write else lambda *a: None)
     io.StreamWriter.__init__ = timers["create"].wrap(originals[2])
     io.StreamWriter.commit = timers["commit"].wrap(originals[3])
     try:
@@ -101,6 +108,31 @@ def instrumented(overrides: list[str], path: Path) -> dict[str, float]:
                   scenarios=written.scenarios)  # fmt: skip
     path.unlink()
     return result
+
+
+#: in-process runs: label, extra overrides, whether netCDF-C compresses (on the writer thread,
+#: as before fleetsim.chunk_codecs) instead of the compression threads
+CASES = [
+    ("blosc_lz4", ["output.compression=blosc_lz4"], False),
+    ("blosc_lz4 netCDF-C", ["output.compression=blosc_lz4"], True),
+    ("zstd", ["output.compression=zstd"], False),
+    ("zlib", ["output.compression=zlib"], False),
+    ("none", ["output.compression=none"], False),
+]
+
+
+@contextlib.contextmanager
+def _netcdf_c_compresses(on: bool):
+    """With ``on``, keep netCDF-C writing the file (no h5py direct chunk writes) in the block."""
+    from fleetsim import io
+
+    original = io.StreamWriter._reopen_with_h5py
+    if on:
+        io.StreamWriter._reopen_with_h5py = lambda self, threads: None
+    try:
+        yield
+    finally:
+        io.StreamWriter._reopen_with_h5py = original
 
 
 def raw_write(nbytes: int, folder: Path, fsync: bool) -> float:
@@ -232,19 +264,21 @@ def main() -> None:
 
         raw_bytes = n * 4 * (len(layout.SCENARIO_OUTPUTS) + 10 * len(layout.YEAR_OUTPUTS)) + n
         runs = {}
-        for compression in ("blosc_lz4", "zstd", "zlib", "none"):
-            t = instrumented([*overrides, f"output.compression={compression}"], folder / "x.nc")
+        for label, extra, netcdf_c in CASES:
+            with _netcdf_c_compresses(netcdf_c):
+                t = instrumented([*overrides, *extra], folder / "x.nc")
             t["tofile"] = raw_write(int(t["bytes"]), folder, fsync=False)
-            runs[compression] = t
+            runs[label] = t
+        alone = instrumented(overrides, folder / "x.nc", write=False)["total"]
         print(
             f"{raw_bytes / 2**30:.2f} GiB of values; seconds (writer: wall on its thread, "
             "overlapping the kernel, and that thread's CPU):"
         )
-        print(f"  {'compression':12s} {'kernel':>7s} {'writer':>7s} {'w. CPU':>7s} "
+        print(f"  {'compression':19s} {'kernel':>7s} {'writer':>7s} {'w. CPU':>7s} "
               f"{'tofile':>7s} {'total':>7s} {'file GiB':>8s}  writer/kernel total/kernel "
               "file/zlib")  # fmt: skip
         for name, t in runs.items():
-            print(f"  {name:12s} {t['kernel']:7.1f} {t['write']:7.1f} {t['write_cpu']:7.1f} "
+            print(f"  {name:19s} {t['kernel']:7.1f} {t['write']:7.1f} {t['write_cpu']:7.1f} "
                   f"{t['tofile']:7.1f} {t['total']:7.1f} {t['bytes'] / 2**30:8.2f}  "
                   f"{t['write'] / t['kernel']:13.2f} {t['total'] / t['kernel']:12.2f} "
                   f"{t['bytes'] / runs['zlib']['bytes']:9.2f}")  # fmt: skip
@@ -252,13 +286,18 @@ def main() -> None:
             "targets (default compression): writer/kernel <= 1, total/kernel <= 1.3, "
             "file/zlib <= 1.2, CLI peak RSS <= 1 GiB"
         )
+        lz4 = runs["blosc_lz4"]
+        print(f"kernel alone (same sweep, writes skipped): {alone:.1f} s wall; the default "
+              f"run's total is {lz4['total'] / alone:.2f} x that (its kernel calls took "
+              f"{lz4['kernel']:.1f} s sharing the cores)")  # fmt: skip
         cores = len(os.sched_getaffinity(0))
-        print(f"floor of total/kernel on {cores} cores: the writer is one thread and every "
-              "thread shares the cores, so total >= max(writer CPU, process CPU / cores)")  # fmt: skip
+        print(f"floor of total/kernel on {cores} cores: the writer thread is serial (blosc's "
+              "compression threads aside) and every thread shares the cores, so total >= "
+              "max(writer thread CPU, process CPU / cores)")  # fmt: skip
         for name, t in runs.items():
             floor = max(t["write_cpu"], t["cpu"] / cores)
-            print(f"  {name:12s} process CPU {t['cpu']:7.1f} s (kernel and main thread "
-                  f"{t['cpu'] - t['write_cpu']:.1f}, writer {t['write_cpu']:.1f}): floor "
+            print(f"  {name:19s} process CPU {t['cpu']:7.1f} s (kernel, main and compression threads "
+                  f"{t['cpu'] - t['write_cpu']:.1f}, writer thread {t['write_cpu']:.1f}): floor "
                   f"{floor:.1f} s = {floor / t['kernel']:.2f} x kernel")  # fmt: skip
         print(
             f"peak RSS of this process (in-process runs): "

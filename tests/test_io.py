@@ -348,8 +348,12 @@ def test_a_full_disk_names_the_path_and_the_cause(tiny_catalog_env, tmp_path, mo
     class FullVariable:
         def __init__(self, variable):
             self.shape = variable.shape
+            self.id = self  # h5py's low-level dataset: the direct chunk writes fail too
 
         def __setitem__(self, key, value):
+            raise RuntimeError("NetCDF: HDF error")
+
+        def write_direct_chunk(self, offset, data):
             raise RuntimeError("NetCDF: HDF error")
 
     class FullDisk:

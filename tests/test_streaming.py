@@ -3,6 +3,8 @@ variable selection, errors leave nothing behind, and the writer never holds the 
 
 from __future__ import annotations
 
+import os
+import sys
 from math import prod
 
 import netCDF4
@@ -201,3 +203,12 @@ def test_status_and_values_match_the_kernel(tiny_catalog_env, tmp_path):
     assert st.ZERO_DEMAND in codes
     assert (ds["tco_usd"].attrs["units"], ds["tco_usd"].attrs["currency"]) == ("1", "USD")
     assert "flag_meanings" in ds["status"].attrs
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_kernel_threads_yield_the_cores_to_the_writer():
+    """Kernel threads run at KERNEL_NICE above the thread that made them (the writer's level)."""
+    pool = sweep._pool(2, os.getpid())
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    niceness = {pool.submit(os.getpriority, os.PRIO_PROCESS, 0).result() for _ in range(4)}
+    assert niceness == {min(19, own + sweep.KERNEL_NICE)}
