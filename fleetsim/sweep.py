@@ -260,6 +260,7 @@ def call_kernel(
     at: int = 0,
     piece: int = 0,
     progress: Callable[[int], None] | None = None,
+    nice: int = 0,
 ) -> int:
     """Run the kernel on flat indices ``lo .. hi-1`` into variable-major outputs.
 
@@ -290,6 +291,9 @@ def call_kernel(
         range split into :data:`_PIECES_PER_THREAD` pieces per thread.
     progress : callable, optional
         Called on the calling thread with the number of scenarios of each finished piece.
+    nice : int
+        Nice increment of the kernel threads: :data:`KERNEL_NICE` when a writer waits on other
+        threads (:func:`stream`), 0 otherwise.
 
     Returns
     -------
@@ -352,7 +356,7 @@ def call_kernel(
     if len(runs) == 1:
         found.append(done(runs[0], evaluate(*runs[0])))
     elif runs:
-        pool = _pool(numba.get_num_threads(), os.getpid())
+        pool = _pool(numba.get_num_threads(), os.getpid(), nice)
         futures = [pool.submit(evaluate, *run) for run in runs]
         try:
             found += [done(run, f.result()) for run, f in zip(runs, futures, strict=True)]
@@ -408,32 +412,35 @@ def _pieces(n: int, threads: int, most: int = 0) -> list[tuple[int, int]]:
     return [(start, min(n, start + per)) for start in range(0, n, per)]
 
 
-#: nice increment of the kernel threads (Linux, per thread). A streamed sweep waits on its
-#: writer and compression threads, never on the kernel, which has ``depth`` chunks of lead; at
-#: equal priority the kernel threads took the cores from them. At +10 the OS runs the writer
+#: nice increment of a streamed sweep's kernel threads (Linux, per thread). The stream waits on
+#: its writer and compression threads, never on the kernel, which has ``depth`` chunks of lead;
+#: at equal priority the kernel threads took the cores from them. At +10 the OS runs the writer
 #: first and the kernel in the gaps: the 3 M-scenario blosc_lz4 sweep of ``bench_sweep.py
 #: --scale 0.3`` on 2 cores (3 interleaved pairs, load ~1) took 6.5 s wall instead of 7.0 (6.2
-#: instead of 7.5 when netCDF-C compressed on the writer thread). Alone, the kernel is as fast.
+#: instead of 7.5 when netCDF-C compressed on the writer thread). In memory (``fleetsim.run``)
+#: nothing waits on other threads and the kernel keeps its priority.
 KERNEL_NICE = 10
 
 
-def _lower_priority() -> None:
-    """Raise the calling thread's nice value by :data:`KERNEL_NICE` (Linux; no-op elsewhere)."""
+def _lower_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by ``nice`` (Linux; no-op elsewhere)."""
     if sys.platform.startswith("linux"):
         tid = threading.get_native_id()
         with contextlib.suppress(OSError):  # a sandbox may refuse; the order is only a preference
-            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + KERNEL_NICE)
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
 
 
 @cache
-def _pool(threads: int, pid: int) -> ThreadPoolExecutor:
+def _pool(threads: int, pid: int, nice: int = 0) -> ThreadPoolExecutor:
     """Return process ``pid``'s pool of ``threads`` kernel threads (the kernel runs without the GIL).
 
-    The threads run at a lower priority (:func:`_lower_priority`). Keyed by the process id: a
-    forked child inherits the cache but not the threads.
+    ``nice`` > 0: the threads run that much lower in priority (:func:`_lower_priority`; a pool
+    of its own, since a thread cannot take its priority back). Keyed by the process id: a forked
+    child inherits the cache but not the threads.
     """
+    initializer = (lambda: _lower_priority(nice)) if nice else None
     return ThreadPoolExecutor(threads, thread_name_prefix="fleetsim-kernel",
-                              initializer=_lower_priority)  # fmt: skip
+                              initializer=initializer)  # fmt: skip
 
 
 def evaluate_range(inputs: KernelInputs, years: int, lo: int, hi: int):
@@ -707,7 +714,8 @@ def stream(
             if failure:
                 break
             s, y, code = buffers.views(slab.hi - slab.lo)
-            bad = call_kernel(inputs, scenario.years, slab.lo, slab.hi, selection, s, y, code)
+            bad = call_kernel(inputs, scenario.years, slab.lo, slab.hi, selection, s, y, code,
+                              nice=KERNEL_NICE)  # fmt: skip
             if bad >= 0:
                 refuse(inputs, scenario.years, axes, slab.lo + bad)
             full.put((buffers, Chunk(slab, s, y, code)))

@@ -206,9 +206,21 @@ def test_status_and_values_match_the_kernel(tiny_catalog_env, tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_kernel_threads_yield_the_cores_to_the_writer():
-    """Kernel threads run at KERNEL_NICE above the thread that made them (the writer's level)."""
-    pool = sweep._pool(2, os.getpid())
+def test_a_streamed_sweeps_kernel_threads_yield_the_cores_to_the_writer(tiny_catalog_env,
+                                                                        tmp_path, monkeypatch):  # fmt: skip
+    """Streamed: KERNEL_NICE above the thread that made them (the writer's level); in memory
+    (fleetsim.run) the kernel threads keep that level."""
     own = os.getpriority(os.PRIO_PROCESS, 0)
-    niceness = {pool.submit(os.getpriority, os.PRIO_PROCESS, 0).result() for _ in range(4)}
-    assert niceness == {min(19, own + sweep.KERNEL_NICE)}
+    seen = {}
+    real = sweep._pool
+
+    def spy(threads, pid, nice=0):
+        pool = real(threads, pid, nice)
+        seen[nice] = {pool.submit(os.getpriority, os.PRIO_PROCESS, 0).result() for _ in range(4)}
+        return pool
+
+    monkeypatch.setattr(sweep, "_pool", spy)
+    overrides = [*SWEEP, "workload.requests_per_day=${linspace:1e5,1e8,600}", "sweep.threads=2"]
+    fleetsim.run(overrides)
+    _stream([*overrides, "sweep.chunk_size=4000"], tmp_path / "s.nc")
+    assert seen == {0: {own}, sweep.KERNEL_NICE: {min(19, own + sweep.KERNEL_NICE)}}
