@@ -8,9 +8,9 @@ rule (never a silently written value).
 
 Two ways to run: :func:`run` keeps every output in memory (``fleetsim.run``, notebooks), the
 kernel threads writing the whole sweep straight into the final arrays in the stored dtype;
-:func:`stream` hands each chunk to a consumer on one background thread (the NetCDF writer), so
-compression overlaps the next chunk's kernel call and memory stays at a few chunks whatever the
-sweep's size. Stream chunks are hyperslabs (:func:`plan`): whole trailing axes times a run of the
+:func:`stream` hands each chunk to a consumer on one background thread (the NetCDF writer, which
+compresses each chunk's variables on a pool of its own), so writing overlaps the next chunk's
+kernel call and memory stays at a few chunks whatever the sweep's size. Stream chunks are hyperslabs (:func:`plan`): whole trailing axes times a run of the
 axis before them, so each chunk is one rectangular block of every variable.
 """
 
@@ -657,8 +657,9 @@ def stream(
 ) -> None:
     """Evaluate the grid chunk by chunk and hand each chunk to ``consume`` on one other thread.
 
-    The kernel runs on the calling thread (Numba, without the GIL) while ``consume`` (the NetCDF
-    writer, which compresses without the GIL) handles the previous chunks, in order, on a
+    The kernel runs on its threads (Numba, without the GIL; at :data:`KERNEL_NICE`, since the
+    stream waits on the consumer, never on them) while ``consume`` (the NetCDF writer, whose
+    chunks are compressed on threads of its own) handles the previous chunks, in order, on a
     single background thread; at most ``depth`` evaluated chunks wait for it. Buffers are
     reused, so memory stays at ``depth + 1`` chunks whatever the sweep's size.
 
