@@ -581,11 +581,10 @@ def write_config(
 ) -> Written:
     """Run a composed configuration straight into its NetCDF file, chunk by chunk.
 
-    Memory stays at a few chunks whatever the sweep's size; the writer (one thread, blosc
-    compressing each chunk's variables on as many threads as the kernel has) overlaps the
-    kernel. Re-running the same config finds the complete file (same
-    ``config_sha256``) and skips it, which makes a killed or partly failed sharded sweep
-    resumable; a file written by another config is an error unless ``output.overwrite=true``.
+    Memory stays at a few chunks whatever the sweep's size; the writer (one thread, each
+    chunk's variables compressed on as many threads as the kernel has) overlaps the kernel.
+    Re-running the same config finds the complete file (same ``config_sha256``) and skips it,
+    which makes a killed or partly failed sharded sweep resumable; a file written by another config is an error unless ``output.overwrite=true``.
 
     Parameters
     ----------

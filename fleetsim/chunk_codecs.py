@@ -82,6 +82,24 @@ class ChunkCodec:
             return cls("deflate", int(filters["gzip"]), int("shuffle" in filters), **common)
         return None
 
+    def chunk_offset(self, slices: tuple[slice, ...]) -> tuple[int, ...]:
+        """Return the offset of the one chunk that ``slices`` covers (whole trailing dimensions).
+
+        Parameters
+        ----------
+        slices : tuple of slice
+            A block of the leading dimensions.
+
+        Raises
+        ------
+        ValueError
+            If the block is not exactly one chunk (an edge chunk may be shorter).
+        """
+        leading = self.shape[: len(slices)]
+        if any(s.start % n or s.stop - s.start > n for s, n in zip(slices, leading, strict=True)):
+            raise ValueError(f"hyperslab {slices} is not one chunk of shape {self.shape}")
+        return (*(s.start for s in slices), *(0,) * (len(self.shape) - len(slices)))
+
     def compress(self, block: np.ndarray) -> bytes:
         """Return one chunk's stored bytes: ``block`` padded to the chunk shape, compressed.
 

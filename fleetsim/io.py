@@ -4,8 +4,8 @@
 :func:`fleetsim.dataset.template` and fills it chunk by chunk (from one thread: neither netCDF4
 nor h5py is thread-safe; the chunks are compressed on threads of their own). Both write to a
 temporary name (``<final>.<host>.<pid>.tmp``) and rename, so a file under its final name is
-always complete; :func:`existing_output` uses that, plus the
-``config_sha256`` attribute, to decide whether a re-run may skip it.
+always complete; :func:`existing_output` uses that, plus the ``config_sha256`` attribute, to
+decide whether a re-run may skip it.
 """
 
 from __future__ import annotations
@@ -425,28 +425,20 @@ class StreamWriter:
         """
         counts = tuple(s.stop - s.start for s in slices)
         try:
-            for codec in list(self._codecs.values())[:1]:  # all share the scenario chunks
-                chunk = codec.shape[: len(slices)]
-                if any(s.start % n or c > n for s, c, n in zip(slices, counts, chunk, strict=True)):
-                    raise ValueError(f"hyperslab {slices} is not one chunk {codec.shape}")
             compressing = []
             for name, values in arrays.items():  # compression first, on the pool
-                if name in self._codecs:
-                    block = values.reshape(*counts, *self._codecs[name].shape[len(counts) :])
-                    compressing.append(
-                        (name, self._pool.submit(self._codecs[name].compress, block))
-                    )
+                if (codec := self._codecs.get(name)) is not None:
+                    block = values.reshape(*counts, *codec.shape[len(counts) :])
+                    offset = codec.chunk_offset(slices)
+                    compressing.append((name, offset, self._pool.submit(codec.compress, block)))
             for name, values in arrays.items():
                 if name not in self._codecs:
                     variable = self._handle[name]
                     extra = variable.shape[len(counts) :]
                     index = (*slices, *(slice(None),) * len(extra))
                     variable[index] = values.reshape(*counts, *extra)
-            offset = tuple(s.start for s in slices)
-            for name, future in compressing:
-                chunk = self._codecs[name].shape
-                whole = (*offset, *(0,) * (len(chunk) - len(offset)))
-                self._handle[name].id.write_direct_chunk(whole, future.result())
+            for name, offset, future in compressing:
+                self._handle[name].id.write_direct_chunk(offset, future.result())
         except Exception as error:  # netCDF-C reports a full disk as "NetCDF: HDF error"
             _reraise(error, self.final)
 

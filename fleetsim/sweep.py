@@ -10,8 +10,9 @@ Two ways to run: :func:`run` keeps every output in memory (``fleetsim.run``, not
 kernel threads writing the whole sweep straight into the final arrays in the stored dtype;
 :func:`stream` hands each chunk to a consumer on one background thread (the NetCDF writer, which
 compresses each chunk's variables on a pool of its own), so writing overlaps the next chunk's
-kernel call and memory stays at a few chunks whatever the sweep's size. Stream chunks are hyperslabs (:func:`plan`): whole trailing axes times a run of the
-axis before them, so each chunk is one rectangular block of every variable.
+kernel call and memory stays at a few chunks whatever the sweep's size. Stream chunks are
+hyperslabs (:func:`plan`): whole trailing axes times a run of the axis before them, so each chunk
+is one rectangular block of every variable.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
    RSS and file size).
 2. The same sweep in this process through ``fleetsim.api.write_config`` with timers on the kernel
    calls (main thread) and the NetCDF writes (writer thread: compression and disk; wall and
-   that thread's CPU time, blosc's compression threads not included), for each
+   that thread's CPU time, the compression pool's threads not included), for each
    ``output.compression`` (zlib-1 was the default before blosc-lz4) and for blosc-lz4 compressed
    by netCDF-C on the writer thread (before ``fleetsim.chunk_codecs``); then the kernel alone
    (writes skipped).
@@ -291,8 +291,8 @@ def main() -> None:
               f"run's total is {lz4['total'] / alone:.2f} x that (its kernel calls took "
               f"{lz4['kernel']:.1f} s sharing the cores)")  # fmt: skip
         cores = len(os.sched_getaffinity(0))
-        print(f"floor of total/kernel on {cores} cores: the writer thread is serial (blosc's "
-              "compression threads aside) and every thread shares the cores, so total >= "
+        print(f"floor of total/kernel on {cores} cores: the writer thread is serial (the "
+              "compression pool aside) and every thread shares the cores, so total >= "
               "max(writer thread CPU, process CPU / cores)")  # fmt: skip
         for name, t in runs.items():
             floor = max(t["write_cpu"], t["cpu"] / cores)

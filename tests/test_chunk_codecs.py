@@ -79,3 +79,14 @@ def test_other_pipelines_are_left_to_hdf5(tmp_path, name):
     _file(tmp_path / "x.nc", OPTIONS[name])[0].close()
     with h5py.File(tmp_path / "x.nc") as f:
         assert chunk_codecs.ChunkCodec.of(f["x"]) is None
+
+
+def test_a_block_that_is_not_one_chunk_is_refused(tmp_path):
+    _file(tmp_path / "x.nc", OPTIONS["blosc_lz4"])[0].close()
+    with h5py.File(tmp_path / "x.nc") as f:
+        codec = chunk_codecs.ChunkCodec.of(f["x"])
+    assert codec.chunk_offset((slice(600, 900),)) == (600, 0)
+    assert codec.chunk_offset((slice(900, 1000),)) == (900, 0)  # the edge chunk
+    for misfit in (slice(100, 400), slice(0, 301)):
+        with pytest.raises(ValueError, match="is not one chunk of shape"):
+            codec.chunk_offset((misfit,))
